@@ -1,0 +1,1 @@
+"""The `pdp` command line: one module per command, each exposing `register(app)`."""
