@@ -25,6 +25,7 @@ from pdp.core.decision import (
     ERROR,
     Decision,
     Request,
+    SubjectKind,
     consent_given,
     decide,
     deny,
@@ -38,7 +39,7 @@ from pdp.core.queries import HeldPermission, held_permissions, subjects_holding
 log = logging.getLogger("pdp")
 
 MEMO_LIMIT = 262_144
-MemoKey = tuple[str, str, str, str, str]
+MemoKey = tuple[SubjectKind, str, str, str, str]
 
 
 @dataclass(slots=True)
@@ -129,17 +130,25 @@ class DecisionPoint:
             return deny(state.compiled.version, ERROR)
 
     def _decide(self, state: _State, request: Request) -> Decision:
-        key = (request.subject_kind, request.subject, request.info_class, request.purpose,
-               request.action)
+        key = (
+            request.subject_kind,
+            request.subject,
+            request.info_class,
+            request.purpose,
+            request.action,
+        )
         memo = state.memo
         decision = memo.get(key)
         if decision is None:
-            decision = decide(state.compiled, Request(*key[:5]))  # type: ignore[arg-type]
+            decision = decide(state.compiled, Request(*key))
             if len(memo) >= MEMO_LIMIT:
                 memo.clear()
             memo[key] = decision
-        if (decision.allowed and request.purpose in state.compiled.consent_scope
-                and not consent_given(state.compiled, request.purpose, request.context)):
+        if (
+            decision.allowed
+            and request.purpose in state.compiled.consent_scope
+            and not consent_given(state.compiled, request.purpose, request.context)
+        ):
             return deny(decision.policy_version, CONSENT_REQUIRED)
         return decision
 
@@ -150,11 +159,16 @@ class DecisionPoint:
             if not isinstance(item, Mapping):
                 results.append(deny(self.version, "invalid_request"))
                 continue
-            results.append(self.decide(
-                role=item.get("role"), user=item.get("user"), info_class=item.get("info_class"),
-                purpose=item.get("purpose"), action=item.get("action"),
-                context=item.get("context"),
-            ))
+            results.append(
+                self.decide(
+                    role=item.get("role"),
+                    user=item.get("user"),
+                    info_class=item.get("info_class"),
+                    purpose=item.get("purpose"),
+                    action=item.get("action"),
+                    context=item.get("context"),
+                )
+            )
         return results
 
     def explain(
@@ -176,16 +190,23 @@ class DecisionPoint:
             return deny(state.compiled.version, request)
         return explain(state.compiled, request)
 
-    def permissions_of(self, kind: Literal["role", "user"], subject: str) -> list[HeldPermission] | None:
+    def permissions_of(
+        self, kind: Literal["role", "user"], subject: str
+    ) -> list[HeldPermission] | None:
         """Every permission a role or user holds, or None when it is not declared."""
         compiled = self._state.compiled
         closure = compiled.closure_of(kind, subject)
         return None if closure is None else held_permissions(compiled, closure)
 
-    def who_can(self, info_class: str, purpose: str, action: str) -> tuple[list[str], list[str]] | None:
+    def who_can(
+        self, info_class: str, purpose: str, action: str
+    ) -> tuple[list[str], list[str]] | None:
         """The roles and users holding a permission, or None when an id is not declared."""
         compiled = self._state.compiled
-        if (info_class not in compiled.class_ancestors or purpose not in compiled.purpose_ancestors
-                or action not in compiled.actions):
+        if (
+            info_class not in compiled.class_ancestors
+            or purpose not in compiled.purpose_ancestors
+            or action not in compiled.actions
+        ):
             return None
         return subjects_holding(compiled, info_class, purpose, action)

@@ -21,11 +21,13 @@ def check(
     result = check_policy(policy)
     compiled = compile_policy(result.policy) if result.policy is not None else None
     if as_json:
-        echo_json({
-            "valid": compiled is not None,
-            "policy_version": compiled.version if compiled else None,
-            "problems": [p.to_dict() for p in result.problems],
-        })
+        echo_json(
+            {
+                "valid": compiled is not None,
+                "policy_version": compiled.version if compiled else None,
+                "problems": [p.to_dict() for p in result.problems],
+            }
+        )
     else:
         echo_problems(result.problems)
         if compiled is not None:

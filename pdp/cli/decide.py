@@ -41,36 +41,57 @@ def _explain_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _run(policy: Path, role: str | None, user: str | None, info_class: str, purpose: str,
-         action: str, consent: list[str] | None, as_json: bool, explain: bool) -> None:
+def _run(
+    policy: Path,
+    role: str | None,
+    user: str | None,
+    info_class: str,
+    purpose: str,
+    action: str,
+    consent: list[str] | None,
+    as_json: bool,
+    explain: bool,
+) -> None:
     from pdp.core.compile import compile_policy
+    from pdp.core.explain import Explanation
     from pdp.decision_point import DecisionPoint
 
     if (role is None) == (user is None):
         fail("give exactly one of --role and --user", EXIT_INVALID)
     dp = DecisionPoint(compile_policy(load_or_exit(policy, EXIT_INVALID, as_json=as_json)))
-    args: dict[str, Any] = {"role": role, "user": user, "info_class": info_class,
-                            "purpose": purpose, "action": action,
-                            "context": {"consent": consent or []}}
+    args: dict[str, Any] = {
+        "role": role,
+        "user": user,
+        "info_class": info_class,
+        "purpose": purpose,
+        "action": action,
+        "context": {"consent": consent or []},
+    }
     result = dp.explain(**args) if explain else dp.decide(**args)
-    decision = getattr(result, "decision", result)
+    decision = result.decision if isinstance(result, Explanation) else result
     data = result.to_dict()
     if as_json:
         echo_json(data)
     else:
         verdict = "allow" if decision.allowed else "deny"
-        typer.echo(f"{verdict}: {', '.join(decision.reasons)}"
-                   + (f" [obligations: {', '.join(decision.obligations)}]"
-                      if decision.obligations else "")
-                   + f" (policy {decision.policy_version})")
+        typer.echo(
+            f"{verdict}: {', '.join(decision.reasons)}"
+            + (f" [obligations: {', '.join(decision.obligations)}]" if decision.obligations else "")
+            + f" (policy {decision.policy_version})"
+        )
         if explain and "matched" in data:
             typer.echo(_explain_text(data))
     raise typer.Exit(EXIT_ALLOW if decision.allowed else EXIT_DENY)
 
 
 def decide(
-    policy: PolicyArg, info_class: ClassOpt, purpose: PurposeOpt, action: ActionOpt,
-    role: RoleOpt = None, user: UserOpt = None, consent: ConsentOpt = None,
+    policy: PolicyArg,
+    info_class: ClassOpt,
+    purpose: PurposeOpt,
+    action: ActionOpt,
+    role: RoleOpt = None,
+    user: UserOpt = None,
+    consent: ConsentOpt = None,
     as_json: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", help="Show how it was decided.")] = False,
 ) -> None:
@@ -79,8 +100,13 @@ def decide(
 
 
 def explain(
-    policy: PolicyArg, info_class: ClassOpt, purpose: PurposeOpt, action: ActionOpt,
-    role: RoleOpt = None, user: UserOpt = None, consent: ConsentOpt = None,
+    policy: PolicyArg,
+    info_class: ClassOpt,
+    purpose: PurposeOpt,
+    action: ActionOpt,
+    role: RoleOpt = None,
+    user: UserOpt = None,
+    consent: ConsentOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Decide one request and show the grants, inheritance paths and denies behind it."""

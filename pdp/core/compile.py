@@ -108,7 +108,7 @@ def _file(policy: Policy) -> tuple[Filed, Filed]:
 
 
 def consent_scopes(policy: Policy) -> dict[str, frozenset[str]]:
-    """For each purpose that needs consent: the purposes whose consent covers it (itself, ancestors)."""
+    """For each purpose needing consent: the purposes whose consent covers it (it, ancestors)."""
     ancestors = tree_ancestors(policy.purposes)
     return {
         pid: frozenset(chain)

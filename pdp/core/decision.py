@@ -43,8 +43,11 @@ class Request:
     def to_dict(self) -> dict[str, Any]:
         """The request as the JSON shape the service and the log use."""
         return {
-            self.subject_kind: self.subject, "info_class": self.info_class,
-            "purpose": self.purpose, "action": self.action, "context": dict(self.context),
+            self.subject_kind: self.subject,
+            "info_class": self.info_class,
+            "purpose": self.purpose,
+            "action": self.action,
+            "context": dict(self.context),
         }
 
 
@@ -75,8 +78,12 @@ def deny(version: str, *reasons: str) -> Decision:
 
 
 def request_from(
-    role: Any = None, user: Any = None, info_class: Any = None, purpose: Any = None,
-    action: Any = None, context: Any = None,
+    role: Any = None,
+    user: Any = None,
+    info_class: Any = None,
+    purpose: Any = None,
+    action: Any = None,
+    context: Any = None,
 ) -> Request | str:
     """Build a `Request`, or return the reason code that makes the input malformed."""
     if (role is None) == (user is None):
@@ -132,8 +139,9 @@ def decide_held(compiled: CompiledPolicy, request: Request, held: Held) -> Decis
     ):
         return deny(version, CONSENT_REQUIRED)
     obligations = sorted({o for i in held.allows for o in grants[i].obligations})
-    return Decision(True, tuple(sorted({grants[i].id for i in held.allows})),
-                    tuple(obligations), version)
+    return Decision(
+        True, tuple(sorted({grants[i].id for i in held.allows})), tuple(obligations), version
+    )
 
 
 def decide(compiled: CompiledPolicy, request: Request) -> Decision:

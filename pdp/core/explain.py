@@ -25,9 +25,13 @@ class Match:
     def to_dict(self) -> dict[str, Any]:
         """The match as plain data."""
         return {
-            "grant": self.grant_id, "effect": self.effect, "path": list(self.path),
-            "matched_class": self.matched_class, "matched_purpose": self.matched_purpose,
-            "obligations": list(self.obligations), "location": self.location,
+            "grant": self.grant_id,
+            "effect": self.effect,
+            "path": list(self.path),
+            "matched_class": self.matched_class,
+            "matched_purpose": self.matched_purpose,
+            "obligations": list(self.obligations),
+            "location": self.location,
         }
 
 
@@ -70,11 +74,13 @@ def _match(compiled: CompiledPolicy, request: Request, index: int) -> Match:
     classes = set(expand(grant, policy, "classes"))
     purposes = set(expand(grant, policy, "purposes"))
     return Match(
-        grant.id, grant.effect,
+        grant.id,
+        grant.effect,
         prefix + tuple(inheritance_path(policy.roles, starts, target)),
         next(c for c in compiled.class_ancestors[request.info_class] if c in classes),
         next(p for p in compiled.purpose_ancestors[request.purpose] if p in purposes),
-        grant.obligations, str(grant.location),
+        grant.obligations,
+        str(grant.location),
     )
 
 
@@ -91,8 +97,11 @@ def explain(compiled: CompiledPolicy, request: Request) -> Explanation:
         class_chain = compiled.class_ancestors[request.info_class]
         purpose_chain = compiled.purpose_ancestors[request.purpose]
     return Explanation(
-        decision, request,
+        decision,
+        request,
         tuple(_match(compiled, request, i) for i in held.allows),
         tuple(_match(compiled, request, i) for i in held.denies),
-        class_chain, purpose_chain, request.purpose in compiled.consent_scope,
+        class_chain,
+        purpose_chain,
+        request.purpose in compiled.consent_scope,
     )

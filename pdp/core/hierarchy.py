@@ -34,7 +34,9 @@ def role_closures(roles: Mapping[str, Role]) -> dict[str, frozenset[str]]:
     return closures
 
 
-def pooled_closure(role_ids: Iterable[str], closures: Mapping[str, frozenset[str]]) -> frozenset[str]:
+def pooled_closure(
+    role_ids: Iterable[str], closures: Mapping[str, frozenset[str]]
+) -> frozenset[str]:
     """The union of the closures of several roles: what a user with these roles reaches."""
     members: set[str] = set()
     for rid in role_ids:
@@ -54,7 +56,9 @@ def tree_ancestors(ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
     return {item: ancestors_of(item) for item in ids}
 
 
-def inheritance_path(roles: Mapping[str, Role], start_roles: Iterable[str], target: str) -> list[str]:
+def inheritance_path(
+    roles: Mapping[str, Role], start_roles: Iterable[str], target: str
+) -> list[str]:
     """A shortest chain of roles from one of `start_roles` to `target` through `inherits`."""
     queue = deque([[r] for r in start_roles])
     seen = {path[0] for path in queue}

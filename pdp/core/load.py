@@ -64,19 +64,31 @@ def read_policy_texts(path: str | Path) -> tuple[list[tuple[str, str]], list[Pro
     """Read the YAML texts of a policy file or directory, with problems for what cannot be read."""
     root = Path(path)
     if not root.exists():
-        return [], [Problem("not_found", f"policy path `{root}` does not exist", Location(str(root)),
-                            hint="give a policy file or a directory of .yaml files")]
+        return [], [
+            Problem(
+                "not_found",
+                f"policy path `{root}` does not exist",
+                Location(str(root)),
+                hint="give a policy file or a directory of .yaml files",
+            )
+        ]
     files = policy_files(root)
     if not files:
-        return [], [Problem("no_policy_files", f"directory `{root}` holds no .yaml or .yml file",
-                            Location(str(root)))]
+        return [], [
+            Problem(
+                "no_policy_files",
+                f"directory `{root}` holds no .yaml or .yml file",
+                Location(str(root)),
+            )
+        ]
     texts, problems = [], []
     for file in files:
         try:
             texts.append((str(file), file.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem("unreadable", f"cannot read `{file}`: {exc}",
-                                    Location(str(file))))
+            problems.append(
+                Problem("unreadable", f"cannot read `{file}`: {exc}", Location(str(file)))
+            )
     return texts, problems
 
 

@@ -14,7 +14,14 @@ from pdp.errors import Location
 WILDCARD = "*"
 DEFAULT_LEVELS: tuple[str, ...] = ("C1", "C2", "C3")
 LIFECYCLE_ACTIONS: tuple[str, ...] = (
-    "collect", "store", "transmit", "use", "process", "disclose", "archive", "destroy",
+    "collect",
+    "store",
+    "transmit",
+    "use",
+    "process",
+    "disclose",
+    "archive",
+    "destroy",
 )
 LEGAL_BASES: tuple[str, ...] = ("consent", "contract", "legal_obligation", "other")
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")

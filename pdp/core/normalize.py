@@ -39,8 +39,11 @@ def _rule(rule: SodRule) -> dict[str, Any]:
     if rule.patterns:
         data["permissions"] = sorted(
             (
-                {"classes": sorted(p.classes), "purposes": sorted(p.purposes),
-                 "actions": sorted(p.actions)}
+                {
+                    "classes": sorted(p.classes),
+                    "purposes": sorted(p.purposes),
+                    "actions": sorted(p.actions),
+                }
                 for p in rule.patterns
             ),
             key=_canonical,
@@ -76,8 +79,9 @@ def normalize(policy: Policy) -> dict[str, Any]:
             for p in policy.purposes.values()
         },
         "roles": {
-            r.id: _labelled({"inherits": sorted(r.inherits), "duties": sorted(r.duties)},
-                            r.label, r.description)
+            r.id: _labelled(
+                {"inherits": sorted(r.inherits), "duties": sorted(r.duties)}, r.label, r.description
+            )
             for r in policy.roles.values()
         },
         "users": {

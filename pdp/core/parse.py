@@ -32,16 +32,38 @@ DOTTED_ID = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 PLAIN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]*$")
 
 TOP_KEYS = (
-    "version", "actions", "levels", "classes", "purposes", "roles", "users",
-    "grants", "separation_of_duties",
+    "version",
+    "actions",
+    "levels",
+    "classes",
+    "purposes",
+    "roles",
+    "users",
+    "grants",
+    "separation_of_duties",
 )
 CLASS_KEYS = ("level", "label", "description")
 PURPOSE_KEYS = ("legal_basis", "label", "description")
 ROLE_KEYS = ("inherits", "duties", "label", "description")
 USER_KEYS = ("roles", "label", "description")
-GRANT_KEYS = ("id", "effect", "roles", "classes", "purposes", "actions", "obligations", "description")
+GRANT_KEYS = (
+    "id",
+    "effect",
+    "roles",
+    "classes",
+    "purposes",
+    "actions",
+    "obligations",
+    "description",
+)
 RULE_KEYS = ("id", "roles", "max", "severity", "permissions", "description")
 PATTERN_KEYS = ("classes", "purposes", "actions")
+GRANT_FIELDS: tuple[tuple[str, RefKind], ...] = (
+    ("roles", "role"),
+    ("classes", "class"),
+    ("purposes", "purpose"),
+    ("actions", "action"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,40 +112,60 @@ class _FileParser:
         self.out = out
         self.problems = problems
 
-    def problem(self, code: str, message: str, path: PathKey, id: str = "", hint: str = "",
-                *, key: bool = False) -> None:
+    def problem(
+        self,
+        code: str,
+        message: str,
+        path: PathKey,
+        id: str = "",
+        hint: str = "",
+        *,
+        key: bool = False,
+    ) -> None:
         where = self.src.key_at(path) if key else self.src.at(path)
         self.problems.append(Problem(code, message, where, id=id, hint=hint))
 
-    def check_keys(self, data: dict[str, Any], allowed: tuple[str, ...], path: PathKey,
-                   what: str) -> None:
+    def check_keys(
+        self, data: dict[str, Any], allowed: tuple[str, ...], path: PathKey, what: str
+    ) -> None:
         for key in data:
             if key not in allowed:
                 self.problem(
-                    "unknown_key", f"unknown key `{key}` in {what}", (*path, key),
-                    id=str(key), hint="allowed keys: " + ", ".join(allowed), key=True,
+                    "unknown_key",
+                    f"unknown key `{key}` in {what}",
+                    (*path, key),
+                    id=str(key),
+                    hint="allowed keys: " + ", ".join(allowed),
+                    key=True,
                 )
 
     def mapping(self, value: Any, path: PathKey, what: str) -> dict[str, Any] | None:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.problem("expected_mapping", f"{what} must be a mapping, found {_describe(value)}",
-                         path, hint="write `key: value` pairs, or `{}` for none")
+            self.problem(
+                "expected_mapping",
+                f"{what} must be a mapping, found {_describe(value)}",
+                path,
+                hint="write `key: value` pairs, or `{}` for none",
+            )
             return None
         return value
 
     def string(self, value: Any, path: PathKey, what: str) -> str | None:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            self.problem("expected_string", f"{what} must be a string, found {_describe(value)}",
-                         path)
+            self.problem(
+                "expected_string", f"{what} must be a string, found {_describe(value)}", path
+            )
             return None
         return str(value)
 
     def string_list(self, value: Any, path: PathKey, what: str) -> list[tuple[str, Location]]:
         if not isinstance(value, list):
             self.problem(
-                "expected_list", f"{what} must be a list, found {_describe(value)}", path,
+                "expected_list",
+                f"{what} must be a list, found {_describe(value)}",
+                path,
                 hint=f"write `[{value}]`" if isinstance(value, str) else "write a yaml list",
             )
             return []
@@ -134,21 +176,40 @@ class _FileParser:
                 items.append((text, self.src.at((*path, i))))
         return items
 
-    def id_ok(self, value: str, pattern: re.Pattern[str], path: PathKey, what: str,
-              *, key: bool = False) -> bool:
+    def id_ok(
+        self, value: str, pattern: re.Pattern[str], path: PathKey, what: str, *, key: bool = False
+    ) -> bool:
         if pattern.match(value):
             return True
-        self.problem("invalid_id", f"`{value}` is not a valid {what} id", path, id=value,
-                     hint="use letters, digits, `_` and `-`" +
-                     (", dotted for the tree" if pattern is DOTTED_ID else ""), key=key)
+        self.problem(
+            "invalid_id",
+            f"`{value}` is not a valid {what} id",
+            path,
+            id=value,
+            hint="use letters, digits, `_` and `-`"
+            + (", dotted for the tree" if pattern is DOTTED_ID else ""),
+            key=key,
+        )
         return False
 
-    def refs(self, kind: RefKind, value: Any, path: PathKey, context: str,
-             *, wildcard_ok: bool = False, nonempty: bool = False) -> tuple[str, ...]:
+    def refs(
+        self,
+        kind: RefKind,
+        value: Any,
+        path: PathKey,
+        context: str,
+        *,
+        wildcard_ok: bool = False,
+        nonempty: bool = False,
+    ) -> tuple[str, ...]:
         items = self.string_list(value, path, context)
         if nonempty and isinstance(value, list) and not value:
-            self.problem("empty_list", f"{context} is empty, so it matches nothing", path,
-                         hint="list at least one id, or `\"*\"` for all")
+            self.problem(
+                "empty_list",
+                f"{context} is empty, so it matches nothing",
+                path,
+                hint='list at least one id, or `"*"` for all',
+            )
         for text, loc in items:
             self.out.refs.append(Ref(kind, text, loc, context, wildcard_ok))
         return tuple(dict.fromkeys(text for text, _ in items))
@@ -156,8 +217,14 @@ class _FileParser:
     def section_once(self, name: str) -> bool:
         first = self.out.section_files.get(name)
         if first is not None:
-            self.problem("duplicate_key", f"`{name}` is already defined in `{first}`",
-                         (name,), id=name, hint="define it in one file only", key=True)
+            self.problem(
+                "duplicate_key",
+                f"`{name}` is already defined in `{first}`",
+                (name,),
+                id=name,
+                hint="define it in one file only",
+                key=True,
+            )
             return False
         self.out.section_files[name] = self.src.file
         return True
@@ -168,9 +235,12 @@ class _FileParser:
             return
         self.check_keys(top, TOP_KEYS, (), "the policy")
         if "version" in top and top["version"] != 1:
-            self.problem("unsupported_version",
-                         f"policy format version `{top['version']}` is not supported",
-                         ("version",), hint="this pdp reads `version: 1`")
+            self.problem(
+                "unsupported_version",
+                f"policy format version `{top['version']}` is not supported",
+                ("version",),
+                hint="this pdp reads `version: 1`",
+            )
         for name in ("actions", "levels"):
             if name in top and self.section_once(name):
                 items = self.string_list(top[name], (name,), f"`{name}`")
@@ -181,14 +251,17 @@ class _FileParser:
         self.parse_tree("purposes", top.get("purposes"), self.parse_purpose)
         self.parse_tree("roles", top.get("roles"), self.parse_role)
         self.parse_tree("users", top.get("users"), self.parse_user)
-        for name, parse_item in (("grants", self.parse_grant),
-                                 ("separation_of_duties", self.parse_rule)):
+        for name, parse_item in (
+            ("grants", self.parse_grant),
+            ("separation_of_duties", self.parse_rule),
+        ):
             if name not in top:
                 continue
             items = top[name]
             if not isinstance(items, list):
-                self.problem("expected_list", f"`{name}` must be a list, found {_describe(items)}",
-                             (name,))
+                self.problem(
+                    "expected_list", f"`{name}` must be a list, found {_describe(items)}", (name,)
+                )
                 continue
             for i, item in enumerate(items):
                 body = self.mapping(item, (name, i), f"each of `{name}`")
@@ -205,12 +278,19 @@ class _FileParser:
         for key, item in body.items():
             path: PathKey = (section, key)
             pattern = DOTTED_ID if section in ("classes", "purposes") else PLAIN_ID
-            if not self.id_ok(key, pattern, path, section.rstrip("s").replace("classe", "class"),
-                              key=True):
+            if not self.id_ok(
+                key, pattern, path, section.rstrip("s").replace("classe", "class"), key=True
+            ):
                 continue
             if key in known:
-                self.problem("duplicate_id", f"`{key}` is already declared in {section}", path,
-                             id=key, hint=f"first at {known[key].location}", key=True)
+                self.problem(
+                    "duplicate_id",
+                    f"`{key}` is already declared in {section}",
+                    path,
+                    id=key,
+                    hint=f"first at {known[key].location}",
+                    key=True,
+                )
                 continue
             fields = self.mapping(item, path, f"`{key}`")
             if fields is not None:
@@ -222,11 +302,17 @@ class _FileParser:
         if "level" in fields:
             level = self.string(fields["level"], (*path, "level"), "`level`")
             if level is not None:
-                self.out.refs.append(Ref("level", level, self.src.at((*path, "level")),
-                                         f"the level of class `{key}`"))
+                self.out.refs.append(
+                    Ref(
+                        "level", level, self.src.at((*path, "level")), f"the level of class `{key}`"
+                    )
+                )
         self.out.class_levels[key] = level
         self.out.classes[key] = InfoClass(
-            key, level or "", str(fields.get("label", "")), str(fields.get("description", "")),
+            key,
+            level or "",
+            str(fields.get("label", "")),
+            str(fields.get("description", "")),
             self.src.key_at(path),
         )
 
@@ -234,36 +320,58 @@ class _FileParser:
         self.check_keys(fields, PURPOSE_KEYS, path, f"purpose `{key}`")
         basis = "other"
         if "legal_basis" in fields:
-            basis = self.string(fields["legal_basis"], (*path, "legal_basis"), "`legal_basis`") or ""
+            basis = (
+                self.string(fields["legal_basis"], (*path, "legal_basis"), "`legal_basis`") or ""
+            )
             if basis not in LEGAL_BASES:
-                self.problem("invalid_value", f"legal basis `{basis}` of purpose `{key}` is unknown",
-                             (*path, "legal_basis"), id=key, hint="one of " + ", ".join(LEGAL_BASES))
+                self.problem(
+                    "invalid_value",
+                    f"legal basis `{basis}` of purpose `{key}` is unknown",
+                    (*path, "legal_basis"),
+                    id=key,
+                    hint="one of " + ", ".join(LEGAL_BASES),
+                )
         self.out.purposes[key] = Purpose(
-            key, basis, str(fields.get("label", "")), str(fields.get("description", "")),
+            key,
+            basis,
+            str(fields.get("label", "")),
+            str(fields.get("description", "")),
             self.src.key_at(path),
         )
 
     def parse_role(self, key: str, fields: dict[str, Any], path: PathKey) -> None:
         self.check_keys(fields, ROLE_KEYS, path, f"role `{key}`")
-        inherits = self.refs("role", fields.get("inherits", []), (*path, "inherits"),
-                             f"the inherits of role `{key}`")
-        duties = self.refs("purpose", fields.get("duties", []), (*path, "duties"),
-                           f"the duties of role `{key}`")
+        inherits = self.refs(
+            "role", fields.get("inherits", []), (*path, "inherits"), f"the inherits of role `{key}`"
+        )
+        duties = self.refs(
+            "purpose", fields.get("duties", []), (*path, "duties"), f"the duties of role `{key}`"
+        )
         self.out.roles[key] = Role(
-            key, inherits, duties, str(fields.get("label", "")),
-            str(fields.get("description", "")), self.src.key_at(path),
+            key,
+            inherits,
+            duties,
+            str(fields.get("label", "")),
+            str(fields.get("description", "")),
+            self.src.key_at(path),
         )
 
     def parse_user(self, key: str, fields: dict[str, Any], path: PathKey) -> None:
         self.check_keys(fields, USER_KEYS, path, f"user `{key}`")
-        roles = self.refs("role", fields.get("roles", []), (*path, "roles"),
-                          f"the roles of user `{key}`")
+        roles = self.refs(
+            "role", fields.get("roles", []), (*path, "roles"), f"the roles of user `{key}`"
+        )
         self.out.users[key] = User(
-            key, roles, str(fields.get("label", "")), str(fields.get("description", "")),
+            key,
+            roles,
+            str(fields.get("label", "")),
+            str(fields.get("description", "")),
             self.src.key_at(path),
         )
 
-    def item_id(self, body: dict[str, Any], path: PathKey, index: int, what: str) -> tuple[str, bool]:
+    def item_id(
+        self, body: dict[str, Any], path: PathKey, index: int, what: str
+    ) -> tuple[str, bool]:
         if "id" in body:
             text = self.string(body["id"], (*path, "id"), f"the id of a {what}")
             if text is not None and self.id_ok(text, PLAIN_ID, (*path, "id"), what):
@@ -276,18 +384,33 @@ class _FileParser:
         self.check_keys(body, GRANT_KEYS, path, f"grant `{gid}`")
         for key in ("roles", "classes", "purposes", "actions"):
             if key not in body:
-                self.problem("missing_key", f"grant `{gid}` has no `{key}`", path, id=gid,
-                             hint=f"add `{key}: [...]`, or `[\"*\"]` for all")
+                self.problem(
+                    "missing_key",
+                    f"grant `{gid}` has no `{key}`",
+                    path,
+                    id=gid,
+                    hint=f'add `{key}: [...]`, or `["*"]` for all',
+                )
         effect = self.string(body.get("effect", "allow"), (*path, "effect"), "`effect`")
         if effect not in ("allow", "deny"):
-            self.problem("invalid_value", f"effect `{effect}` of grant `{gid}` is unknown",
-                         (*path, "effect"), id=gid, hint="`allow` or `deny`")
+            self.problem(
+                "invalid_value",
+                f"effect `{effect}` of grant `{gid}` is unknown",
+                (*path, "effect"),
+                id=gid,
+                hint="`allow` or `deny`",
+            )
             effect = "deny"
         parts = {
-            key: self.refs(kind, body.get(key, []), (*path, key), f"`{key}` of grant `{gid}`",
-                           wildcard_ok=True, nonempty=True)
-            for key, kind in (("roles", "role"), ("classes", "class"), ("purposes", "purpose"),
-                              ("actions", "action"))
+            key: self.refs(
+                kind,
+                body.get(key, []),
+                (*path, key),
+                f"`{key}` of grant `{gid}`",
+                wildcard_ok=True,
+                nonempty=True,
+            )
+            for key, kind in GRANT_FIELDS
         }
         grant = Grant(
             id=gid,
@@ -296,20 +419,31 @@ class _FileParser:
             purposes=parts["purposes"],
             actions=parts["actions"],
             effect="deny" if effect == "deny" else "allow",
-            obligations=tuple(sorted({
-                t for t, _ in self.string_list(body.get("obligations", []),
-                                               (*path, "obligations"), "`obligations`")
-            })),
+            obligations=tuple(
+                sorted(
+                    {
+                        t
+                        for t, _ in self.string_list(
+                            body.get("obligations", []), (*path, "obligations"), "`obligations`"
+                        )
+                    }
+                )
+            ),
             description=str(body.get("description", "")),
             explicit_id=explicit,
             location=self.src.at(path),
         )
         if grant.effect == "deny" and grant.obligations:
-            self.problems.append(Problem(
-                "ignored_obligations", f"deny grant `{gid}` has obligations, which are ignored",
-                self.src.at((*path, "obligations")), id=gid,
-                hint="obligations come with an allow; remove them", severity="warning",
-            ))
+            self.problems.append(
+                Problem(
+                    "ignored_obligations",
+                    f"deny grant `{gid}` has obligations, which are ignored",
+                    self.src.at((*path, "obligations")),
+                    id=gid,
+                    hint="obligations come with an allow; remove them",
+                    severity="warning",
+                )
+            )
         self.out.grants.append(grant)
 
     def parse_rule(self, body: dict[str, Any], path: PathKey, index: int) -> None:
@@ -317,41 +451,80 @@ class _FileParser:
         self.check_keys(body, RULE_KEYS, path, f"rule `{rid}`")
         severity = self.string(body.get("severity", "high"), (*path, "severity"), "`severity`")
         if severity not in SEVERITIES:
-            self.problem("invalid_value", f"severity `{severity}` of rule `{rid}` is unknown",
-                         (*path, "severity"), id=rid, hint="one of " + ", ".join(SEVERITIES))
+            self.problem(
+                "invalid_value",
+                f"severity `{severity}` of rule `{rid}` is unknown",
+                (*path, "severity"),
+                id=rid,
+                hint="one of " + ", ".join(SEVERITIES),
+            )
             severity = "high"
         has_roles, has_perms = "roles" in body, "permissions" in body
         if has_roles == has_perms:
-            self.problem("invalid_rule", f"rule `{rid}` needs either `roles` or `permissions`",
-                         path, id=rid, hint="`roles` + `max` for separation of duties, "
-                         "`permissions` for a toxic combination")
+            self.problem(
+                "invalid_rule",
+                f"rule `{rid}` needs either `roles` or `permissions`",
+                path,
+                id=rid,
+                hint="`roles` + `max` for separation of duties, "
+                "`permissions` for a toxic combination",
+            )
             return
-        roles = self.refs("role", body.get("roles", []), (*path, "roles"),
-                          f"`roles` of rule `{rid}`")
+        roles = self.refs(
+            "role", body.get("roles", []), (*path, "roles"), f"`roles` of rule `{rid}`"
+        )
         maximum = body.get("max", 1)
         if has_roles:
             if isinstance(maximum, bool) or not isinstance(maximum, int) or maximum < 1:
-                self.problem("invalid_value", f"`max` of rule `{rid}` must be a whole number >= 1",
-                             (*path, "max"), id=rid)
+                self.problem(
+                    "invalid_value",
+                    f"`max` of rule `{rid}` must be a whole number >= 1",
+                    (*path, "max"),
+                    id=rid,
+                )
                 maximum = 1
             elif roles and maximum >= len(roles):
-                self.problem("invalid_rule", f"rule `{rid}` allows `max: {maximum}` of "
-                             f"{len(roles)} roles, so it can never be broken", (*path, "max"),
-                             id=rid, hint="lower `max` or list more roles")
+                self.problem(
+                    "invalid_rule",
+                    f"rule `{rid}` allows `max: {maximum}` of "
+                    f"{len(roles)} roles, so it can never be broken",
+                    (*path, "max"),
+                    id=rid,
+                    hint="lower `max` or list more roles",
+                )
         elif "max" in body:
-            self.problem("unknown_key", f"`max` has no meaning in toxic rule `{rid}`",
-                         (*path, "max"), id=rid, hint="remove it", key=True)
-        patterns = self.patterns(body.get("permissions"), (*path, "permissions"), rid) \
-            if has_perms else ()
-        self.out.rules.append(SodRule(
-            rid, severity or "high", roles, maximum, patterns, str(body.get("description", "")),
-            explicit, self.src.at(path),
-        ))
+            self.problem(
+                "unknown_key",
+                f"`max` has no meaning in toxic rule `{rid}`",
+                (*path, "max"),
+                id=rid,
+                hint="remove it",
+                key=True,
+            )
+        patterns = (
+            self.patterns(body.get("permissions"), (*path, "permissions"), rid) if has_perms else ()
+        )
+        self.out.rules.append(
+            SodRule(
+                rid,
+                severity or "high",
+                roles,
+                maximum,
+                patterns,
+                str(body.get("description", "")),
+                explicit,
+                self.src.at(path),
+            )
+        )
 
     def patterns(self, value: Any, path: PathKey, rid: str) -> tuple[Pattern, ...]:
         if not isinstance(value, list) or not value:
-            self.problem("expected_list", f"`permissions` of rule `{rid}` must be a non-empty "
-                         f"list, found {_describe(value)}", path, id=rid)
+            self.problem(
+                "expected_list",
+                f"`permissions` of rule `{rid}` must be a non-empty list, found {_describe(value)}",
+                path,
+                id=rid,
+            )
             return ()
         result = []
         for i, item in enumerate(value):
@@ -360,11 +533,15 @@ class _FileParser:
                 continue
             self.check_keys(body, PATTERN_KEYS, (*path, i), f"a pattern of rule `{rid}`")
             parts = {
-                key: self.refs(kind, body.get(key, [WILDCARD]), (*path, i, key),
-                               f"`{key}` of a pattern of rule `{rid}`",
-                               wildcard_ok=True, nonempty=True)
-                for key, kind in (("classes", "class"), ("purposes", "purpose"),
-                                  ("actions", "action"))
+                key: self.refs(
+                    kind,
+                    body.get(key, [WILDCARD]),
+                    (*path, i, key),
+                    f"`{key}` of a pattern of rule `{rid}`",
+                    wildcard_ok=True,
+                    nonempty=True,
+                )
+                for key, kind in GRANT_FIELDS[1:]
             }
             result.append(Pattern(parts["classes"], parts["purposes"], parts["actions"]))
         return tuple(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pdp.core.compile import CompiledPolicy, expand
@@ -22,7 +23,7 @@ class HeldPermission:
     obligations: tuple[str, ...]
 
 
-def descendants(ids: list[str] | tuple[str, ...] | dict[str, object]) -> dict[str, tuple[str, ...]]:
+def descendants(ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """For every dotted id, itself and all its descendants."""
     result: dict[str, list[str]] = defaultdict(list)
     for item in ids:
@@ -33,7 +34,7 @@ def descendants(ids: list[str] | tuple[str, ...] | dict[str, object]) -> dict[st
 
 
 def candidate_permissions(compiled: CompiledPolicy, closure: frozenset[str]) -> set[Permission]:
-    """Every concrete permission some allow grant reaching the closure covers (denies not applied)."""
+    """Every concrete permission an allow grant reaching the closure covers (denies ignored)."""
     policy: Policy = compiled.policy
     class_desc = descendants(policy.classes)
     purpose_desc = descendants(policy.purposes)
@@ -57,18 +58,30 @@ def held_permissions(compiled: CompiledPolicy, closure: frozenset[str]) -> list[
         held = compiled.held(closure, cls, purp, act)
         if held.held:
             grants = [compiled.grants[i] for i in held.allows]
-            result.append(HeldPermission(
-                cls, purp, act, tuple(sorted({g.id for g in grants})),
-                tuple(sorted({o for g in grants for o in g.obligations})),
-            ))
+            result.append(
+                HeldPermission(
+                    cls,
+                    purp,
+                    act,
+                    tuple(sorted({g.id for g in grants})),
+                    tuple(sorted({o for g in grants for o in g.obligations})),
+                )
+            )
     return result
 
 
-def subjects_holding(compiled: CompiledPolicy, info_class: str, purpose: str,
-                     action: str) -> tuple[list[str], list[str]]:
+def subjects_holding(
+    compiled: CompiledPolicy, info_class: str, purpose: str, action: str
+) -> tuple[list[str], list[str]]:
     """The roles and the users that hold a permission (ids must be declared)."""
-    roles = [r for r, c in compiled.role_closure.items()
-             if compiled.held(c, info_class, purpose, action).held]
-    users = [u for u, c in compiled.user_closure.items()
-             if compiled.held(c, info_class, purpose, action).held]
+    roles = [
+        r
+        for r, c in compiled.role_closure.items()
+        if compiled.held(c, info_class, purpose, action).held
+    ]
+    users = [
+        u
+        for u, c in compiled.user_closure.items()
+        if compiled.held(c, info_class, purpose, action).held
+    ]
     return sorted(roles), sorted(users)

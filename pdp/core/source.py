@@ -58,18 +58,27 @@ class _Reader:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append(Problem(
-                    "invalid_key", "a mapping key must be a plain string",
-                    self.loc(key_node), hint="write the key as a plain word",
-                ))
+                self.problems.append(
+                    Problem(
+                        "invalid_key",
+                        "a mapping key must be a plain string",
+                        self.loc(key_node),
+                        hint="write the key as a plain word",
+                    )
+                )
                 continue
             key = str(self.scalars.construct_object(key_node))
             key_path = (*path, key)
             if key in result:
-                self.problems.append(Problem(
-                    "duplicate_key", f"key `{key}` is defined twice in the same mapping",
-                    self.loc(key_node), id=key, hint="remove or rename one of them",
-                ))
+                self.problems.append(
+                    Problem(
+                        "duplicate_key",
+                        f"key `{key}` is defined twice in the same mapping",
+                        self.loc(key_node),
+                        id=key,
+                        hint="remove or rename one of them",
+                    )
+                )
                 continue
             self.source.keys[key_path] = self.loc(key_node)
             result[key] = self.read(value_node, key_path)
@@ -86,20 +95,27 @@ def read_source(text: str, file: str) -> tuple[Source, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         what = (exc.problem or exc.context or "invalid yaml").strip()
-        problems.append(Problem(
-            "yaml_syntax", f"yaml syntax error: {what}", where,
-            hint="check indentation, colons and quoting near this line",
-        ))
+        problems.append(
+            Problem(
+                "yaml_syntax",
+                f"yaml syntax error: {what}",
+                where,
+                hint="check indentation, colons and quoting near this line",
+            )
+        )
         return source, problems
     except yaml.YAMLError as exc:
         problems.append(Problem("yaml_syntax", f"yaml error: {exc}", Location(file)))
         return source, problems
     if len(nodes) > 1:
-        problems.append(Problem(
-            "multiple_documents", "a policy file must hold a single yaml document",
-            Location(file, nodes[1].start_mark.line + 1, 1),
-            hint="split the documents into separate files",
-        ))
+        problems.append(
+            Problem(
+                "multiple_documents",
+                "a policy file must hold a single yaml document",
+                Location(file, nodes[1].start_mark.line + 1, 1),
+                hint="split the documents into separate files",
+            )
+        )
     if nodes:
         source.data = _Reader(source, problems).read(nodes[0], ())
     else:

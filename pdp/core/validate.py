@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pdp.core.model import WILDCARD, InfoClass, Policy, Role
+from pdp.core.model import WILDCARD, Grant, InfoClass, Policy, Role, SodRule
 from pdp.core.parse import Parsed
 from pdp.errors import Location, Problem
 
 _KIND_SECTION = {
-    "role": "roles", "class": "classes", "purpose": "purposes", "action": "actions",
+    "role": "roles",
+    "class": "classes",
+    "purpose": "purposes",
+    "action": "actions",
     "level": "levels",
 }
 
 
-def _declared(parsed: Parsed, levels: tuple[str, ...], actions: tuple[str, ...]) -> dict[str, set[str]]:
+def _declared(
+    parsed: Parsed, levels: tuple[str, ...], actions: tuple[str, ...]
+) -> dict[str, set[str]]:
     return {
-        "role": set(parsed.roles), "class": set(parsed.classes), "purpose": set(parsed.purposes),
-        "action": set(actions), "level": set(levels),
+        "role": set(parsed.roles),
+        "class": set(parsed.classes),
+        "purpose": set(parsed.purposes),
+        "action": set(actions),
+        "level": set(levels),
     }
 
 
@@ -26,17 +34,26 @@ def _check_refs(parsed: Parsed, declared: dict[str, set[str]]) -> list[Problem]:
     for ref in parsed.refs:
         if ref.value == WILDCARD:
             if not ref.wildcard_ok:
-                problems.append(Problem(
-                    "invalid_wildcard", f"`*` is not allowed in {ref.context}", ref.location,
-                    id=ref.value, hint=f"list the {_KIND_SECTION[ref.kind]} by name",
-                ))
+                problems.append(
+                    Problem(
+                        "invalid_wildcard",
+                        f"`*` is not allowed in {ref.context}",
+                        ref.location,
+                        id=ref.value,
+                        hint=f"list the {_KIND_SECTION[ref.kind]} by name",
+                    )
+                )
             continue
         if ref.value not in declared[ref.kind]:
-            problems.append(Problem(
-                f"undeclared_{ref.kind}", f"{ref.kind} `{ref.value}` in {ref.context} is not declared",
-                ref.location, id=ref.value,
-                hint=f"declare it under `{_KIND_SECTION[ref.kind]}` or fix the spelling",
-            ))
+            problems.append(
+                Problem(
+                    f"undeclared_{ref.kind}",
+                    f"{ref.kind} `{ref.value}` in {ref.context} is not declared",
+                    ref.location,
+                    id=ref.value,
+                    hint=f"declare it under `{_KIND_SECTION[ref.kind]}` or fix the spelling",
+                )
+            )
     return problems
 
 
@@ -45,14 +62,21 @@ def _check_parents(kind: str, ids: dict[str, Location]) -> list[Problem]:
     for item, where in ids.items():
         parent, sep, _ = item.rpartition(".")
         if sep and parent not in ids:
-            problems.append(Problem(
-                "undeclared_parent", f"{kind} `{item}` has no declared parent `{parent}`", where,
-                id=item, hint=f"declare `{parent}` too",
-            ))
+            problems.append(
+                Problem(
+                    "undeclared_parent",
+                    f"{kind} `{item}` has no declared parent `{parent}`",
+                    where,
+                    id=item,
+                    hint=f"declare `{parent}` too",
+                )
+            )
     return problems
 
 
-def _resolve_levels(parsed: Parsed, levels: tuple[str, ...]) -> tuple[dict[str, InfoClass], list[Problem]]:
+def _resolve_levels(
+    parsed: Parsed, levels: tuple[str, ...]
+) -> tuple[dict[str, InfoClass], list[Problem]]:
     """Give every class its level: its own, else its parent's; a top class must have one."""
     problems = []
     resolved: dict[str, InfoClass] = {}
@@ -63,10 +87,15 @@ def _resolve_levels(parsed: Parsed, levels: tuple[str, ...]) -> tuple[dict[str, 
             parent = resolved.get(klass.parent or "")
             if parent is None:
                 if klass.parent is None:
-                    problems.append(Problem(
-                        "missing_level", f"top-level class `{cid}` has no `level`", klass.location,
-                        id=cid, hint="add `level: " + (levels[0] if levels else "C1") + "` or higher",
-                    ))
+                    problems.append(
+                        Problem(
+                            "missing_level",
+                            f"top-level class `{cid}` has no `level`",
+                            klass.location,
+                            id=cid,
+                            hint="add `level: " + (levels[0] if levels else "C1") + "` or higher",
+                        )
+                    )
                 level = levels[0] if levels else ""
             else:
                 level = parent.level
@@ -93,7 +122,7 @@ def find_cycles(roles: dict[str, Role]) -> list[list[str]]:
                 stack.append((node, index + 1))
                 nxt = parents[index]
                 if state.get(nxt) == 1:
-                    cycles.append(path[path.index(nxt):] + [nxt])
+                    cycles.append([*path[path.index(nxt):], nxt])
                 elif not state.get(nxt):
                     stack.append((nxt, 0))
             else:
@@ -105,20 +134,31 @@ def find_cycles(roles: dict[str, Role]) -> list[list[str]]:
 def _check_unique_ids(parsed: Parsed) -> list[Problem]:
     problems = []
     seen: dict[str, Location] = {}
-    for item in [*parsed.grants, *parsed.rules]:
+    items: list[Grant | SodRule] = [*parsed.grants, *parsed.rules]
+    for item in items:
         if item.id in seen:
-            problems.append(Problem(
-                "duplicate_id", f"id `{item.id}` is used twice", item.location, id=item.id,
-                hint=f"first used at {seen[item.id]}; grant and rule ids must be unique",
-            ))
+            problems.append(
+                Problem(
+                    "duplicate_id",
+                    f"id `{item.id}` is used twice",
+                    item.location,
+                    id=item.id,
+                    hint=f"first used at {seen[item.id]}; grant and rule ids must be unique",
+                )
+            )
         else:
             seen[item.id] = item.location
     for uid, user in parsed.users.items():
         if uid in parsed.roles:
-            problems.append(Problem(
-                "id_collision", f"user `{uid}` has the same id as a role", user.location, id=uid,
-                hint="user and role ids share one namespace (they are casbin subjects)",
-            ))
+            problems.append(
+                Problem(
+                    "id_collision",
+                    f"user `{uid}` has the same id as a role",
+                    user.location,
+                    id=uid,
+                    hint="user and role ids share one namespace (they are casbin subjects)",
+                )
+            )
     return problems
 
 
@@ -127,12 +167,16 @@ def validate(parsed: Parsed) -> tuple[Policy, list[Problem]]:
     problems: list[Problem] = []
     levels = tuple(v for v, _ in parsed.levels) if parsed.levels is not None else ("C1", "C2", "C3")
     if parsed.actions is None:
-        problems.append(Problem(
-            "missing_key", "the policy declares no `actions`", Location(next(iter(
-                parsed.section_files.values()), "")),
-            id="actions", hint="add `actions: [collect, store, transmit, use, process, "
-            "disclose, archive, destroy]`",
-        ))
+        problems.append(
+            Problem(
+                "missing_key",
+                "the policy declares no `actions`",
+                Location(next(iter(parsed.section_files.values()), "")),
+                id="actions",
+                hint="add `actions: [collect, store, transmit, use, process, "
+                "disclose, archive, destroy]`",
+            )
+        )
         actions: tuple[str, ...] = ()
     else:
         actions = tuple(dict.fromkeys(v for v, _ in parsed.actions))
@@ -142,15 +186,24 @@ def validate(parsed: Parsed) -> tuple[Policy, list[Problem]]:
     classes, level_problems = _resolve_levels(parsed, levels)
     problems += level_problems
     for cycle in find_cycles(parsed.roles):
-        problems.append(Problem(
-            "inheritance_cycle", "roles inherit in a cycle: " + " -> ".join(
-                f"`{r}`" for r in cycle), parsed.roles[cycle[0]].location, id=cycle[0],
-            hint="remove one `inherits` link of the cycle",
-        ))
+        problems.append(
+            Problem(
+                "inheritance_cycle",
+                "roles inherit in a cycle: " + " -> ".join(f"`{r}`" for r in cycle),
+                parsed.roles[cycle[0]].location,
+                id=cycle[0],
+                hint="remove one `inherits` link of the cycle",
+            )
+        )
     problems += _check_unique_ids(parsed)
     policy = Policy(
-        actions=actions, levels=levels, classes=classes, purposes=dict(parsed.purposes),
-        roles=dict(parsed.roles), users=dict(parsed.users), grants=tuple(parsed.grants),
+        actions=actions,
+        levels=levels,
+        classes=classes,
+        purposes=dict(parsed.purposes),
+        roles=dict(parsed.roles),
+        users=dict(parsed.users),
+        grants=tuple(parsed.grants),
         rules=tuple(parsed.rules),
     )
     return policy, problems
