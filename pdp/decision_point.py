@@ -50,6 +50,14 @@ class _State:
     memo: dict[MemoKey, Decision] = field(default_factory=dict)
 
 
+def _plain_context(context: Any) -> bool:
+    """True for a dict whose `consent`, if any, is a list of strings (the common, valid case)."""
+    if type(context) is not dict:
+        return False
+    consent = context.get("consent")
+    return consent is None or (type(consent) is list and all(type(c) is str for c in consent))
+
+
 class DecisionPoint:
     """Answers access decisions for one policy, swapped atomically on reload."""
 
@@ -112,6 +120,18 @@ class DecisionPoint:
         """Decide one request. Never raises: bad input and internal errors deny with a reason."""
         state = self._state
         try:
+            if (
+                (role is None) != (user is None)
+                and type(role if user is None else user) is str
+                and type(info_class) is str
+                and type(purpose) is str
+                and type(action) is str
+                and (context is None or _plain_context(context))
+            ):
+                # Fast path: plain strings and a plain context, the memo keyed on the request.
+                kind: SubjectKind = "role" if user is None else "user"
+                key: MemoKey = (kind, role if user is None else user, info_class, purpose, action)
+                return self._decide_key(state, key, context)
             request = request_from(role, user, info_class, purpose, action, context)
             if isinstance(request, str):
                 return deny(state.compiled.version, request)
@@ -130,13 +150,17 @@ class DecisionPoint:
             return deny(state.compiled.version, ERROR)
 
     def _decide(self, state: _State, request: Request) -> Decision:
-        key = (
+        key: MemoKey = (
             request.subject_kind,
             request.subject,
             request.info_class,
             request.purpose,
             request.action,
         )
+        return self._decide_key(state, key, request.context)
+
+    @staticmethod
+    def _decide_key(state: _State, key: MemoKey, context: Mapping[str, Any] | None) -> Decision:
         memo = state.memo
         decision = memo.get(key)
         if decision is None:
@@ -144,10 +168,11 @@ class DecisionPoint:
             if len(memo) >= MEMO_LIMIT:
                 memo.clear()
             memo[key] = decision
+        compiled = state.compiled
         if (
             decision.allowed
-            and request.purpose in state.compiled.consent_scope
-            and not consent_given(state.compiled, request.purpose, request.context)
+            and key[3] in compiled.consent_scope
+            and not consent_given(compiled, key[3], context or {})
         ):
             return deny(decision.policy_version, CONSENT_REQUIRED)
         return decision
