@@ -11,6 +11,9 @@ from pdp.errors import Location, Problem
 
 PathKey = tuple[str | int, ...]
 
+# libyaml's composer when available (an order of magnitude faster); marks are the same.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass
 class Source:
@@ -90,7 +93,7 @@ def read_source(text: str, file: str) -> tuple[Source, list[Problem]]:
     source = Source(file)
     problems: list[Problem] = []
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
