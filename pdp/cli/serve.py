@@ -1,0 +1,130 @@
+"""`pdp serve`: run the decision service on uvicorn.
+
+POLICY defaults to the `policies/` directory next to the `pdp` package (the
+repository's bundled policy, found this way in a source checkout or an
+editable install; an installed wheel has none, so pass POLICY there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pdp.cli.output import fail, load_or_exit
+
+EXIT_INVALID = 2
+
+
+def bundled_policies() -> Path:
+    """The repository's `policies/` directory, relative to the installed package."""
+    import pdp
+
+    return Path(pdp.__file__).resolve().parent.parent / "policies"
+
+
+def serve(
+    policy: Annotated[
+        Path | None,
+        typer.Argument(help="Policy file or directory (default: the bundled policies/)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8181,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Service configuration (YAML).")
+    ] = None,
+    log: Annotated[
+        str | None,
+        typer.Option("--log", help="Decision log URL (default sqlite:///pdp-decisions.db)."),
+    ] = None,
+    watch: Annotated[
+        bool | None,
+        typer.Option("--watch/--no-watch", help="Reload when the policy files change."),
+    ] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every HTTP request (uvicorn).")] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    print_token_hash: Annotated[
+        bool,
+        typer.Option(
+            "--print-token-hash", help="Read a token on stdin, print its sha256 hex and exit."
+        ),
+    ] = False,
+) -> None:
+    """Run the decision service (HTTP API, decision log, metrics, hot reload)."""
+    from pdp.service.auth import hash_token
+
+    if print_token_hash:
+        token = sys.stdin.readline().strip()
+        if not token:
+            fail("no token on stdin", EXIT_INVALID)
+        typer.echo(hash_token(token))
+        return
+    import uvicorn
+
+    from pdp.core.compile import compile_policy
+    from pdp.decision_point import DecisionPoint
+    from pdp.errors import PdpError
+    from pdp.service.app import ENVIRONMENT, create_app
+    from pdp.service.config import ServiceConfig, load_config
+
+    source = policy if policy is not None else bundled_policies()
+    if not source.exists():
+        fail(f"no policy at `{source}`; give POLICY", EXIT_INVALID)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        fail("give both --ssl-certfile and --ssl-keyfile", EXIT_INVALID)
+    try:
+        settings = load_config(config) if config is not None else ServiceConfig()
+    except PdpError as exc:
+        fail(str(exc), EXIT_INVALID)
+    from dataclasses import replace
+
+    if log is not None:
+        settings = replace(settings, log=log)
+    if watch is not None:
+        settings = replace(settings, watch=watch)
+    dp = DecisionPoint(compile_policy(load_or_exit(source, EXIT_INVALID)), source)
+    tls: dict[str, Any] = {
+        "ssl_certfile": None if ssl_certfile is None else str(ssl_certfile),
+        "ssl_keyfile": None if ssl_keyfile is None else str(ssl_keyfile),
+    }
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "log_level": log_level,
+    }
+    typer.echo(
+        f"pdp: policy {dp.version} from {source}, log {settings.log}, "
+        f"{'tokens required' if settings.auth_enabled else 'open (no tokens configured)'}",
+        err=True,
+    )
+    if workers == 1:
+        try:
+            app = create_app(dp, settings)
+        except PdpError as exc:
+            fail(str(exc), EXIT_INVALID)
+        uvicorn.run(app, **common, **tls)
+        return
+    os.environ[ENVIRONMENT] = json.dumps(
+        {
+            "policy": str(source.resolve()),
+            "config": None if config is None else str(config.resolve()),
+            "log": settings.log,
+            "watch": settings.watch,
+        }
+    )
+    uvicorn.run(
+        "pdp.service.app:app_from_environment", factory=True, workers=workers, **common, **tls
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` to the CLI."""
+    app.command()(serve)

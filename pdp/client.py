@@ -1,0 +1,320 @@
+"""A small Python client of the decision service, sync (`PdpClient`) and async (`AsyncPdpClient`).
+
+    with PdpClient("http://127.0.0.1:8181", token="...") as pdp:
+        d = pdp.decide(role="teller", info_class="identity.id_number",
+                       purpose="account_opening", action="use")
+        if d.allowed: ...
+
+Both return the core `Decision` value. Errors (the service unreachable, a 4xx
+or 5xx) raise `PdpClientError` — the caller must treat them as a deny.
+
+An optional local cache (`cache_ttl` seconds, off by default) keeps decisions
+keyed by (policy version, request): entries expire after the TTL and the
+whole cache is dropped as soon as a response carries a different policy
+version. A cached decision carries the id of the logged decision it reuses;
+the service logs nothing for a cache hit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from pdp.core.decision import Decision
+from pdp.errors import PdpError
+
+__all__ = ["AsyncPdpClient", "DecisionCache", "PdpClient", "PdpClientError"]
+
+BATCH_SIZE = 1_000  # the service's default `limits.max_batch`
+CacheKey = tuple[str | None, str | None, str, str, str, tuple[str, ...]]
+
+
+class PdpClientError(PdpError):
+    """The decision service could not answer: unreachable, refused or failed (treat as deny)."""
+
+    code = "client_error"
+
+    def __init__(self, message: str, status: int | None = None, error_code: str = "") -> None:
+        self.status = status
+        self.error_code = error_code
+        super().__init__(message)
+
+
+def request_body(
+    role: str | None,
+    user: str | None,
+    info_class: str,
+    purpose: str,
+    action: str,
+    consent: Sequence[str] | None,
+) -> dict[str, Any]:
+    """The `DecisionRequestV1` JSON of a request."""
+    body: dict[str, Any] = {"info_class": info_class, "purpose": purpose, "action": action}
+    if role is not None:
+        body["role"] = role
+    if user is not None:
+        body["user"] = user
+    if consent:
+        body["context"] = {"consent": list(consent)}
+    return body
+
+
+def cache_key(body: Mapping[str, Any]) -> CacheKey:
+    """The cache key of a request body (the version is kept by the cache itself)."""
+    consent = body.get("context", {}).get("consent", ())
+    return (
+        body.get("role"),
+        body.get("user"),
+        body["info_class"],
+        body["purpose"],
+        body["action"],
+        tuple(sorted(consent)),
+    )
+
+
+def decision_of(data: Mapping[str, Any]) -> Decision:
+    """A `Decision` from `DecisionResponseV1` JSON (raises `PdpClientError` when malformed)."""
+    try:
+        return Decision(
+            bool(data["allowed"]),
+            tuple(data["reasons"]),
+            tuple(data["obligations"]),
+            str(data["policy_version"]),
+            str(data["decision_id"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise PdpClientError(f"malformed decision from the service: {exc}") from None
+
+
+class DecisionCache:
+    """Decisions keyed by (policy version, request) with a TTL; cleared on a new version."""
+
+    def __init__(
+        self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self.version: str | None = None
+        self._entries: dict[CacheKey, tuple[float, Decision]] = {}
+
+    def get(self, key: CacheKey) -> Decision | None:
+        """The cached decision for a request under the current version, if fresh."""
+        if self.ttl <= 0:
+            return None
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            del self._entries[key]
+            return None
+        return entry[1]
+
+    def put(self, key: CacheKey, decision: Decision) -> None:
+        """Remember a decision; a new policy version drops every older entry first."""
+        self.saw_version(decision.policy_version)
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (self.clock() + self.ttl, decision)
+
+    def saw_version(self, version: str) -> None:
+        """Note the version of a response; a different one invalidates the cache."""
+        if version != self.version:
+            self._entries.clear()
+            self.version = version
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _error_of(response: httpx.Response) -> PdpClientError:
+    try:
+        error = response.json().get("error", {})
+        message, code = str(error.get("message", "")), str(error.get("code", ""))
+    except (ValueError, AttributeError):
+        message, code = response.text[:200], ""
+    return PdpClientError(
+        f"decision service answered {response.status_code}: {message}", response.status_code, code
+    )
+
+
+def _results(response: httpx.Response, many: bool) -> list[Decision]:
+    if response.status_code != 200:
+        raise _error_of(response)
+    try:
+        data = response.json()
+        items = data["results"] if many else [data]
+    except (ValueError, KeyError, TypeError):
+        raise PdpClientError("malformed response from the decision service") from None
+    return [decision_of(item) for item in items]
+
+
+class _Base:
+    """What the sync and async clients share: headers, bodies and the cache."""
+
+    def __init__(self, token: str | None, cache_ttl: float) -> None:
+        self.headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.cache = DecisionCache(cache_ttl)
+
+    def _split(self, bodies: list[dict[str, Any]]) -> tuple[list[Decision | None], list[int]]:
+        found = [self.cache.get(cache_key(b)) for b in bodies]
+        return found, [i for i, d in enumerate(found) if d is None]
+
+    def _fill(
+        self,
+        bodies: list[dict[str, Any]],
+        found: list[Decision | None],
+        missing: list[int],
+        decided: list[Decision],
+    ) -> list[Decision]:
+        for i, decision in zip(missing, decided, strict=True):
+            self.cache.put(cache_key(bodies[i]), decision)
+            found[i] = decision
+        return [d for d in found if d is not None]
+
+
+def _bodies(requests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    bodies = []
+    for r in requests:
+        consent = (r.get("context") or {}).get("consent")
+        bodies.append(
+            request_body(
+                r.get("role"), r.get("user"), r["info_class"], r["purpose"], r["action"], consent
+            )
+        )
+    return bodies
+
+
+class PdpClient(_Base):
+    """A synchronous client of the decision service (httpx)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 5.0,
+        cache_ttl: float = 0.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(token, cache_ttl)
+        self.http = httpx.Client(
+            base_url=base_url, headers=self.headers, timeout=timeout, transport=transport
+        )
+
+    def _post(self, path: str, body: Any) -> httpx.Response:
+        try:
+            return self.http.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise PdpClientError(f"decision service unreachable: {exc}") from None
+
+    def decide(
+        self,
+        *,
+        info_class: str,
+        purpose: str,
+        action: str,
+        role: str | None = None,
+        user: str | None = None,
+        consent: Sequence[str] | None = None,
+    ) -> Decision:
+        """Ask for one decision (raises `PdpClientError` when the service cannot answer)."""
+        body = request_body(role, user, info_class, purpose, action, consent)
+        return self._many([body], single=True)[0]
+
+    def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
+        """Ask for many decisions in one batch; mappings take `decide`'s keys (or `context`)."""
+        return self._many(_bodies(requests), single=False)
+
+    def _many(self, bodies: list[dict[str, Any]], single: bool) -> list[Decision]:
+        found, missing = self._split(bodies)
+        if not missing:
+            return [d for d in found if d is not None]
+        if single:
+            decided = _results(self._post("/v1/decisions", bodies[0]), many=False)
+        else:
+            decided = []
+            for start in range(0, len(missing), BATCH_SIZE):
+                chunk = {"requests": [bodies[i] for i in missing[start : start + BATCH_SIZE]]}
+                decided += _results(self._post("/v1/decisions/batch", chunk), many=True)
+        return self._fill(bodies, found, missing, decided)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def __enter__(self) -> PdpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncPdpClient(_Base):
+    """An asynchronous client of the decision service (httpx)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 5.0,
+        cache_ttl: float = 0.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(token, cache_ttl)
+        self.http = httpx.AsyncClient(
+            base_url=base_url, headers=self.headers, timeout=timeout, transport=transport
+        )
+
+    async def _post(self, path: str, body: Any) -> httpx.Response:
+        try:
+            return await self.http.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise PdpClientError(f"decision service unreachable: {exc}") from None
+
+    async def decide(
+        self,
+        *,
+        info_class: str,
+        purpose: str,
+        action: str,
+        role: str | None = None,
+        user: str | None = None,
+        consent: Sequence[str] | None = None,
+    ) -> Decision:
+        """Ask for one decision (raises `PdpClientError` when the service cannot answer)."""
+        body = request_body(role, user, info_class, purpose, action, consent)
+        return (await self._many([body], single=True))[0]
+
+    async def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
+        """Ask for many decisions in one batch; mappings take `decide`'s keys (or `context`)."""
+        return await self._many(_bodies(requests), single=False)
+
+    async def _many(self, bodies: list[dict[str, Any]], single: bool) -> list[Decision]:
+        found, missing = self._split(bodies)
+        if not missing:
+            return [d for d in found if d is not None]
+        if single:
+            decided = _results(await self._post("/v1/decisions", bodies[0]), many=False)
+        else:
+            decided = []
+            for start in range(0, len(missing), BATCH_SIZE):
+                chunk = {"requests": [bodies[i] for i in missing[start : start + BATCH_SIZE]]}
+                decided += _results(await self._post("/v1/decisions/batch", chunk), many=True)
+        return self._fill(bodies, found, missing, decided)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncPdpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,58 @@
+"""The monitor: feeds each decision to the abnormal-access rules and returns their alerts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from pdp.core.compile import CompiledPolicy
+from pdp.monitor.duties import DutyIndex
+from pdp.monitor.rules import (
+    Alert,
+    ClassSpreadRule,
+    DenialBurstRule,
+    Observation,
+    SensitiveUseRule,
+)
+from pdp.monitor.thresholds import AlertConfig
+
+
+class Monitor:
+    """Watches the decision stream; O(1) amortised work and bounded memory per decision."""
+
+    def __init__(
+        self,
+        thresholds: AlertConfig | None = None,
+        compiled: CompiledPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.thresholds = thresholds or AlertConfig()
+        keys = self.thresholds.max_tracked_keys
+        self.denials = DenialBurstRule(self.thresholds.denial_burst, keys)
+        self.spread = ClassSpreadRule(self.thresholds.class_spread, keys)
+        self.sensitive = SensitiveUseRule(self.thresholds.sensitive_outside_duties, keys)
+        self.clock = clock
+        self._duties: DutyIndex | None = None
+        self._lock = threading.Lock()
+        if compiled is not None:
+            self.set_policy(compiled)
+
+    def set_policy(self, compiled: CompiledPolicy) -> None:
+        """Use a new policy's class levels and duties (after a reload)."""
+        duties = DutyIndex(compiled, self.thresholds.sensitive_outside_duties.levels)
+        self._duties = duties
+
+    def observe(self, obs: Observation, now: float | None = None) -> list[Alert]:
+        """Feed one decision to every rule; return the alerts it raised (usually none)."""
+        when = self.clock() if now is None else now
+        duties = self._duties
+        with self._lock:
+            alerts = self.denials.observe(obs, when)
+            alerts += self.spread.observe(obs, when, duties)
+            alerts += self.sensitive.observe(obs, when, duties)
+        return alerts
+
+    def tracked_keys(self) -> int:
+        """How many keys the rules hold now (bounded by `max_tracked_keys` per rule)."""
+        return len(self.denials) + len(self.spread) + len(self.sensitive)

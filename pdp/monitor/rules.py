@@ -1,0 +1,172 @@
+"""The abnormal-access rules: each sees one decision at a time and may raise an alert."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from pdp.monitor.duties import DutyIndex
+from pdp.monitor.thresholds import ClassSpread, DenialBurst, SensitiveOutsideDuties
+from pdp.monitor.windows import SlidingCounter, WindowTable
+
+DENIAL_BURST = "denial_burst"
+CLASS_SPREAD = "class_spread"
+SENSITIVE_OUTSIDE_DUTIES = "sensitive_outside_duties"
+RULES = (DENIAL_BURST, CLASS_SPREAD, SENSITIVE_OUTSIDE_DUTIES)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One decision as the monitor sees it: who asked, about whom, what, and the result."""
+
+    caller: str
+    subject_kind: str
+    subject: str
+    info_class: str
+    purpose: str
+    action: str
+    allowed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An abnormal-access alert: the rule, the key it is about, a message and figures."""
+
+    rule: str
+    key: str
+    message: str
+    observation: Observation
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class DenialBurstRule:
+    """Denials per caller and per subject within a sliding window above a threshold."""
+
+    def __init__(self, thresholds: DenialBurst, max_keys: int) -> None:
+        self.threshold = thresholds.threshold
+        self.window = thresholds.window_seconds
+        self._counter = SlidingCounter(thresholds.window_seconds, max_keys)
+
+    def observe(self, obs: Observation, now: float) -> list[Alert]:
+        """Count a denial; alert once per key and window when the threshold is reached."""
+        if obs.allowed:
+            return []
+        alerts = []
+        for key in (f"caller:{obs.caller}", f"{obs.subject_kind}:{obs.subject}"):
+            used, count, may_fire = self._counter.add(key, now)
+            if may_fire and count >= self.threshold:
+                self._counter.fired(used, now)
+                alerts.append(
+                    Alert(
+                        DENIAL_BURST,
+                        used,
+                        f"{round(count)} denials for `{used}` within {self.window:g}s",
+                        obs,
+                        {"count": round(count), "threshold": self.threshold},
+                    )
+                )
+        return alerts
+
+    def __len__(self) -> int:
+        return len(self._counter)
+
+
+class ClassSpreadRule:
+    """A subject reaching many more distinct classes in a window than its usual.
+
+    The usual is an exponential moving average of the distinct classes per
+    window over the subject's past active windows; a subject alerts when its
+    current window exceeds `max(min_classes, factor * baseline)`. A subject
+    without a finished window has no baseline and does not alert.
+    """
+
+    def __init__(self, thresholds: ClassSpread, max_keys: int) -> None:
+        self.t = thresholds
+        keep = max(2, math.ceil(3 / thresholds.baseline_weight))
+        # state: [classes of the current window, baseline or -1.0, window it fired in]
+        self._table: WindowTable[list[Any]] = WindowTable(thresholds.window_seconds, keep, max_keys)
+
+    def observe(self, obs: Observation, now: float, duties: DutyIndex | None) -> list[Alert]:
+        """Add the class to the subject's window; alert when the spread exceeds the usual."""
+        if duties is not None and not duties.known_class(obs.info_class):
+            return []
+        table = self._table
+        index = table.index(now)
+        key, last, state = table.get(
+            f"{obs.subject_kind}:{obs.subject}", index, lambda: [set(), -1.0, -1]
+        )
+        classes: set[str] = state[0]
+        if last != index:
+            if last >= 0 and classes:
+                w = self.t.baseline_weight
+                count = float(len(classes))
+                state[1] = count if state[1] < 0 else state[1] * (1 - w) + count * w
+            classes = state[0] = set()
+            table.touch(key, index, state)
+        if obs.info_class in classes:
+            return []
+        classes.add(obs.info_class)
+        baseline: float = state[1]
+        if baseline < 0 or state[2] == index:
+            return []
+        limit = max(self.t.min_classes, self.t.factor * baseline)
+        if len(classes) <= limit:
+            return []
+        state[2] = index
+        return [
+            Alert(
+                CLASS_SPREAD,
+                key,
+                f"`{key}` reached {len(classes)} classes within {self.t.window_seconds:g}s "
+                f"(usual {baseline:.1f})",
+                obs,
+                {"classes": len(classes), "baseline": round(baseline, 2), "limit": limit},
+            )
+        ]
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class SensitiveUseRule:
+    """An allowed use of a sensitive (C3) class for a purpose outside the subject's duties.
+
+    Fires once per (caller, subject, class, purpose) and window, so a repeated
+    use is one alert per window, not one per request.
+    """
+
+    def __init__(self, thresholds: SensitiveOutsideDuties, max_keys: int) -> None:
+        self.t = thresholds
+        self._table: WindowTable[list[int]] = WindowTable(thresholds.window_seconds, 1, max_keys)
+
+    def observe(self, obs: Observation, now: float, duties: DutyIndex | None) -> list[Alert]:
+        """Alert on an allowed sensitive use outside duties (once per key and window)."""
+        if (
+            not self.t.enabled
+            or not obs.allowed
+            or duties is None
+            or not duties.outside_duties(obs.subject_kind, obs.subject, obs.info_class, obs.purpose)
+        ):
+            return []
+        index = self._table.index(now)
+        key = f"{obs.subject_kind}:{obs.subject}|{obs.info_class}|{obs.purpose}|{obs.caller}"
+        key, _, state = self._table.get(key, index, lambda: [-1])
+        if state[0] == index:
+            return []
+        state[0] = index
+        self._table.touch(key, index, state)
+        level = duties.levels.get(obs.info_class, "")
+        return [
+            Alert(
+                SENSITIVE_OUTSIDE_DUTIES,
+                f"{obs.subject_kind}:{obs.subject}",
+                f"`{obs.subject}` used {level} class `{obs.info_class}` for `{obs.purpose}`, "
+                "outside its duties",
+                obs,
+                {"level": level},
+            )
+        ]
+
+    def __len__(self) -> int:
+        return len(self._table)

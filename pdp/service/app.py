@@ -1,0 +1,103 @@
+"""The app factory: a FastAPI decision service around a `DecisionPoint`.
+
+    from pdp.service import create_app
+    app = create_app(DecisionPoint.from_path("policies/"), load_config("pdp.yaml"))
+
+`app_from_environment` builds the same app from the `PDP_SERVE` environment
+variable (JSON), the way `pdp serve --workers N` starts each worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from pdp import __version__
+from pdp.audit.log import DecisionLog, open_log
+from pdp.decision_point import DecisionPoint
+from pdp.monitor import Monitor
+from pdp.service.auth import Authenticator
+from pdp.service.config import ServiceConfig, load_config
+from pdp.service.deciding import Decider
+from pdp.service.errors import BodyLimit, install_error_handlers
+from pdp.service.metrics import Metrics
+from pdp.service.reload import PolicyWatcher, Reloader
+from pdp.service.routes import decisions, health, policy, review
+from pdp.service.state import ServiceState
+
+log = logging.getLogger("pdp.service")
+
+ENVIRONMENT = "PDP_SERVE"
+
+
+def create_app(
+    dp: DecisionPoint,
+    config: ServiceConfig | None = None,
+    decision_log: DecisionLog | None = None,
+) -> FastAPI:
+    """Build the service. Opens `config.log` unless a log is given (then the caller closes it)."""
+    config = config or ServiceConfig()
+    owns_log = decision_log is None
+    the_log = open_log(config.log) if decision_log is None else decision_log
+    metrics = Metrics()
+    metrics.watch_log(lambda: the_log.write_failures, lambda: the_log.healthy)
+    monitor = Monitor(config.alerts, dp.compiled)
+    reloader = Reloader(dp, the_log, metrics, on_swap=lambda d: monitor.set_policy(d.compiled))
+    state = ServiceState(
+        dp=dp,
+        config=config,
+        log=the_log,
+        metrics=metrics,
+        monitor=monitor,
+        auth=Authenticator(config),
+        decider=Decider(dp, the_log, metrics, monitor),
+        reloader=reloader,
+        watcher=PolicyWatcher(reloader, config.watch_interval) if config.watch else None,
+        owns_log=owns_log,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.watcher is not None:
+            state.watcher.start()
+        try:
+            yield
+        finally:
+            if state.watcher is not None:
+                state.watcher.stop()
+            if state.owns_log:
+                state.log.close()
+            else:
+                state.log.flush()
+
+    app = FastAPI(
+        title="pdp decision service",
+        version=__version__,
+        description="Policy decision point for customer-information confidentiality.",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=config.limits.max_body_bytes)
+    for module in (decisions, policy, review, health):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Build the app from `PDP_SERVE` (JSON: policy, config, log, watch): one per worker."""
+    settings = json.loads(os.environ[ENVIRONMENT])
+    config = load_config(settings["config"]) if settings.get("config") else ServiceConfig()
+    if settings.get("log"):
+        config = replace(config, log=settings["log"])
+    if settings.get("watch") is not None:
+        config = replace(config, watch=bool(settings["watch"]))
+    return create_app(DecisionPoint.from_path(Path(settings["policy"])), config)

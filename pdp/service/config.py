@@ -1,0 +1,217 @@
+"""Configuration of the decision service: tokens, the decision log, limits and alert thresholds.
+
+The file is YAML; every key is optional::
+
+    log: sqlite:///pdp-decisions.db
+    watch: true
+    watch_interval: 1.0
+    metrics_public: false
+    tokens:
+      - name: core-banking
+        sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+        scopes: [decide]
+    limits:
+      max_body_bytes: 1048576
+      max_batch: 1000
+    alerts:
+      denial_burst: {window_seconds: 60, threshold: 20}
+      class_spread: {window_seconds: 300, factor: 3.0, min_classes: 5, baseline_weight: 0.2}
+      sensitive_outside_duties: {enabled: true, levels: [C3], window_seconds: 300}
+      max_tracked_keys: 100000
+
+Unknown keys and wrong types are errors (`ConfigError`), reported with the key's path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pdp.errors import PdpError
+from pdp.monitor.thresholds import (
+    AlertConfig,
+    ClassSpread,
+    DenialBurst,
+    SensitiveOutsideDuties,
+)
+
+SCOPES = ("decide", "explain", "review", "admin")
+DEFAULT_LOG = "sqlite:///pdp-decisions.db"
+HARD_MAX_BATCH = 10_000
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ConfigError(PdpError):
+    """The service configuration file is unreadable or invalid."""
+
+    code = "config_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenConfig:
+    """One caller's bearer token: its name (logged as the caller), sha256 hex and scopes."""
+
+    name: str
+    sha256: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits on requests; anything beyond is a 413."""
+
+    max_body_bytes: int = 1_048_576
+    max_batch: int = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Everything the service needs besides the policy."""
+
+    log: str = DEFAULT_LOG
+    tokens: tuple[TokenConfig, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    watch: bool = True
+    watch_interval: float = 1.0
+    metrics_public: bool = False
+
+    @property
+    def auth_enabled(self) -> bool:
+        """True when any token is configured: then every endpoint but health needs one."""
+        return bool(self.tokens)
+
+    @property
+    def admin_enabled(self) -> bool:
+        """True when some token has the `admin` scope: admin endpoints are off otherwise."""
+        return any("admin" in t.scopes for t in self.tokens)
+
+
+def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"unknown key `{where}{key}`")
+
+
+def _dataclass_from(cls: type[Any], data: Any, where: str) -> Any:
+    """Build a flat dataclass of numbers, booleans and string tuples from a mapping."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"`{where.rstrip('.')}` must be a mapping")
+    names = {f.name: f for f in fields(cls)}
+    _check_keys(data, set(names), where)
+    default = cls()
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        wanted = type(getattr(default, key))
+        if wanted is tuple:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"`{where}{key}` must be a list of strings")
+            value = tuple(value)
+        elif wanted is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif type(value) is not wanted:
+            raise ConfigError(f"`{where}{key}` must be a {wanted.__name__}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+            raise ConfigError(f"`{where}{key}` must be positive")
+        values[key] = value
+    return replace(default, **values)
+
+
+def _tokens(data: Any) -> tuple[TokenConfig, ...]:
+    if not isinstance(data, list):
+        raise ConfigError("`tokens` must be a list")
+    tokens = []
+    names: set[str] = set()
+    for n, item in enumerate(data):
+        where = f"tokens[{n}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"`{where}` must be a mapping")
+        _check_keys(item, {"name", "sha256", "scopes"}, f"{where}.")
+        name, digest, scopes = item.get("name"), item.get("sha256"), item.get("scopes")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"`{where}.name` must be a non-empty string")
+        if name in names:
+            raise ConfigError(f"token name `{name}` is given twice")
+        names.add(name)
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise ConfigError(
+                f"`{where}.sha256` must be 64 lower-case hex digits (see `pdp token hash`)"
+            )
+        if not isinstance(scopes, list) or not scopes:
+            raise ConfigError(f"`{where}.scopes` must be a non-empty list")
+        for scope in scopes:
+            if scope not in SCOPES:
+                raise ConfigError(f"unknown scope `{scope}` in `{where}.scopes`")
+        tokens.append(TokenConfig(name, digest, frozenset(scopes)))
+    return tuple(tokens)
+
+
+def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
+    """Build a `ServiceConfig` from parsed YAML (raises `ConfigError`)."""
+    _check_keys(data, {f.name for f in fields(ServiceConfig)}, "")
+    config = ServiceConfig()
+    if "log" in data:
+        if not isinstance(data["log"], str) or not data["log"]:
+            raise ConfigError("`log` must be a non-empty string")
+        config = replace(config, log=data["log"])
+    if "tokens" in data:
+        config = replace(config, tokens=_tokens(data["tokens"]))
+    if "limits" in data:
+        limits = _dataclass_from(Limits, data["limits"], "limits.")
+        if limits.max_batch > HARD_MAX_BATCH:
+            raise ConfigError(f"`limits.max_batch` must be at most {HARD_MAX_BATCH}")
+        config = replace(config, limits=limits)
+    if "alerts" in data:
+        alerts = data["alerts"]
+        if not isinstance(alerts, Mapping):
+            raise ConfigError("`alerts` must be a mapping")
+        _check_keys(alerts, {f.name for f in fields(AlertConfig)}, "alerts.")
+        built: dict[str, Any] = {}
+        for key, cls in (
+            ("denial_burst", DenialBurst),
+            ("class_spread", ClassSpread),
+            ("sensitive_outside_duties", SensitiveOutsideDuties),
+        ):
+            if key in alerts:
+                built[key] = _dataclass_from(cls, alerts[key], f"alerts.{key}.")
+        if "max_tracked_keys" in alerts:
+            keys = alerts["max_tracked_keys"]
+            if type(keys) is not int or keys <= 0:
+                raise ConfigError("`alerts.max_tracked_keys` must be a positive int")
+            built["max_tracked_keys"] = keys
+        config = replace(config, alerts=replace(AlertConfig(), **built))
+    for key in ("watch", "metrics_public"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                raise ConfigError(f"`{key}` must be true or false")
+            config = replace(config, **{key: data[key]})
+    if "watch_interval" in data:
+        interval = data["watch_interval"]
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise ConfigError("`watch_interval` must be a positive number of seconds")
+        config = replace(config, watch_interval=float(interval))
+    return config
+
+
+def load_config(path: str | Path) -> ServiceConfig:
+    """Read a YAML configuration file (raises `ConfigError`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config `{path}`: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config `{path}{where}` is not valid YAML") from None
+    if data is None:
+        return ServiceConfig()
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config `{path}` must be a mapping")
+    return config_from_mapping(data)

@@ -1,0 +1,123 @@
+"""Prometheus metrics of one service instance, in a registry of its own.
+
+Each uvicorn worker process has its own registry: with `--workers N` a scrape
+of `/metrics` sees the worker that answered it. Run one worker per process
+(and scale out with processes behind a balancer, each scraped) when the
+figures must be exact; see docs/service.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from pdp.core.decision import Decision
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class _LogCollector(Collector):
+    """Reads the decision log's health and write failures at scrape time."""
+
+    def __init__(self, failures: Callable[[], int], healthy: Callable[[], bool]) -> None:
+        self._failures = failures
+        self._healthy = healthy
+
+    def collect(self) -> Iterator[Metric]:
+        failures = CounterMetricFamily(
+            "pdp_log_write_failures", "Decision-log records that could not be written."
+        )
+        failures.add_metric([], self._failures())
+        yield failures
+        healthy = GaugeMetricFamily("pdp_log_healthy", "1 when the decision log is writable.")
+        healthy.add_metric([], 1.0 if self._healthy() else 0.0)
+        yield healthy
+
+
+class Metrics:
+    """The service's counters, histogram and gauges."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.decisions = Counter(
+            "pdp_decisions", "Decisions made, by result.", ["result"], registry=r
+        )
+        self.reasons = Counter(
+            "pdp_decision_reasons",
+            "Decisions by reason (grant id, default_deny, unknown_*, error...).",
+            ["result", "reason"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "pdp_request_duration_seconds",
+            "Time to answer a decision endpoint, by endpoint.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter(
+            "pdp_decision_errors", "Internal errors while deciding (each denied).", registry=r
+        )
+        self.rejected = Counter(
+            "pdp_requests_rejected",
+            "Requests refused with a 4xx, by error code.",
+            ["code"],
+            registry=r,
+        )
+        self.policy_info = Gauge(
+            "pdp_policy_info",
+            "The policy version deciding now (value 1).",
+            ["version"],
+            registry=r,
+        )
+        self.policy_loaded = Gauge(
+            "pdp_policy_loaded_timestamp_seconds",
+            "When the deciding policy was loaded.",
+            registry=r,
+        )
+        self.reloads = Counter(
+            "pdp_policy_reloads", "Policy reload attempts, by result.", ["result"], registry=r
+        )
+        self.reload_failures = Counter(
+            "pdp_policy_reload_failures", "Rejected policy reloads (invalid policy).", registry=r
+        )
+        self.alerts = Counter(
+            "pdp_alerts", "Abnormal-access alerts raised, by rule.", ["rule"], registry=r
+        )
+        self._version: str | None = None
+
+    def watch_log(self, failures: Callable[[], int], healthy: Callable[[], bool]) -> None:
+        """Export the decision log's write failures and health."""
+        self.registry.register(_LogCollector(failures, healthy))
+
+    def policy(self, version: str, loaded_at: float) -> None:
+        """Record the version now deciding (the info gauge carries one version at a time)."""
+        if self._version is not None and self._version != version:
+            self.policy_info.remove(self._version)
+        self.policy_info.labels(version).set(1)
+        self.policy_loaded.set(loaded_at)
+        self._version = version
+
+    def count(self, decisions: Iterable[Decision]) -> None:
+        """Count decisions by result and reason, one counter update per distinct label set."""
+        tally: dict[tuple[bool, tuple[str, ...]], int] = {}
+        for d in decisions:
+            key = (d.allowed, d.reasons)
+            tally[key] = tally.get(key, 0) + 1
+        results = {True: 0, False: 0}
+        for (allowed, reasons), n in tally.items():
+            results[allowed] += n
+            result = "allow" if allowed else "deny"
+            for reason in reasons:
+                self.reasons.labels(result, reason).inc(n)
+        for allowed, n in results.items():
+            if n:
+                self.decisions.labels("allow" if allowed else "deny").inc(n)
+
+    def render(self) -> bytes:
+        """The metrics in the Prometheus text format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,63 @@
+"""`/healthz` (alive), `/readyz` (policy loaded, log healthy) and `/metrics`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from pdp.service.auth import AuthFailure
+from pdp.service.schemas import ErrorV1, HealthV1
+from pdp.service.security import Credentials
+from pdp.service.state import ServiceState
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthV1)
+async def healthz() -> dict[str, Any]:
+    """The process is alive (never needs a token)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=HealthV1, responses={503: {"model": HealthV1}})
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when a policy is loaded and the decision log is healthy (never needs a token)."""
+    service: ServiceState = request.app.state.service
+    reasons = []
+    version = None
+    try:
+        version = service.dp.version
+    except Exception:
+        reasons.append("no policy loaded")
+    if not service.log.healthy:
+        reasons.append("decision log is not writable")
+    status = 503 if reasons else 200
+    body = {
+        "status": "not ready" if reasons else "ready",
+        "policy_version": version,
+        "reasons": reasons,
+    }
+    return JSONResponse(body, status_code=status)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, 401: {"model": ErrorV1}},
+)
+async def metrics(request: Request, credentials: Credentials) -> Response:
+    """Prometheus metrics; needs any valid token when tokens are configured (unless public)."""
+    service: ServiceState = request.app.state.service
+    if not service.config.metrics_public:
+        header = None if credentials is None else f"Bearer {credentials.credentials}"
+        result = service.auth.authorize(header, None)
+        if isinstance(result, AuthFailure):
+            raise HTTPException(
+                result.status,
+                {"code": result.code, "message": result.message},
+                {"WWW-Authenticate": 'Bearer realm="pdp"'},
+            )
+    return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
