@@ -1,0 +1,197 @@
+"""The reference policy in `policies/`: its decision cases, on pdp and on plain Casbin.
+
+The cases are data (`tests/cases/reference_policy.yaml`), one test each, named
+by the case. The same cases are then checked against plain `casbin.Enforcer`
+on the compiled policy, which must answer the spec's "held" (rules 1-4).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pdp import Decision, DecisionPoint, check_policy
+from pdp.casbin_engine import casbin_enforcer
+from pdp.core.decision import decide, request_from
+from pdp.core.model import ancestors_of
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY_PATH = ROOT / "policies"
+CASES_PATH = ROOT / "tests" / "cases" / "reference_policy.yaml"
+
+Case = dict[str, Any]
+
+
+def load_cases() -> list[Case]:
+    """The decision cases of the reference policy, as written."""
+    data = yaml.safe_load(CASES_PATH.read_text(encoding="utf-8"))
+    cases: list[Case] = data["cases"]
+    return cases
+
+
+CASES = load_cases()
+
+# DecisionPoint memoises each decision made without the request's context, so
+# a memoised `consent_required` is returned even when consent is given: every
+# consent-based allow is denied. Reported to the lead; pdp.core.decision.decide
+# gets these cases right (see test_case_on_the_core). Strict, so the fix shows.
+CONSENT_MEMO_BUG = pytest.mark.xfail(
+    strict=True, reason="DecisionPoint memo ignores context.consent (core bug, reported)"
+)
+
+
+@cache
+def _consent_purposes() -> frozenset[str]:
+    return frozenset(DecisionPoint.from_path(POLICY_PATH).compiled.consent_scope)
+
+
+def _needs_consent(case: Case) -> bool:
+    purposes = _consent_purposes()
+    return bool(case["expect"]["allowed"]) and case["request"].get("purpose") in purposes
+
+
+def _params() -> list[Any]:
+    return [
+        pytest.param(
+            case, id=case["name"], marks=[CONSENT_MEMO_BUG] if _needs_consent(case) else []
+        )
+        for case in CASES
+    ]
+
+
+@pytest.fixture(scope="module")
+def dp() -> DecisionPoint:
+    """The decision point on the reference policy."""
+    return DecisionPoint.from_path(POLICY_PATH)
+
+
+def test_reference_policy_is_valid_without_warnings() -> None:
+    result = check_policy(POLICY_PATH)
+    assert result.policy is not None
+    assert [str(p) for p in result.problems] == []
+
+
+def test_case_names_are_unique() -> None:
+    names = [case["name"] for case in CASES]
+    assert len(names) == len(set(names))
+    assert len(names) >= 60
+
+
+def check_decision(decision: Decision, expect: dict[str, Any]) -> None:
+    """Assert that a decision is what a case expects."""
+    assert decision.allowed is expect["allowed"], decision.reasons
+    if "reasons" in expect:
+        assert list(decision.reasons) == expect["reasons"]
+    if "obligations" in expect:
+        assert list(decision.obligations) == expect["obligations"]
+    if not decision.allowed:
+        assert decision.obligations == ()
+
+
+@pytest.mark.parametrize("case", _params())
+def test_case(dp: DecisionPoint, case: Case) -> None:
+    decision = dp.decide(**case["request"])
+    check_decision(decision, case["expect"])
+    assert decision.policy_version == dp.version
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_case_on_the_core(dp: DecisionPoint, case: Case) -> None:
+    """The same case decided by `pdp.core.decision.decide`, without the decision point's memo."""
+    request = request_from(**case["request"])
+    if isinstance(request, str):
+        assert case["expect"]["reasons"] == [request]
+        return
+    check_decision(decide(dp.compiled, request), case["expect"])
+
+
+def casbin_expectation(case: Case, dp: DecisionPoint) -> bool | None:
+    """What plain Casbin must answer for a case (held), or None when Casbin cannot be asked.
+
+    Casbin has no request validation (`invalid_*`) and one subject namespace: a
+    role id asked as a user is still a subject there, so those cases are left out.
+    """
+    request, expect = case["request"], case["expect"]
+    reasons = expect.get("reasons", [])
+    if any(r.startswith("invalid_") for r in reasons):
+        return None
+    subject = request.get("role", request.get("user"))
+    declared = subject in dp.policy.roles or subject in dp.policy.users
+    if declared and {"unknown_role", "unknown_user"} & set(reasons):
+        return None
+    return bool(expect["allowed"] or reasons == ["consent_required"])
+
+
+def test_cases_agree_with_plain_casbin(dp: DecisionPoint) -> None:
+    enforcer = casbin_enforcer(dp.compiled)
+    checked = 0
+    for case in CASES:
+        held = casbin_expectation(case, dp)
+        if held is None:
+            continue
+        request = case["request"]
+        subject = request.get("role", request.get("user"))
+        answer = enforcer.enforce(
+            subject, request["info_class"], request["purpose"], request["action"]
+        )
+        assert answer is held, case["name"]
+        checked += 1
+    assert checked >= len(CASES) - 6
+
+
+def test_every_role_has_a_case(dp: DecisionPoint) -> None:
+    asked = {case["request"].get("role") for case in CASES}
+    assert set(dp.policy.roles) - asked == set()
+
+
+def test_every_grant_decides_some_case(dp: DecisionPoint) -> None:
+    reasons = {r for case in CASES for r in case["expect"].get("reasons", [])}
+    assert {g.id for g in dp.policy.grants} - reasons == set()
+
+
+def _subjects(dp: DecisionPoint) -> list[dict[str, str]]:
+    return [{"role": r} for r in dp.policy.roles] + [{"user": u} for u in dp.policy.users]
+
+
+def test_biometric_only_for_authentication(dp: DecisionPoint) -> None:
+    """No subject holds biometric data for any purpose outside `authentication`."""
+    policy = dp.policy
+    biometric = [c for c in policy.classes if "sensitive.biometric" in ancestors_of(c)]
+    outside = [p for p in policy.purposes if "authentication" not in ancestors_of(p)]
+    everything = {"consent": list(policy.purposes)}
+    for subject in _subjects(dp):
+        for info_class in biometric:
+            for purpose in outside:
+                for action in policy.actions:
+                    decision = dp.decide(
+                        **subject,
+                        info_class=info_class,
+                        purpose=purpose,
+                        action=action,
+                        context=everything,
+                    )
+                    assert not decision.allowed, (subject, info_class, purpose, action)
+                    assert "D-BIOMETRIC-OUTSIDE-AUTH" in decision.reasons
+
+
+def test_authentication_data_is_never_disclosed(dp: DecisionPoint) -> None:
+    """Every C3 class is denied `disclose` for every subject and purpose by D-C3-NO-DISCLOSE."""
+    policy = dp.policy
+    c3 = [c.id for c in policy.classes.values() if c.level == "C3"]
+    assert c3
+    everything = {"consent": list(policy.purposes)}
+    for subject in _subjects(dp):
+        for info_class in c3:
+            for purpose in policy.purposes:
+                decision = dp.decide(
+                    **subject,
+                    info_class=info_class,
+                    purpose=purpose,
+                    action="disclose",
+                    context=everything,
+                )
+                assert "D-C3-NO-DISCLOSE" in decision.reasons, (subject, info_class, purpose)
