@@ -1,0 +1,210 @@
+"""`pdp log verify|query|export|head`: read and check the decision log.
+
+LOG is a path (SQLite), `sqlite:///PATH`, `postgresql://USER@HOST:PORT/DB[?schema=S]`,
+or (for verify, export and head) a `.jsonl` export. Exit codes: 0 ok, 1 the
+chain is broken (verify), 2 the log cannot be read or the input is invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from pdp.cli.output import echo_json, fail, stdout_is_terminal
+
+if TYPE_CHECKING:
+    from pdp.audit.record import LogRecord
+
+EXIT_OK, EXIT_TAMPERED, EXIT_UNREADABLE = 0, 1, 2
+RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+LogArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="LOG",
+        help="Log path, sqlite:///PATH, postgresql://USER@HOST/DB[?schema=S], or a .jsonl export.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+Format = Literal["table", "json", "jsonl"]
+
+log_app = typer.Typer(
+    name="log",
+    help="The decision log: verify its hash chain, query, export, print its head.",
+    no_args_is_help=True,
+)
+
+
+def verify(
+    log: LogArg,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            metavar="SEQ:HASH",
+            help="A head printed earlier by `pdp log head` and kept elsewhere: it must be in the "
+            "chain (detects deleted newest records).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the hash chain; exit 0 intact, 1 tampered (with the seq), 2 unreadable."""
+    from pdp.audit.log import verify_source
+    from pdp.errors import StorageError
+
+    try:
+        result = verify_source(log, expect_head)
+    except (StorageError, ValueError) as exc:
+        fail(str(exc), EXIT_UNREADABLE)
+    if as_json:
+        echo_json(result.to_dict())
+    elif result.problem is None:
+        typer.echo(f"ok: {result.checked} records verified, head {result.head}")
+    else:
+        typer.echo(
+            f"tampered: {result.problem} ({result.checked} records verified before it)", err=True
+        )
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_TAMPERED)
+
+
+def since_time(text: str) -> str:
+    """An ISO date or time, or a span back from now (`90d`, `12h`, `30m`, `2w`), in log format."""
+    from pdp.audit.record import TIME_FORMAT, utc_time
+
+    match = RELATIVE.match(text.strip())
+    if match:
+        delta = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+        return (datetime.now(UTC) - delta).strftime(TIME_FORMAT)
+    return utc_time(text)
+
+
+def _print_table(records: list[LogRecord]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for title in ("time", "caller", "subject", "class", "purpose", "action", "result", "reasons"):
+        table.add_column(title)
+    for r in records:
+        result = "allow" if r.allowed else "deny"
+        if r.kind != "decision":
+            result = r.kind
+        table.add_row(
+            r.time,
+            r.caller,
+            f"{r.subject_kind}:{r.subject}" if r.subject_kind else r.subject,
+            r.info_class,
+            r.purpose,
+            r.action,
+            result,
+            ", ".join(r.reasons) + (f" [{', '.join(r.obligations)}]" if r.obligations else ""),
+        )
+    Console().print(table)
+    typer.echo(f"{len(records)} record(s)")
+
+
+def query(
+    log: LogArg,
+    subject: Annotated[str | None, typer.Option(help="Subject id (role or user).")] = None,
+    role: Annotated[str | None, typer.Option(help="Role id (subject kind role).")] = None,
+    user: Annotated[str | None, typer.Option(help="User id (subject kind user).")] = None,
+    info_class: Annotated[str | None, typer.Option("--class", help="Information class id.")] = None,
+    result: Annotated[str | None, typer.Option(help="allow or deny.", metavar="allow|deny")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this time (ISO 8601) or span back (90d, 12h).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601 or span).")] = None,
+    caller: Annotated[str | None, typer.Option(help="Authenticated caller name.")] = None,
+    kind: Annotated[str | None, typer.Option(help="decision, alert or policy.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (the newest).", min=0)] = 100,
+    output: Annotated[
+        str | None,
+        typer.Option("--format", help="table, json or jsonl (default: table on a terminal)."),
+    ] = None,
+) -> None:
+    """Print the newest records matching every filter, oldest first."""
+    from pdp.audit.log import open_reader
+    from pdp.audit.store import QueryFilter
+    from pdp.errors import StorageError
+
+    if sum(x is not None for x in (subject, role, user)) > 1:
+        fail("give at most one of --subject, --role and --user", EXIT_UNREADABLE)
+    if result not in (None, "allow", "deny"):
+        fail(f"--result must be `allow` or `deny`, not `{result}`", EXIT_UNREADABLE)
+    fmt = output or ("table" if stdout_is_terminal() else "jsonl")
+    if fmt not in ("table", "json", "jsonl"):
+        fail(f"--format must be table, json or jsonl, not `{fmt}`", EXIT_UNREADABLE)
+    subject_kind = "role" if role is not None else "user" if user is not None else None
+    try:
+        since_iso = since_time(since) if since is not None else None
+        until_iso = since_time(until) if until is not None else None
+    except ValueError as exc:
+        fail(str(exc), EXIT_UNREADABLE)
+    try:
+        with open_reader(log) as reader:
+            where = QueryFilter(
+                subject=subject or role or user,
+                subject_kind=subject_kind,
+                info_class=info_class,
+                allowed=None if result is None else result == "allow",
+                kind=kind,
+                since=since_iso,
+                until=until_iso,
+                caller=caller,
+            )
+            records = reader.query(where, limit)
+    except StorageError as exc:
+        fail(str(exc), EXIT_UNREADABLE)
+    if fmt == "table":
+        _print_table(records)
+    elif fmt == "json":
+        echo_json([r.to_dict() for r in records])
+    else:
+        import json
+
+        for r in records:
+            typer.echo(json.dumps(r.to_dict(), ensure_ascii=False))
+
+
+def export(
+    log: LogArg,
+    out: Annotated[Path, typer.Option("--out", help="The JSONL file to write.")],
+) -> None:
+    """Write every record with its seq and hashes to a JSONL file (verifiable on its own)."""
+    from pdp.audit.log import export_log
+    from pdp.errors import StorageError
+
+    try:
+        count = export_log(log, out)
+    except StorageError as exc:
+        fail(str(exc), EXIT_UNREADABLE)
+    typer.echo(f"exported {count} records to {out}")
+
+
+def head(log: LogArg, as_json: JsonOpt = False) -> None:
+    """Print the newest SEQ:HASH; keep it elsewhere and check it with `verify --expect-head`."""
+    from pdp.audit.log import head_of
+    from pdp.errors import StorageError
+
+    try:
+        current = head_of(log)
+    except StorageError as exc:
+        fail(str(exc), EXIT_UNREADABLE)
+    if as_json:
+        echo_json({"seq": current.seq, "hash": current.hash, "head": str(current)})
+    else:
+        typer.echo(str(current))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `log` command group to the CLI."""
+    log_app.command()(verify)
+    log_app.command()(query)
+    log_app.command()(export)
+    log_app.command()(head)
+    app.add_typer(log_app, name="log")
