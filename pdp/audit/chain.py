@@ -146,7 +146,8 @@ def _broken_hash(row: ChainRow, nxt: ChainRow | None, walk: _Walk) -> ChainProbl
     if written is not None:
         if written == seq - 1 and row.prev_hash == walk.before_prev_hash:
             return ChainProblem(seq - 1, "inserted", f"record {seq - 1} was inserted before it")
-        if written == seq + 1 and row.prev_hash != walk.prev_hash:
+        moved_back = nxt is not None and nxt.hash == row.prev_hash
+        if written == seq + 1 and row.prev_hash != walk.prev_hash and not moved_back:
             return ChainProblem(
                 seq, "deleted", f"a record before seq {seq} was deleted and later ones renumbered"
             )
@@ -160,6 +161,8 @@ def _check_row(row: ChainRow, nxt: ChainRow | None, walk: _Walk) -> ChainProblem
     """The problem that shows at `row`, given the good rows before it, or None."""
     seq = row.seq
     if seq > walk.expected_seq:
+        if nxt is not None and nxt.seq == walk.expected_seq:
+            return ChainProblem(seq, "reordered", f"seq {seq} comes before seq {nxt.seq}")
         first, last = walk.expected_seq, seq - 1
         what = f"record {first} is" if first == last else f"records {first}..{last} are"
         return ChainProblem(first, "deleted", f"{what} missing")

@@ -132,6 +132,7 @@ class SqlDecisionLog(DecisionLog):
         self._queue: deque[LogRecord | _Flush] = deque()
         self._batch: list[LogRecord] = []
         self._markers: list[_Flush] = []
+        self._flushes: set[_Flush] = set()
         self._wake = threading.Event()
         self._stopping = False
         self._closed = False
@@ -179,7 +180,8 @@ class SqlDecisionLog(DecisionLog):
     @property
     def pending(self) -> int:
         """How many records are queued or awaiting a retry."""
-        return len(self._queue) + len(self._batch)
+        queued = sum(not isinstance(item, _Flush) for item in list(self._queue))
+        return queued + len(self._batch)
 
     # -- flushing and closing ----------------------------------------------------------
 
@@ -188,6 +190,7 @@ class SqlDecisionLog(DecisionLog):
         if self._closed:
             return
         marker = _Flush()
+        self._flushes.add(marker)
         self._queue.append(marker)
         self._wake.set()
         marker.done.wait(timeout)
@@ -231,10 +234,9 @@ class SqlDecisionLog(DecisionLog):
         while True:
             self._wake.wait(self._interval if self._healthy else backoff)
             self._wake.clear()
-            if self._store is None and self._open_store() is None and not self._stopping:
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
             ok = self._drain()
+            if ok and self._store is None:  # idle but not open: keep trying
+                ok = self._open_store() is not None
             backoff = self._interval if ok else min(backoff * 2, MAX_BACKOFF)
             if self._stopping:
                 if not ok:  # one last attempt on close
@@ -251,9 +253,12 @@ class SqlDecisionLog(DecisionLog):
             else:
                 batch.append(item)
 
-    def _release_markers(self) -> None:
-        for marker in self._markers:
+    def _release_markers(self, *, failed: bool = False) -> None:
+        """Wake the flushes passed; after a failed write, every waiting flush."""
+        released = list(self._flushes) if failed else self._markers
+        for marker in released:
             marker.done.set()
+            self._flushes.discard(marker)
         self._markers.clear()
 
     def _drain(self) -> bool:
@@ -265,7 +270,7 @@ class SqlDecisionLog(DecisionLog):
                 self._release_markers()
                 return True
             if not self._write(self._batch):
-                self._release_markers()
+                self._release_markers(failed=True)
                 return False
             self._batch = []
             self._release_markers()

@@ -89,7 +89,7 @@ def _print_table(records: list[LogRecord]) -> None:
 
     table = Table(show_lines=False)
     for title in ("time", "caller", "subject", "class", "purpose", "action", "result", "reasons"):
-        table.add_column(title)
+        table.add_column(title, overflow="fold")
     for r in records:
         result = "allow" if r.allowed else "deny"
         if r.kind != "decision":

@@ -1,0 +1,109 @@
+"""Log records: the canonical encoding, the dict round trip, records of decisions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pdp.audit.record import (
+    LogRecord,
+    canonical_json,
+    decision_record,
+    event_record,
+    parse_canonical,
+    utc_time,
+)
+from pdp.core.decision import Decision, Request
+from tests.audit.conftest import make_record
+
+text = st.text(max_size=12)
+records = st.builds(
+    LogRecord,
+    kind=st.sampled_from(["decision", "alert", "policy"]),
+    decision_id=text,
+    time=text,
+    caller=text,
+    subject_kind=st.sampled_from(["role", "user", ""]),
+    subject=text,
+    info_class=text,
+    purpose=text,
+    action=text,
+    allowed=st.booleans(),
+    reasons=st.lists(text, max_size=3).map(tuple),
+    obligations=st.lists(text, max_size=3).map(tuple),
+    policy_version=text,
+    detail=st.dictionaries(text, st.integers() | text | st.booleans(), max_size=3),
+)
+
+
+def reference_json(record: LogRecord) -> str:
+    return json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@settings(max_examples=300)
+@given(records)
+def test_canonical_json_is_sorted_compact_json_and_round_trips(record: LogRecord) -> None:
+    body = canonical_json(record)
+    assert body == reference_json(record)
+    assert parse_canonical(body) == record
+    assert canonical_json(parse_canonical(body)) == body  # stable through storage
+
+
+def test_canonical_json_falls_back_for_unexpected_types() -> None:
+    odd = make_record(1, reasons=["a", "b"], subject=None, allowed=1)
+    assert canonical_json(odd) == reference_json(odd)
+
+
+def test_from_dict_names_a_missing_field() -> None:
+    data = make_record(1).to_dict()
+    del data["caller"]
+    with pytest.raises(ValueError, match="`caller`"):
+        LogRecord.from_dict(data)
+
+
+def test_decision_record_keeps_what_was_asked_and_answered_but_not_the_context() -> None:
+    request = Request("user", "u042", "identity.id_number", "kyc", "read", {"consent": ["kyc"]})
+    decision = Decision(True, ("g1",), ("mask",), "v7")
+    record = decision_record(request, decision, caller="crm", time="2026-01-01T00:00:00.000000Z")
+    assert (record.subject_kind, record.subject, record.info_class) == (
+        "user",
+        "u042",
+        "identity.id_number",
+    )
+    assert (record.allowed, record.reasons, record.obligations) == (True, ("g1",), ("mask",))
+    assert record.policy_version == "v7" and record.caller == "crm"
+    assert len(record.decision_id) == 32 and record.detail == {}
+    assert "consent" not in canonical_json(record)
+
+
+def test_decision_record_uses_the_decision_id_given() -> None:
+    request = Request("role", "teller", "c", "p", "read")
+    decision = Decision(False, ("default_deny",), (), "v1", decision_id="abc")
+    assert decision_record(request, decision, "cli").decision_id == "abc"
+    assert decision_record(request, decision, "cli", decision_id="xyz").decision_id == "xyz"
+
+
+def test_event_record_carries_detail() -> None:
+    record = event_record("policy", caller="admin", policy_version="v2", detail={"errors": 3})
+    assert record.kind == "policy" and record.detail == {"errors": 3}
+    assert record.time.endswith("Z")
+
+
+@pytest.mark.parametrize(
+    ("given_text", "wanted"),
+    [
+        ("2026-11-26", "2026-11-26T00:00:00.000000Z"),
+        ("2026-11-26T19:33:28Z", "2026-11-26T19:33:28.000000Z"),
+        ("2026-11-26T20:33:28.5+01:00", "2026-11-26T19:33:28.500000Z"),
+    ],
+)
+def test_utc_time_normalises(given_text: str, wanted: str) -> None:
+    assert utc_time(given_text) == wanted
+
+
+def test_utc_time_rejects_other_text() -> None:
+    with pytest.raises(ValueError, match="`yesterday`"):
+        utc_time("yesterday")
