@@ -1,0 +1,1 @@
+"""Privilege analysis of a pdp policy: the review graph, findings, reports and role mining."""
