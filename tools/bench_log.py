@@ -110,7 +110,7 @@ def main() -> None:
         print(f"postgresql skipped: {args.postgres} unreachable")
         return
     try:
-        url = f"{args.postgres}?schema={schema}"
+        url = f"{args.postgres}{'&' if '?' in args.postgres else '?'}schema={schema}"
         rate, verify_rate = bench(url, batch, args.batch_size)
         print(
             f"postgres append+flush{rate:>12,.0f} records/s   verify {verify_rate:>10,.0f} rows/s"

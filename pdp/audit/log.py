@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 from pdp.audit.chain import EMPTY_HEAD, ChainRow, Head, VerifyResult, verify_rows
 from pdp.audit.export import jsonl_rows, write_jsonl
@@ -246,6 +247,11 @@ class SqlDecisionLog(DecisionLog):
     def _take(self) -> None:
         """Fill the batch from the queue, remembering the flush markers passed."""
         queue, batch, size = self._queue, self._batch, self._batch_size
+        if not self._flushes:  # no marker queued (flush adds to the set first): pop in bulk
+            pop = queue.popleft
+            taken = [pop() for _ in range(min(size - len(batch), len(queue)))]
+            batch.extend(cast("list[LogRecord]", taken))
+            return
         while len(batch) < size and queue:
             item = queue.popleft()
             if isinstance(item, _Flush):
@@ -254,9 +260,15 @@ class SqlDecisionLog(DecisionLog):
                 batch.append(item)
 
     def _release_markers(self, *, failed: bool = False) -> None:
-        """Wake the flushes passed; after a failed write, every waiting flush."""
-        released = list(self._flushes) if failed else self._markers
-        for marker in released:
+        """Wake the flushes passed; after a failed write, every waiting flush.
+
+        A marker leaves `_flushes` only once taken off the queue, so `_take`'s
+        bulk path never meets one.
+        """
+        if failed:
+            for marker in list(self._flushes):
+                marker.done.set()
+        for marker in self._markers:
             marker.done.set()
             self._flushes.discard(marker)
         self._markers.clear()

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
+    ColumnElement,
     Connection,
     Engine,
     Index,
@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
     create_engine,
     event,
     func,
@@ -47,17 +48,8 @@ from pdp.errors import StorageError
 
 LOG_TABLE = "pdp_log"
 HEAD_TABLE = "pdp_log_head"
-QUERY_COLUMNS = (
-    "kind",
-    "decision_id",
-    "time",
-    "caller",
-    "subject_kind",
-    "subject",
-    "info_class",
-    "allowed",
-)
-COLUMNS = ("seq", "prev_hash", "hash", *QUERY_COLUMNS, "body")
+COLUMNS = ("seq", "prev_hash", "hash", "time", "body")
+BODY_FILTERS = ("subject", "subject_kind", "info_class", "allowed", "kind", "caller")
 READ_CHUNK = 5000
 SQLITE_BUSY_TIMEOUT = 30.0
 PG_LOCK_KEY = 0x706470  # advisory lock serialising schema creation ("pdp")
@@ -114,10 +106,9 @@ def _tables(schema: str | None) -> tuple[MetaData, Table, Table]:
         Column("seq", seq_type, primary_key=True, autoincrement=False),
         Column("prev_hash", String(64), nullable=False),
         Column("hash", String(64), nullable=False),
-        *(Column(name, Boolean if name == "allowed" else Text) for name in QUERY_COLUMNS),
+        Column("time", Text),
         Column("body", Text, nullable=False),
         Index("pdp_log_time", "time"),
-        Index("pdp_log_subject", "subject"),
     )
     head = Table(
         HEAD_TABLE,
@@ -145,23 +136,15 @@ def link(records: Sequence[LogRecord], head: Head) -> tuple[list[tuple[Any, ...]
     for r in records:
         seq += 1
         body = _body(r)
-        digest = row_hash(seq, prev, body)
-        add(
-            (
-                seq,
-                prev,
-                digest,
-                r.kind,
-                r.decision_id,
-                r.time,
-                r.caller,
-                r.subject_kind,
-                r.subject,
-                r.info_class,
-                r.allowed,
-                body,
-            )
-        )
+        try:
+            digest = row_hash(seq, prev, body)
+        except UnicodeEncodeError:  # a lone surrogate: store the record with it replaced
+            body = body.encode("utf-8", "replace").decode("utf-8")
+            digest = row_hash(seq, prev, body)
+        time = r.time
+        if type(time) is not str or not time.isascii() or "\x00" in time:
+            time = None  # not a log time: kept in the body only (never poison a batch)
+        add((seq, prev, digest, time, body))
         prev = digest
     return rows, Head(seq, prev)
 
@@ -212,6 +195,10 @@ class SqlStore(ABC):
         """Chain and insert records in one transaction holding the head lock."""
 
     @abstractmethod
+    def _body_field_is(self, name: str, value: str | bool) -> ColumnElement[bool]:
+        """A condition: the record field `name` in the body JSON equals `value`."""
+
+    @abstractmethod
     def _snapshot(self) -> contextlib.AbstractContextManager[Connection]:
         """A connection in a transaction that reads one consistent snapshot."""
 
@@ -239,8 +226,7 @@ class SqlStore(ABC):
                 select(*columns).where(log.c.seq > last).order_by(log.c.seq).limit(READ_CHUNK)
             ).all()
             for row in chunk:
-                queried = dict(zip(QUERY_COLUMNS, row[3:-1], strict=True))
-                yield ChainRow(int(row[0]), row[1], row[2], row[-1], queried)
+                yield ChainRow(int(row[0]), row[1], row[2], row[4], row[3])
             if len(chunk) < READ_CHUNK:
                 return
             last = int(chunk[-1][0])
@@ -260,10 +246,10 @@ class SqlStore(ABC):
         """The newest `limit` records matching `where`, oldest first."""
         c = self.log.c
         stmt = select(c.body).order_by(c.seq.desc()).limit(max(limit, 0))
-        for name in ("subject", "subject_kind", "info_class", "allowed", "kind", "caller"):
+        for name in BODY_FILTERS:
             value = getattr(where, name)
             if value is not None:
-                stmt = stmt.where(c[name] == value)
+                stmt = stmt.where(self._body_field_is(name, value))
         if where.since is not None:
             stmt = stmt.where(c.time >= utc_time(where.since))
         if where.until is not None:
@@ -346,6 +332,10 @@ class SqliteStore(SqlStore):
         finally:
             raw.close()
 
+    def _body_field_is(self, name: str, value: str | bool) -> ColumnElement[bool]:
+        field = func.json_extract(self.log.c.body, f"$.{name}")
+        return field == (int(value) if isinstance(value, bool) else value)
+
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
@@ -365,6 +355,30 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(
         "BEGIN IMMEDIATE" if conn.get_execution_options().get("pdp_write") else "BEGIN"
     )
+
+
+BACKSLASH = "\\"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: object) -> str:
+    """One field in COPY text format: NULL as \\N, backslash and separators escaped."""
+    if value is None:
+        return "\\N"
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_text(rows: list[tuple[Any, ...]]) -> str:
+    """Rows (seq, prev_hash, hash, time, body) as COPY text: one buffer, not a call per row.
+
+    A body is JSON, whose strings never hold a raw tab, newline or carriage
+    return, so only its backslashes need doubling.
+    """
+    lines = [
+        f"{seq}\t{prev}\t{digest}\t{_copy_field(time)}\t{body.replace(BACKSLASH, BACKSLASH * 2)}\n"
+        for seq, prev, digest, time, body in rows
+    ]
+    return "".join(lines)
 
 
 class PostgresStore(SqlStore):
@@ -400,8 +414,7 @@ class PostgresStore(SqlStore):
                     with cur.copy(
                         f"COPY {self._log_name} ({', '.join(COLUMNS)}) FROM STDIN"
                     ) as copy:
-                        for row in rows:
-                            copy.write_row(row)
+                        copy.write(_copy_text(rows))
                     cur.execute(
                         f"UPDATE {self._head_name} SET seq = %s, hash = %s WHERE id = 1",
                         tuple(head),
@@ -414,6 +427,12 @@ class PostgresStore(SqlStore):
             return head
         finally:
             raw.close()
+
+    def _body_field_is(self, name: str, value: str | bool) -> ColumnElement[bool]:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        field: ColumnElement[str] = cast(self.log.c.body, JSONB)[name].astext
+        return field == (("true" if value else "false") if isinstance(value, bool) else value)
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Connection]:

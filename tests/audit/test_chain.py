@@ -130,9 +130,10 @@ def test_rows_beyond_the_head_row_are_inserted() -> None:
     assert problem_of(rows, stored_head=Head(10, rows[9].hash)) == (11, "inserted")
 
 
-def test_a_column_that_differs_from_the_hashed_record_is_edited() -> None:
-    rows = chain()
-    rows[2] = rows[2]._replace(columns={"allowed": True, "subject": "someone_else"})
+def test_a_time_column_that_differs_from_the_hashed_record_is_edited() -> None:
+    rows = [row._replace(time=make_record(row.seq).time) for row in chain()]
+    assert verify_rows(rows).ok
+    rows[2] = rows[2]._replace(time="2020-01-01T00:00:00.000000Z")
     assert problem_of(rows) == (3, "edited")
 
 

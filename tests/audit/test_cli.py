@@ -32,7 +32,7 @@ def test_verify_exit_codes(filled: Path, tmp_path: Path) -> None:
 
 def test_verify_json(filled: Path) -> None:
     with sqlite3.connect(filled) as conn:
-        conn.execute("UPDATE pdp_log SET subject = 'auditor' WHERE seq = 3")
+        conn.execute("UPDATE pdp_log SET body = replace(body, 'teller', 'auditor') WHERE seq = 3")
     code, out, _ = run("verify", str(filled), "--json")
     data = json.loads(out)
     assert code == 1 and data["ok"] is False and data["checked"] == 2

@@ -86,7 +86,7 @@ def test_round_trip_and_queries(pg_filled: str) -> None:
 
 @pytest.mark.postgres
 def test_an_edited_row_is_found(pg_filled: str, pg_sql: Sql) -> None:
-    pg_sql("UPDATE pdp_log SET allowed = NOT allowed WHERE seq = 7")
+    pg_sql("UPDATE pdp_log SET body = replace(body, 'true', 'false') WHERE seq = 7")
     assert problem_at(pg_filled) == (7, "edited")
 
 
@@ -129,3 +129,30 @@ def test_an_unreachable_server_never_raises_and_turns_unhealthy() -> None:
         assert not log.healthy and log.write_failures >= 1 and log.pending == 1
     finally:
         log.close()
+
+
+AWKWARD = (
+    "back\\slash",
+    'quo"te',
+    "nul\x00",
+    "tab\there",
+    "new\nline",
+    "crlf\r\n",
+    "ünïcødé ✓",
+    "\\N",
+)
+
+
+@pytest.mark.postgres
+def test_awkward_text_round_trips_through_copy(pg_url: str) -> None:
+    wanted = [
+        make_record(i, subject=text, time=text, detail={"note": text})
+        for i, text in enumerate(AWKWARD)
+    ]
+    log = open_log(pg_url)
+    for record in wanted:
+        log.append(record)
+    log.close()
+    assert log.write_failures == 0
+    assert list(read_records(pg_url)) == wanted
+    assert verify_source(pg_url).ok
