@@ -71,7 +71,7 @@ def serve(
     from pdp.core.compile import compile_policy
     from pdp.decision_point import DecisionPoint
     from pdp.errors import PdpError
-    from pdp.service.app import ENVIRONMENT, create_app
+    from pdp.service.app import ENVIRONMENT, create_app, freeze_startup_heap
     from pdp.service.config import ServiceConfig, load_config
 
     source = policy if policy is not None else bundled_policies()
@@ -110,6 +110,7 @@ def serve(
             app = create_app(dp, settings)
         except PdpError as exc:
             fail(str(exc), EXIT_INVALID)
+        freeze_startup_heap()
         uvicorn.run(app, **common, **tls)
         return
     os.environ[ENVIRONMENT] = json.dumps(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from pdp.core.compile import CompiledPolicy
 from pdp.monitor.duties import DutyIndex
@@ -45,12 +45,21 @@ class Monitor:
 
     def observe(self, obs: Observation, now: float | None = None) -> list[Alert]:
         """Feed one decision to every rule; return the alerts it raised (usually none)."""
+        return self.observe_many((obs,), now)
+
+    def observe_many(self, batch: Iterable[Observation], now: float | None = None) -> list[Alert]:
+        """Feed several decisions made at one time to every rule; return their alerts."""
         when = self.clock() if now is None else now
         duties = self._duties
+        denials, spread, sensitive = self.denials, self.spread, self.sensitive
+        alerts: list[Alert] = []
         with self._lock:
-            alerts = self.denials.observe(obs, when)
-            alerts += self.spread.observe(obs, when, duties)
-            alerts += self.sensitive.observe(obs, when, duties)
+            for obs in batch:
+                if not obs.allowed:
+                    alerts += denials.observe(obs, when)
+                alerts += spread.observe(obs, when, duties)
+                if obs.allowed:
+                    alerts += sensitive.observe(obs, when, duties)
         return alerts
 
     def tracked_keys(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pdp.monitor.duties import DutyIndex
 from pdp.monitor.thresholds import ClassSpread, DenialBurst, SensitiveOutsideDuties
@@ -16,8 +16,7 @@ SENSITIVE_OUTSIDE_DUTIES = "sensitive_outside_duties"
 RULES = (DENIAL_BURST, CLASS_SPREAD, SENSITIVE_OUTSIDE_DUTIES)
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(NamedTuple):
     """One decision as the monitor sees it: who asked, about whom, what, and the result."""
 
     caller: str
@@ -38,6 +37,16 @@ class Alert:
     message: str
     observation: Observation
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _spread_state() -> list[Any]:
+    """A subject's spread: classes of the current window, baseline (-1: none), window fired."""
+    return [set(), -1.0, -1]
+
+
+def _fired_state() -> list[int]:
+    """The window a key last fired in (-1: never)."""
+    return [-1]
 
 
 class DenialBurstRule:
@@ -93,9 +102,7 @@ class ClassSpreadRule:
             return []
         table = self._table
         index = table.index(now)
-        key, last, state = table.get(
-            f"{obs.subject_kind}:{obs.subject}", index, lambda: [set(), -1.0, -1]
-        )
+        key, last, state = table.get(f"{obs.subject_kind}:{obs.subject}", index, _spread_state)
         classes: set[str] = state[0]
         if last != index:
             if last >= 0 and classes:
@@ -151,7 +158,7 @@ class SensitiveUseRule:
             return []
         index = self._table.index(now)
         key = f"{obs.subject_kind}:{obs.subject}|{obs.info_class}|{obs.purpose}|{obs.caller}"
-        key, _, state = self._table.get(key, index, lambda: [-1])
+        key, _, state = self._table.get(key, index, _fired_state)
         if state[0] == index:
             return []
         state[0] = index

@@ -58,6 +58,11 @@ class WindowTable(Generic[S]):
         return len(self._states)
 
 
+def _counter_state() -> list[int]:
+    """A new counter: events in the current window, in the previous one, window it fired in."""
+    return [0, 0, -1]
+
+
 class SlidingCounter:
     """Counts per key over a sliding window, estimated from two tumbling windows.
 
@@ -72,7 +77,7 @@ class SlidingCounter:
         """Count one event; return the key used, the windowed count and whether it may fire."""
         table = self._table
         index = table.index(now)
-        key, last, state = table.get(key, index, lambda: [0, 0, -1])  # current, previous, fired
+        key, last, state = table.get(key, index, _counter_state)
         if last != index:
             state[1] = state[0] if last == index - 1 else 0
             state[0] = 0
@@ -84,7 +89,7 @@ class SlidingCounter:
     def fired(self, key: str, now: float) -> None:
         """Mark the key as alerted in the current window."""
         index = self._table.index(now)
-        _, _, state = self._table.get(key, index, lambda: [0, 0, -1])
+        _, _, state = self._table.get(key, index, _counter_state)
         state[2] = index
 
     def __len__(self) -> int:

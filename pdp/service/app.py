@@ -9,6 +9,7 @@ variable (JSON), the way `pdp serve --workers N` starts each worker.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from pdp.service.config import ServiceConfig, load_config
 from pdp.service.deciding import Decider
 from pdp.service.errors import BodyLimit, install_error_handlers
 from pdp.service.metrics import Metrics
+from pdp.service.openapi import install_openapi
 from pdp.service.reload import PolicyWatcher, Reloader
 from pdp.service.routes import decisions, health, policy, review
 from pdp.service.state import ServiceState
@@ -89,6 +91,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=config.limits.max_body_bytes)
     for module in (decisions, policy, review, health):
         app.include_router(module.router)
+    install_openapi(app)
     return app
 
 
@@ -100,4 +103,16 @@ def app_from_environment() -> FastAPI:
         config = replace(config, log=settings["log"])
     if settings.get("watch") is not None:
         config = replace(config, watch=bool(settings["watch"]))
-    return create_app(DecisionPoint.from_path(Path(settings["policy"])), config)
+    app = create_app(DecisionPoint.from_path(Path(settings["policy"])), config)
+    freeze_startup_heap()
+    return app
+
+
+def freeze_startup_heap() -> None:
+    """Keep the startup heap (policy, schemas, libraries) out of the cyclic GC's scans.
+
+    For a server process only (`pdp serve`): those objects live as long as the
+    process, and scanning them again and again costs time on the request path.
+    """
+    gc.collect()
+    gc.freeze()

@@ -76,7 +76,7 @@ def describe(error: Mapping[str, Any]) -> tuple[int, str, str, str]:
             field,
             NOT_JSON,
         )
-    if kind == "model_attributes_type" or kind == "dict_type":
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
         return 422, "invalid_request", field, f"`{field}` must be a JSON object"
     return 422, "invalid_request", field, f"`{field}`: {_lower_first(error.get('msg', 'invalid'))}"
 

@@ -9,6 +9,7 @@ figures must be exact; see docs/service.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -16,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from pdp.core.decision import Decision
 
+MAX_REASON_CHILDREN = 10_000
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -89,6 +91,10 @@ class Metrics:
             "pdp_alerts", "Abnormal-access alerts raised, by rule.", ["rule"], registry=r
         )
         self._version: str | None = None
+        self.decision_latency = self.latency.labels("decision")
+        self.batch_latency = self.latency.labels("batch")
+        self._results = {True: self.decisions.labels("allow"), False: self.decisions.labels("deny")}
+        self._reasons: dict[tuple[bool, str], Any] = {}
 
     def watch_log(self, failures: Callable[[], int], healthy: Callable[[], bool]) -> None:
         """Export the decision log's write failures and health."""
@@ -109,14 +115,20 @@ class Metrics:
             key = (d.allowed, d.reasons)
             tally[key] = tally.get(key, 0) + 1
         results = {True: 0, False: 0}
+        children = self._reasons
         for (allowed, reasons), n in tally.items():
             results[allowed] += n
-            result = "allow" if allowed else "deny"
             for reason in reasons:
-                self.reasons.labels(result, reason).inc(n)
+                child = children.get((allowed, reason))
+                if child is None:
+                    if len(children) > MAX_REASON_CHILDREN:
+                        children.clear()
+                    child = self.reasons.labels("allow" if allowed else "deny", reason)
+                    children[(allowed, reason)] = child
+                child.inc(n)
         for allowed, n in results.items():
             if n:
-                self.decisions.labels("allow" if allowed else "deny").inc(n)
+                self._results[allowed].inc(n)
 
     def render(self) -> bytes:
         """The metrics in the Prometheus text format."""

@@ -70,7 +70,7 @@ def test_batch_errors_name_the_item(client: TestClient) -> None:
         (b"{not json", {"content-type": "application/json"}, "malformed_json"),
         (b'{"role": "teller",', {"content-type": "application/json"}, "malformed_json"),
         (b"", {"content-type": "application/json"}, "invalid_request"),
-        (b"role=teller", {"content-type": "application/x-www-form-urlencoded"}, "invalid_request"),
+        (b"role=teller", {"content-type": "application/x-www-form-urlencoded"}, "malformed_json"),
         (b"\xff\xfe", {"content-type": "application/json"}, "malformed_json"),
     ],
 )

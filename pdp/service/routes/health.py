@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from pdp.service.auth import AuthFailure
 from pdp.service.schemas import ErrorV1, HealthV1
-from pdp.service.security import Credentials
+from pdp.service.security import Credentials, authorize
 from pdp.service.state import ServiceState
 
 router = APIRouter(tags=["health"])
@@ -52,12 +51,5 @@ async def metrics(request: Request, credentials: Credentials) -> Response:
     """Prometheus metrics; needs any valid token when tokens are configured (unless public)."""
     service: ServiceState = request.app.state.service
     if not service.config.metrics_public:
-        header = None if credentials is None else f"Bearer {credentials.credentials}"
-        result = service.auth.authorize(header, None)
-        if isinstance(result, AuthFailure):
-            raise HTTPException(
-                result.status,
-                {"code": result.code, "message": result.message},
-                {"WWW-Authenticate": 'Bearer realm="pdp"'},
-            )
+        authorize(request, None)
     return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,426 @@
+"""Load test of `pdp serve --workers 1` (decision log on) against a bare FastAPI baseline.
+
+    .venv/bin/python tools/load_test.py [--duration 10] [--connections 16] [--json]
+
+In one run, on loopback, bounded in time: single-decision throughput of pdp
+and of `tools/bare_app.py` (same body, same validation, constant answer) and
+their ratio (target >= 0.7); batch throughput with batches of 1,000 (target
+>= 100,000 decisions/s); p50/p99 latency of each. Uses wrk when installed
+(`apt-get install -y wrk`), else an asyncio/httpx generator (slower: it then
+measures the generator as much as the server). Not a test: numbers depend on
+the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PDP = Path(sys.executable).parent / "pdp"
+POLICY = ROOT / "policies"
+
+
+@dataclass
+class Result:
+    """One measured load: requests and decisions per second, latency percentiles in ms."""
+
+    name: str
+    requests: int
+    seconds: float
+    errors: int
+    rps: float
+    decisions_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], path: str, seconds: float = 60) -> None:
+    """Poll until the server answers 200 on `path` (or fail if it exits)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"server exited: {process.stderr.read().decode() if process.stderr else ''}"
+            )
+        try:
+            if httpx.get(url + path, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"server at {url} not ready after {seconds}s")
+
+
+def start_pdp(
+    port: int, log_url: str, policy: Path = POLICY, workers: int = 1
+) -> subprocess.Popen[bytes]:
+    """Start `pdp serve` with the decision log on."""
+    process = subprocess.Popen(
+        [
+            str(PDP),
+            "serve",
+            str(policy),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log",
+            log_url,
+            "--no-watch",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_ready(f"http://127.0.0.1:{port}", process, "/readyz")
+    return process
+
+
+def start_bare(port: int) -> subprocess.Popen[bytes]:
+    """Start the bare FastAPI baseline."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tools" / "bare_app.py"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_ready(f"http://127.0.0.1:{port}", process, "/openapi.json")
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server cleanly (SIGINT: uvicorn drains, the log writes its queue)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def corpus(n: int = 200, seed: int = 7) -> list[dict[str, Any]]:
+    """Realistic requests over the bundled policy's ids (allows and denies mixed)."""
+    from pdp.core.load import load_policy
+
+    policy = load_policy(POLICY)
+    rng = random.Random(seed)
+    roles, users = sorted(policy.roles), sorted(policy.users)
+    classes, purposes = sorted(policy.classes), sorted(policy.purposes)
+    requests: list[dict[str, Any]] = []
+    for i in range(n):
+        subject = {"role": rng.choice(roles)} if i % 3 else {"user": rng.choice(users)}
+        requests.append(
+            {
+                **subject,
+                "info_class": rng.choice(classes),
+                "purpose": rng.choice(purposes),
+                "action": rng.choice(policy.actions),
+            }
+        )
+    return requests
+
+
+WRK_SCRIPT = """
+local bodies = {}
+for line in io.lines("%(bodies)s") do bodies[#bodies + 1] = line end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, "%(path)s", nil, bodies[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    "JSON {\\"requests\\": %%d, \\"seconds\\": %%f, \\"errors\\": %%d, "
+    .. "\\"non2xx\\": %%d, \\"p50\\": %%f, \\"p99\\": %%f}\\n",
+    summary.requests, summary.duration / 1e6,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def run_wrk(
+    name: str,
+    url: str,
+    path: str,
+    bodies: list[str],
+    per_request: int,
+    args: argparse.Namespace,
+    connections: int,
+) -> Result:
+    """Drive one endpoint with wrk for `args.duration` seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp) / "bodies.txt"
+        body_file.write_text("\n".join(bodies) + "\n")
+        script = Path(tmp) / "post.lua"
+        script.write_text(WRK_SCRIPT % {"bodies": body_file, "path": path})
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{args.duration}s",
+                "--timeout",
+                "5s",
+                "-s",
+                str(script),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=args.duration + 60,
+            check=True,
+        ).stdout
+    match = re.search(r"^JSON (.*)$", out, re.M)
+    if match is None:
+        raise SystemExit(f"unexpected wrk output:\n{out}")
+    data = json.loads(match.group(1))
+    rps = data["requests"] / data["seconds"]
+    return Result(
+        name,
+        data["requests"],
+        data["seconds"],
+        data["errors"] + data["non2xx"],
+        rps,
+        rps * per_request,
+        data["p50"],
+        data["p99"],
+    )
+
+
+def run_httpx(
+    name: str,
+    url: str,
+    path: str,
+    bodies: list[str],
+    per_request: int,
+    args: argparse.Namespace,
+    connections: int,
+) -> Result:
+    """Drive one endpoint with an asyncio/httpx generator (used when wrk is missing)."""
+    import asyncio
+
+    async def main() -> Result:
+        latencies: list[float] = []
+        errors = 0
+        cycle = itertools.cycle(bodies)
+        deadline = time.monotonic() + args.duration
+        limits = httpx.Limits(max_connections=connections)
+        headers = {"content-type": "application/json"}
+        async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+
+            async def worker() -> None:
+                nonlocal errors
+                while time.monotonic() < deadline:
+                    started = time.perf_counter()
+                    response = await client.post(path, content=next(cycle), headers=headers)
+                    latencies.append(time.perf_counter() - started)
+                    errors += response.status_code != 200
+
+            began = time.monotonic()
+            await asyncio.gather(*(worker() for _ in range(connections)))
+            seconds = time.monotonic() - began
+        latencies.sort()
+        n = len(latencies)
+        rps = n / seconds
+        return Result(
+            name,
+            n,
+            seconds,
+            errors,
+            rps,
+            rps * per_request,
+            latencies[n // 2] * 1000,
+            latencies[min(n - 1, int(n * 0.99))] * 1000,
+        )
+
+    return asyncio.run(main())
+
+
+def median(values: list[float]) -> float:
+    """The median of a few values."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the loads, bare and pdp interleaved round by round, and return the figures.
+
+    Both servers run side by side (an idle one costs nothing); alternating
+    them in short rounds makes the ratio robust to other load on the machine.
+    """
+    drive = run_wrk if shutil.which("wrk") and not args.httpx else run_httpx
+    requests = corpus()
+    singles = [json.dumps(r) for r in requests]
+    rng = random.Random(11)
+    batches = [
+        json.dumps({"requests": [rng.choice(requests) for _ in range(args.batch)]})
+        for _ in range(8)
+    ]
+    tmp = tempfile.mkdtemp(prefix="pdp-load-")
+    db = Path(tmp) / "load.db"
+    bare_port, pdp_port = free_port(), free_port()
+    bare_url, pdp_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{pdp_port}"
+    warm = argparse.Namespace(duration=2, httpx=args.httpx)
+    rounds: list[tuple[Result, Result]] = []
+    batch_results: list[Result] = []
+    bare = start_bare(bare_port)
+    server = start_pdp(pdp_port, f"sqlite:///{db}", workers=args.workers)
+    try:
+        drive("warm-up", bare_url, "/v1/decisions", singles, 1, warm, args.connections)
+        drive("warm-up", pdp_url, "/v1/decisions", singles, 1, warm, args.connections)
+        for _ in range(args.rounds):
+            rounds.append(
+                (
+                    drive(
+                        "bare FastAPI, single",
+                        bare_url,
+                        "/v1/decisions",
+                        singles,
+                        1,
+                        args,
+                        args.connections,
+                    ),
+                    drive(
+                        "pdp serve, single",
+                        pdp_url,
+                        "/v1/decisions",
+                        singles,
+                        1,
+                        args,
+                        args.connections,
+                    ),
+                )
+            )
+        for _ in range(args.rounds):
+            batch_results.append(
+                drive(
+                    f"pdp serve, batch of {args.batch}",
+                    pdp_url,
+                    "/v1/decisions/batch",
+                    batches,
+                    args.batch,
+                    args,
+                    args.batch_connections,
+                )
+            )
+    finally:
+        stop(bare)
+        stop(server)
+    logged = verify_log(db)
+    ratios = [p.rps / b.rps for b, p in rounds]
+    batch_best = max(batch_results, key=lambda r: r.rps)
+    return {
+        "generator": drive.__name__.removeprefix("run_"),
+        "cpus": os.cpu_count(),
+        "workers": args.workers,
+        "rounds": [[asdict(b), asdict(p)] for b, p in rounds],
+        "batches": [asdict(r) for r in batch_results],
+        "single_ratio_median": median(ratios),
+        "single_ratios": ratios,
+        "bare_rps_median": median([b.rps for b, _ in rounds]),
+        "pdp_rps_median": median([p.rps for _, p in rounds]),
+        "batch_decisions_per_s_median": median([r.decisions_per_s for r in batch_results]),
+        "batch_decisions_per_s_best": batch_best.decisions_per_s,
+        "errors": sum(r.errors for pair in rounds for r in pair)
+        + sum(r.errors for r in batch_results),
+        "logged_decisions": logged,
+        "log": f"sqlite:///{db}",
+    }
+
+
+def verify_log(db: Path) -> int:
+    """Count the decisions in the log and check its chain with `pdp log verify`."""
+    from pdp.audit.log import open_log
+
+    check = subprocess.run(
+        [str(PDP), "log", "verify", f"sqlite:///{db}"], capture_output=True, text=True, check=False
+    )
+    if check.returncode != 0:
+        raise SystemExit(f"pdp log verify failed: {check.stdout}{check.stderr}")
+    log = open_log(f"sqlite:///{db}")
+    try:
+        return len(log.query(kind="decision", limit=10**9))
+    finally:
+        log.close()
+
+
+def main() -> None:
+    """Parse options, measure, print a table (or JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per load (max 60)")
+    parser.add_argument("--rounds", type=int, default=3, help="bare/pdp rounds (max 10)")
+    parser.add_argument("--workers", type=int, default=1, help="pdp serve --workers")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch-connections", type=int, default=2)
+    parser.add_argument("--httpx", action="store_true", help="use the httpx generator, not wrk")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    args.duration = max(1, min(args.duration, 60))
+    args.rounds = max(1, min(args.rounds, 10))
+    figures = measure(args)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(
+        f"generator {figures['generator']}, {figures['cpus']} CPUs, pdp --workers "
+        f"{figures['workers']}, decision log on, {args.rounds} rounds of {args.duration}s, loopback"
+    )
+    print(
+        f"{'load':28} {'req/s':>10} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    )
+    rows = [r for pair in figures["rounds"] for r in pair] + figures["batches"]
+    for r in rows:
+        print(
+            f"{r['name']:28} {r['rps']:10.0f} {r['decisions_per_s']:12.0f} "
+            f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7d}"
+        )
+    ratio = figures["single_ratio_median"]
+    batch = figures["batch_decisions_per_s_median"]
+    print(
+        f"single-decision throughput pdp/bare: median ratio {ratio:.2f} over rounds "
+        f"({', '.join(f'{x:.2f}' for x in figures['single_ratios'])}); target >= 0.70: "
+        f"{'OK' if ratio >= 0.7 else 'BELOW TARGET'}"
+    )
+    print(
+        f"batch throughput: median {batch:,.0f} decisions/s, best "
+        f"{figures['batch_decisions_per_s_best']:,.0f}; target >= 100,000: "
+        f"{'OK' if batch >= 100_000 else 'BELOW TARGET'}"
+    )
+    print(
+        f"errors: {figures['errors']}; decision log: {figures['logged_decisions']:,} decisions "
+        f"(warm-up included), `pdp log verify` OK"
+    )
+
+
+if __name__ == "__main__":
+    main()
