@@ -59,7 +59,8 @@ def mine(
         fail(f"`--merge-threshold` must be in (0, 1], got `{merge_threshold}`", EXIT_INVALID)
     if policy is not None:
         compiled = compile_policy(load_or_exit(policy, EXIT_INVALID))
-        result = mine_roles(relation_from_policy(compiled))
+        relation = relation_from_policy(compiled)
+        result = mine_roles(relation)
         role_sets = policy_role_permissions(compiled)
         declared: int | None = len(compiled.policy.roles)
     else:
@@ -76,7 +77,7 @@ def mine(
         echo_json(_json(result, declared, merges))
     elif output_format is MineFormat.yaml:
         text = (
-            policy_fragment(result, compiled, str(policy))
+            policy_fragment(result, relation, compiled, str(policy))
             if policy is not None
             else up_fragment(result, str(up))
         )
