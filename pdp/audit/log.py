@@ -134,7 +134,8 @@ class SqlDecisionLog(DecisionLog):
         self._batch: list[LogRecord] = []
         self._markers: list[_Flush] = []
         self._flushes: set[_Flush] = set()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # a full batch is waiting
+        self._urgent = threading.Event()  # flush() or close() is waiting
         self._stopping = False
         self._closed = False
         self._close_lock = threading.Lock()
@@ -194,6 +195,7 @@ class SqlDecisionLog(DecisionLog):
         self._flushes.add(marker)
         self._queue.append(marker)
         self._wake.set()
+        self._urgent.set()
         marker.done.wait(timeout)
 
     def close(self) -> None:
@@ -204,6 +206,7 @@ class SqlDecisionLog(DecisionLog):
             self._closed = True
         self._stopping = True
         self._wake.set()
+        self._urgent.set()
         self._thread.join()
         lost = self.pending
         if lost:
@@ -233,8 +236,12 @@ class SqlDecisionLog(DecisionLog):
     def _run(self) -> None:
         backoff = self._interval
         while True:
-            self._wake.wait(self._interval if self._healthy else backoff)
+            if self._healthy:
+                self._wake.wait(self._interval)
+            else:  # failing: retry after the backoff, or at once for flush() and close()
+                self._urgent.wait(backoff)
             self._wake.clear()
+            self._urgent.clear()
             ok = self._drain()
             if ok and self._store is None:  # idle but not open: keep trying
                 ok = self._open_store() is not None
@@ -247,9 +254,12 @@ class SqlDecisionLog(DecisionLog):
     def _take(self) -> None:
         """Fill the batch from the queue, remembering the flush markers passed."""
         queue, batch, size = self._queue, self._batch, self._batch_size
-        if not self._flushes:  # no marker queued (flush adds to the set first): pop in bulk
+        count = min(size - len(batch), len(queue))
+        # flush() adds its marker to the set before queueing it, and only this thread
+        # removes it: with the set empty now, none of the first `count` items is a marker
+        if not self._flushes:
             pop = queue.popleft
-            taken = [pop() for _ in range(min(size - len(batch), len(queue)))]
+            taken = [pop() for _ in range(count)]
             batch.extend(cast("list[LogRecord]", taken))
             return
         while len(batch) < size and queue:

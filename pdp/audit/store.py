@@ -141,7 +141,7 @@ def link(records: Sequence[LogRecord], head: Head) -> tuple[list[tuple[Any, ...]
         except UnicodeEncodeError:  # a lone surrogate: store the record with it replaced
             body = body.encode("utf-8", "replace").decode("utf-8")
             digest = row_hash(seq, prev, body)
-        time = r.time
+        time: str | None = r.time
         if type(time) is not str or not time.isascii() or "\x00" in time:
             time = None  # not a log time: kept in the body only (never poison a batch)
         add((seq, prev, digest, time, body))
