@@ -1,0 +1,417 @@
+"""The decision-level diff of two policies: which held permissions a change adds or removes.
+
+Exact and symbolic, never sampled. For one key (class, purpose, action) the
+roles holding it are `inheritors(allow roles filed at the key's ancestors)`
+minus `inheritors(deny roles filed there)` (spec rules 1-4); the users
+likewise. A key can only change for someone when
+
+- a grant covering it differs between the versions (grants are compared by
+  content: effect, roles, classes, purposes, actions, obligations), or
+- it is covered by a grant naming a role that entered or left some role's or
+  user's closure (inheritance edited, a role or user added or removed), or
+- one of its ids is declared in one version only,
+
+so only those keys are evaluated, in both versions. `brute_force` in the
+tests checks this against every declared id of either version.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pdp.core.compile import CompiledPolicy, expand
+from pdp.core.model import WILDCARD, Grant
+from pdp.core.queries import descendants
+
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Access:
+    """One held permission of one subject (a role or a user) that a change adds or removes."""
+
+    subject: str
+    info_class: str
+    purpose: str
+    action: str
+
+    @property
+    def key(self) -> Key:
+        """The permission without its subject."""
+        return (self.info_class, self.purpose, self.action)
+
+    def to_dict(self, kind: str = "role") -> dict[str, str]:
+        """The access as the diff's JSON shape: `{"role", "info_class", "purpose", "action"}`."""
+        return {
+            kind: self.subject,
+            "info_class": self.info_class,
+            "purpose": self.purpose,
+            "action": self.action,
+        }
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ObligationChange:
+    """A permission a role holds in both versions whose obligations changed."""
+
+    role: str
+    info_class: str
+    purpose: str
+    action: str
+    old: tuple[str, ...]
+    new: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The change as plain data."""
+        return {
+            "role": self.role,
+            "info_class": self.info_class,
+            "purpose": self.purpose,
+            "action": self.action,
+            "old": list(self.old),
+            "new": list(self.new),
+        }
+
+
+@dataclass
+class PolicyDiff:
+    """What a change from `old` to `new` does to held permissions, obligations and findings."""
+
+    old: CompiledPolicy
+    new: CompiledPolicy
+    added: list[Access]
+    removed: list[Access]
+    users_added: list[Access]
+    users_removed: list[Access]
+    obligations: list[ObligationChange]
+    keys_evaluated: int = 0
+    new_findings: list[Any] = field(default_factory=list)
+    resolved_findings: list[Any] = field(default_factory=list)
+    findings_note: str = ""
+
+    def level_of(self, info_class: str) -> str:
+        """The sensitivity level of a class, in the new version when declared there."""
+        for side in (self.new, self.old):
+            cls = side.policy.classes.get(info_class)
+            if cls is not None:
+                return cls.level
+        return ""
+
+    def level_rank(self, level: str) -> int:
+        """The rank of a level in the new policy's levels (-1 when unknown)."""
+        for side in (self.new, self.old):
+            if level in side.policy.levels:
+                return side.policy.levels.index(level)
+        return -1
+
+    def added_at_or_above(self, level: str | None) -> list[Access]:
+        """The added role permissions whose class is at or above `level` (all when None)."""
+        if level is None:
+            return self.added
+        floor = self.level_rank(level)
+        return [a for a in self.added if self.level_rank(self.level_of(a.info_class)) >= floor]
+
+    def top_level(self, accesses: Iterable[Access]) -> str:
+        """The highest level any of these accesses reaches, or "" when there are none."""
+        levels = {self.level_of(a.info_class) for a in accesses}
+        return max(levels, key=self.level_rank, default="")
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the diff's JSON `summary`."""
+        return {
+            "added": len(self.added),
+            "removed": len(self.removed),
+            "roles_gaining": len({a.subject for a in self.added}),
+            "roles_losing": len({a.subject for a in self.removed}),
+            "users_gaining": len({a.subject for a in self.users_added}),
+            "users_losing": len({a.subject for a in self.users_removed}),
+            "obligations_changed": len(self.obligations),
+            "highest_level_added": self.top_level(self.added) or None,
+            "new_findings": len(self.new_findings),
+            "resolved_findings": len(self.resolved_findings),
+            "keys_evaluated": self.keys_evaluated,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The diff as its JSON shape."""
+        return {
+            "old_version": self.old.version,
+            "new_version": self.new.version,
+            "added": [a.to_dict() for a in self.added],
+            "removed": [a.to_dict() for a in self.removed],
+            "summary": self.summary(),
+            "users": {
+                "added": [a.to_dict("user") for a in self.users_added],
+                "removed": [a.to_dict("user") for a in self.users_removed],
+            },
+            "obligations_changed": [o.to_dict() for o in self.obligations],
+            "findings": {
+                "new": [_finding_dict(f) for f in self.new_findings],
+                "resolved": [_finding_dict(f) for f in self.resolved_findings],
+                "note": self.findings_note or None,
+            },
+        }
+
+
+def _finding_dict(finding: Any) -> dict[str, Any]:
+    result: dict[str, Any] = finding.to_dict()
+    return result
+
+
+class _Side:
+    """One version of the policy with the inverse closures the per-key holder query needs."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self.class_desc = descendants(compiled.policy.classes)
+        self.purpose_desc = descendants(compiled.policy.purposes)
+        self.role_inheritors: dict[str, set[str]] = defaultdict(set)
+        for role, closure in compiled.role_closure.items():
+            for member in closure:
+                self.role_inheritors[member].add(role)
+        self.user_inheritors: dict[str, set[str]] = defaultdict(set)
+        for user, closure in compiled.user_closure.items():
+            for member in closure:
+                self.user_inheritors[member].add(user)
+
+    def declares(self, key: Key) -> bool:
+        """True when the class, purpose and action of a key are all declared in this version."""
+        c = self.compiled
+        return key[0] in c.class_ancestors and key[1] in c.purpose_ancestors and key[2] in c.actions
+
+    def filed(self, key: Key) -> tuple[set[str], set[str]]:
+        """The roles named by the allow and by the deny grants reaching a key."""
+        c = self.compiled
+        allows: set[str] = set()
+        denies: set[str] = set()
+        if not self.declares(key):
+            return allows, denies
+        cls, purpose, action = key
+        for a_cls in c.class_ancestors[cls]:
+            for a_purp in c.purpose_ancestors[purpose]:
+                k = (a_cls, a_purp, action)
+                filed = c.allow.get(k)
+                if filed:
+                    allows.update(filed)
+                filed = c.deny.get(k)
+                if filed:
+                    denies.update(filed)
+        return allows, denies
+
+    def holders(self, key: Key) -> tuple[set[str], set[str]]:
+        """The roles and the users that hold a key in this version (rules 1-4)."""
+        allows, denies = self.filed(key)
+        roles: set[str] = set()
+        users: set[str] = set()
+        if not allows:
+            return roles, users
+        for role in allows:
+            roles |= self.role_inheritors[role]
+            users |= self.user_inheritors[role]
+        for role in denies:
+            roles -= self.role_inheritors[role]
+            users -= self.user_inheritors[role]
+        return roles, users
+
+    def direct_obligations(self, key: Key) -> dict[str, frozenset[str]]:
+        """For each role named by an allow grant reaching a key: those grants' obligations."""
+        c = self.compiled
+        result: dict[str, set[str]] = defaultdict(set)
+        cls, purpose, action = key
+        for a_cls in c.class_ancestors[cls]:
+            for a_purp in c.purpose_ancestors[purpose]:
+                for role, indexes in c.allow.get((a_cls, a_purp, action), {}).items():
+                    bucket = result[role]
+                    for i in indexes:
+                        bucket.update(c.grants[i].obligations)
+        return {role: frozenset(obl) for role, obl in result.items()}
+
+    def footprint(self, grant: Grant) -> Iterator[Key]:
+        """Every concrete key a grant covers in this version."""
+        policy = self.compiled.policy
+        actions = expand(grant, policy, "actions")
+        purposes = [
+            sub for p in expand(grant, policy, "purposes") for sub in self.purpose_desc.get(p, ())
+        ]
+        for cls in expand(grant, policy, "classes"):
+            for sub_cls in self.class_desc.get(cls, ()):
+                for purp in purposes:
+                    for act in actions:
+                        yield (sub_cls, purp, act)
+
+    def keys_with(
+        self, classes: Iterable[str], purposes: Iterable[str], actions: Iterable[str]
+    ) -> Iterator[Key]:
+        """Every declared key of this version using one of the given (one-version) ids."""
+        c = self.compiled.policy
+        cls_only, purp_only, act_only = set(classes), set(purposes), set(actions)
+        for cls in cls_only:
+            for purp in c.purposes:
+                for act in c.actions:
+                    yield (cls, purp, act)
+        for purp in purp_only:
+            for cls in c.classes:
+                for act in c.actions:
+                    yield (cls, purp, act)
+        for act in act_only:
+            for cls in c.classes:
+                for purp in c.purposes:
+                    yield (cls, purp, act)
+
+
+def grant_signature(grant: Grant) -> tuple[Any, ...]:
+    """What a grant means, id and location aside: equal signatures cover the same keys alike."""
+    return (
+        grant.effect,
+        tuple(sorted(set(grant.roles))),
+        tuple(sorted(set(grant.classes))),
+        tuple(sorted(set(grant.purposes))),
+        tuple(sorted(set(grant.actions))),
+        tuple(sorted(set(grant.obligations))),
+    )
+
+
+def _changed_grants(old: CompiledPolicy, new: CompiledPolicy) -> tuple[list[Grant], list[Grant]]:
+    old_count = Counter(grant_signature(g) for g in old.grants)
+    new_count = Counter(grant_signature(g) for g in new.grants)
+    only_old = old_count - new_count
+    only_new = new_count - old_count
+    return (
+        [g for g in old.grants if grant_signature(g) in only_old],
+        [g for g in new.grants if grant_signature(g) in only_new],
+    )
+
+
+def _closure_moves(
+    old: dict[str, frozenset[str]], new: dict[str, frozenset[str]]
+) -> tuple[set[str], set[str]]:
+    """The subjects whose closure differs, and the roles that entered or left such a closure."""
+    moved: set[str] = set()
+    subjects: set[str] = set()
+    empty: frozenset[str] = frozenset()
+    for subject in old.keys() | new.keys():
+        a, b = old.get(subject, empty), new.get(subject, empty)
+        if a != b or (subject in old) != (subject in new):
+            subjects.add(subject)
+            moved |= a ^ b
+    return subjects, moved
+
+
+def keys_to_evaluate(old_side: _Side, new_side: _Side) -> tuple[set[Key], set[str]]:
+    """The keys where a held permission can differ, and the roles whose closure changed."""
+    old, new = old_side.compiled, new_side.compiled
+    keys: set[Key] = set()
+    changed_old, changed_new = _changed_grants(old, new)
+    for grant in changed_old:
+        keys.update(old_side.footprint(grant))
+    for grant in changed_new:
+        keys.update(new_side.footprint(grant))
+    role_subjects, moved_roles = _closure_moves(old.role_closure, new.role_closure)
+    _, moved_by_users = _closure_moves(old.user_closure, new.user_closure)
+    moved = moved_roles | moved_by_users
+    if moved:
+        for side in (old_side, new_side):
+            for grant in side.compiled.grants:
+                if WILDCARD in grant.roles or moved.intersection(grant.roles):
+                    keys.update(side.footprint(grant))
+    op, np_ = old.policy, new.policy
+    for side, this, other in ((old_side, op, np_), (new_side, np_, op)):
+        keys.update(
+            side.keys_with(
+                this.classes.keys() - other.classes.keys(),
+                this.purposes.keys() - other.purposes.keys(),
+                set(this.actions) - set(other.actions),
+            )
+        )
+    return keys, role_subjects
+
+
+def _obligations(side: _Side, direct: dict[str, frozenset[str]], role: str) -> tuple[str, ...]:
+    closure = side.compiled.role_closure[role]
+    found: set[str] = set()
+    for member in closure & direct.keys():
+        found |= direct[member]
+    return tuple(sorted(found))
+
+
+def _obligation_changes(
+    old_side: _Side,
+    new_side: _Side,
+    key: Key,
+    both: set[str],
+    closure_changed: set[str],
+) -> list[ObligationChange]:
+    """Obligation changes at one key, for the roles that hold it in both versions."""
+    old_direct = old_side.direct_obligations(key)
+    new_direct = new_side.direct_obligations(key)
+    suspects = closure_changed & both
+    if old_direct != new_direct:
+        for role in old_direct.keys() | new_direct.keys():
+            if old_direct.get(role) != new_direct.get(role):
+                suspects |= both & (
+                    old_side.role_inheritors.get(role, set())
+                    | new_side.role_inheritors.get(role, set())
+                )
+    changes = []
+    for role in suspects:
+        before = _obligations(old_side, old_direct, role)
+        after = _obligations(new_side, new_direct, role)
+        if before != after:
+            changes.append(ObligationChange(role, *key, before, after))
+    return changes
+
+
+def diff_policies(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
+    """The exact permission diff of two compiled policies (findings not included)."""
+    old_side, new_side = _Side(old), _Side(new)
+    keys, closure_changed = keys_to_evaluate(old_side, new_side)
+    added: list[Access] = []
+    removed: list[Access] = []
+    users_added: list[Access] = []
+    users_removed: list[Access] = []
+    obligations: list[ObligationChange] = []
+    for key in keys:
+        roles_old, users_old = old_side.holders(key)
+        roles_new, users_new = new_side.holders(key)
+        added.extend(Access(r, *key) for r in roles_new - roles_old)
+        removed.extend(Access(r, *key) for r in roles_old - roles_new)
+        users_added.extend(Access(u, *key) for u in users_new - users_old)
+        users_removed.extend(Access(u, *key) for u in users_old - users_new)
+        both = roles_old & roles_new
+        if both:
+            obligations.extend(_obligation_changes(old_side, new_side, key, both, closure_changed))
+    return PolicyDiff(
+        old,
+        new,
+        sorted(added),
+        sorted(removed),
+        sorted(users_added),
+        sorted(users_removed),
+        sorted(obligations),
+        keys_evaluated=len(keys),
+    )
+
+
+def review_function() -> Any:
+    """`pdp.analysis.review.review`, or None when the review is not installed."""
+    try:
+        module = importlib.import_module("pdp.analysis.review")
+    except ImportError:
+        return None
+    return getattr(module, "review", None)
+
+
+def add_findings(diff: PolicyDiff) -> None:
+    """Fill in the findings the change introduces and resolves (by review fingerprint)."""
+    review = review_function()
+    if review is None:
+        diff.findings_note = "the privilege review is not available in this build"
+        return
+    before = {f.fingerprint: f for f in review(diff.old).findings}
+    after = {f.fingerprint: f for f in review(diff.new).findings}
+    diff.new_findings = [f for fp, f in sorted(after.items()) if fp not in before]
+    diff.resolved_findings = [f for fp, f in sorted(before.items()) if fp not in after]
