@@ -1,8 +1,9 @@
 """SQL storage of the decision log: SQLite (embedded default, WAL) or PostgreSQL (psycopg 3).
 
 Two tables, created on first write: `pdp_log` (one row per record: `seq`, `prev_hash`,
-`hash`, copies of the fields queries filter on, and `body`, the canonical JSON the
-hash covers) and `pdp_log_head` (one row: the newest `seq` and `hash`). An append
+`hash`, `time` — a copy, indexed for time ranges — and `body`, the canonical JSON the
+hash covers; other filters read the body's JSON) and `pdp_log_head` (one row: the
+newest `seq` and `hash`). An append
 locks the head row (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT ... FOR UPDATE`),
 chains the batch onto it, inserts it (`executemany`; PostgreSQL `COPY`) and moves
 the head, in one transaction — so several processes can append to one log.
