@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -10,7 +10,7 @@ import typer
 from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, echo_json, echo_problems, fail
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """Output formats of `pdp diff`."""
 
     text = "text"
@@ -19,7 +19,7 @@ class Format(str, Enum):
     sarif = "sarif"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     """When `pdp diff` exits 1."""
 
     new_access = "new-access"
