@@ -30,8 +30,6 @@ PUBLISHED = {
     "americas_small": (3477, 1587, 105205, 178, 220, 193),
     "americas_large": (3485, 10127, 185294, 398, 422, 400),
 }
-# the datasets on which the miner proves the exact minimum (the rest stay within the heuristics)
-EXACT = {"hc", "domino", "emea", "fire1", "fire2", "apj", "customer"}
 BIG = {"customer", "americas_small", "americas_large"}
 
 needs_data = pytest.mark.skipif(not HP.is_dir(), reason="HP datasets not present")
@@ -53,9 +51,20 @@ def test_hp_dataset_is_reproduced_within_published_bounds(name: str) -> None:
     assert (result.users, result.permissions, result.up_edges) == (users, perms, edges)
     verify_roles(relation, result.roles)
     assert result.lower_bound <= minimum <= len(result.roles) <= greedy
-    if name in EXACT:
-        assert len(result.roles) == minimum == result.lower_bound
-        assert result.optimal
+    assert len(result.roles) == minimum == result.lower_bound
+    assert result.optimal
+
+
+@needs_data
+def test_heuristic_fallback_stays_exact_and_within_greedy() -> None:
+    """With no room for the exact search, the kernel is covered greedily: still exact."""
+    minimum, greedy = PUBLISHED["americas_small"][3:5]
+    relation = read_up_file(HP / "americas_small.txt")
+    for options in ({"concept_limit": 10}, {"search_budget": 1}):
+        result = mine_roles(relation, **options)
+        verify_roles(relation, result.roles)
+        assert not result.optimal
+        assert result.lower_bound < minimum <= len(result.roles) <= greedy
 
 
 def _read_cover(path: Path) -> tuple[MinedRole, ...]:

@@ -16,14 +16,18 @@ The method is Ene et al. (SACMAT 2008):
 2. *Removal.* A user or permission whose edges are all covered is dropped from
    the graph; this shrinks neighbourhoods and exposes new forced roles.
 3. Repeat 1-2 to a fixed point; the rest is the *kernel*. OPT = forced + OPT(kernel).
-4. *Greedy on the kernel*, one role at a time, re-running 1-2 after each: the
-   candidate roles are the closures of every kernel user and permission, scored
-   by the required edges they cover.
-5. *Clean-up*: drop every role whose edges the others already cover.
+4. *Exact kernel.* Enumerate the kernel's maximal bicliques (intersections of
+   its users' rows) and solve the set cover of its required edges exactly
+   (`setcover.py`: reductions, then branch and bound) when there are at most
+   `concept_limit` of them and the search ends within `budget` nodes.
+5. Otherwise *greedy on the kernel*, one role at a time, re-running 1-2 after
+   each: candidates are the closures of every kernel user and permission, scored
+   by the required edges they cover; the better of this and the search's best wins.
+6. *Clean-up*: drop every role whose edges the others already cover.
 
-A lower bound comes from the kernel at step 3: required edges that no single
-biclique can share (pairwise, one lacks the other's cross edge) each need
-their own role, so forced + a greedy set of such edges bounds OPT from below.
+Lower bound: forced + the kernel's optimum when the search finished, else
+forced + a packing of required edges no two of which one biclique can share
+(pairwise, one lacks the other's cross edge), so each needs its own role.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pdp.analysis.mining.bitset import contains, members, size
+from pdp.analysis.mining.setcover import solve_set_cover
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,50 @@ class _Residual:
         best = max(sorted(self.candidates()), key=self.gain)
         self.take(best)
 
+    def concepts(self, limit: int) -> list[int] | None:
+        """Every maximal biclique in play (as closed permission sets), or None past `limit`.
+
+        The closed sets are the intersections of users' rows, found by intersecting
+        each new one with every row until nothing new appears.
+        """
+        rows = {self.row(u) for u in members(self.users)}
+        found = set(rows)
+        frontier = set(rows)
+        while frontier:
+            fresh = {a & b for a in frontier for b in rows} - found
+            fresh.discard(0)
+            found |= fresh
+            frontier = fresh
+            if len(found) > limit:
+                return None
+        return sorted(found)
+
+    def solve_exactly(self, limit: int, budget: int) -> tuple[list[int], int, bool] | None:
+        """Cover the required edges with the fewest maximal bicliques: (roles, bound, optimal).
+
+        None when the graph has more than `limit` maximal bicliques.
+        """
+        concepts = self.concepts(limit)
+        if concepts is None:
+            return None
+        users = list(members(self.users))
+        offsets = {}
+        total = 0
+        for user in users:
+            offsets[user] = total
+            total += size(self.required[user])
+        positions = {u: {p: i for i, p in enumerate(members(self.required[u]))} for u in users}
+        sets = []
+        for concept in concepts:
+            edges = 0
+            for user in users:
+                if contains(self.rows[user], concept):
+                    for perm in members(self.required[user] & concept):
+                        edges |= 1 << offsets[user] + positions[user][perm]
+            sets.append(edges)
+        result = solve_set_cover(sets, (1 << total) - 1, budget)
+        return [concepts[i] for i in result.chosen], result.lower_bound, result.optimal
+
     def lower_bound(self) -> int:
         """A set of required edges no two of which one biclique can cover, by size."""
         pending = {u: self.required[u] for u in members(self.users)}
@@ -165,14 +214,31 @@ def _union(roles: list[int], indexes: list[int], alive: list[bool], skip: int) -
     return union
 
 
-def cover_matrix(rows: list[int], columns: list[int]) -> Cover:
-    """A biclique cover of the matrix with few roles, and a lower bound on the minimum."""
+def cover_matrix(
+    rows: list[int], columns: list[int], concept_limit: int = 20_000, budget: int = 200_000
+) -> Cover:
+    """A biclique cover of the matrix with few roles, and a lower bound on the minimum.
+
+    The kernel is solved exactly as a set cover over its maximal bicliques when it
+    has at most `concept_limit` of them and the search ends within `budget` nodes;
+    otherwise the better of that search's best and greedy with reductions is kept.
+    """
     residual = _Residual(rows, columns)
     residual.reduce()
-    forced = len(residual.roles)
-    bound = forced + residual.lower_bound()
+    forced = list(residual.roles)
+    bound = len(forced) + residual.lower_bound()
+    if not residual.users:
+        return Cover(tuple(drop_redundant(rows, forced)), len(forced), bound)
+    exact = residual.solve_exactly(concept_limit, budget)
+    if exact is not None:
+        kernel_roles, kernel_bound, optimal = exact
+        bound = max(bound, len(forced) + kernel_bound)
+        if optimal:
+            return Cover(tuple(drop_redundant(rows, forced + kernel_roles)), len(forced), bound)
     while residual.users:
         residual.greedy_step()
         residual.reduce()
     roles = drop_redundant(rows, residual.roles)
-    return Cover(tuple(roles), forced, bound)
+    if exact is not None and len(forced) + len(exact[0]) < len(roles):
+        roles = drop_redundant(rows, forced + exact[0])
+    return Cover(tuple(roles), len(forced), bound)

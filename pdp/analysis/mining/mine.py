@@ -131,11 +131,18 @@ def verify_roles(relation: UserPermissions, roles: tuple[MinedRole, ...]) -> Non
             )
 
 
-def mine_roles(relation: UserPermissions) -> MiningResult:
-    """Mine a small set of roles that reproduces `relation` exactly, verified before returning."""
+def mine_roles(
+    relation: UserPermissions, *, concept_limit: int = 20_000, search_budget: int = 200_000
+) -> MiningResult:
+    """Mine the fewest roles that reproduce `relation` exactly, verified before returning.
+
+    The result is a proven minimum when `optimal`; past `concept_limit` maximal
+    bicliques in the reduced kernel, or `search_budget` search nodes, the kernel
+    is covered heuristically and `lower_bound` says how far from optimal it can be.
+    """
     start = time.perf_counter()
     matrix = _collapse(relation)
-    cover = cover_matrix(matrix.rows, matrix.columns)
+    cover = cover_matrix(matrix.rows, matrix.columns, concept_limit, search_budget)
     expanded = _expand(matrix, cover.roles)
     roles = tuple(
         MinedRole(role_id(n, len(expanded)), tuple(perms), tuple(users))
