@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 
 from pdp.core.compile import CompiledPolicy
 from pdp.monitor.duties import DutyIndex
@@ -47,19 +47,18 @@ class Monitor:
         """Feed one decision to every rule; return the alerts it raised (usually none)."""
         return self.observe_many((obs,), now)
 
-    def observe_many(self, batch: Iterable[Observation], now: float | None = None) -> list[Alert]:
-        """Feed several decisions made at one time to every rule; return their alerts."""
+    def observe_many(self, batch: Sequence[Observation], now: float | None = None) -> list[Alert]:
+        """Feed decisions made at one time (a batch) to every rule; return their alerts.
+
+        Each rule groups the batch by key first, so a batch costs one state
+        update per distinct caller or subject, not one per decision.
+        """
         when = self.clock() if now is None else now
         duties = self._duties
-        denials, spread, sensitive = self.denials, self.spread, self.sensitive
-        alerts: list[Alert] = []
         with self._lock:
-            for obs in batch:
-                if not obs.allowed:
-                    alerts += denials.observe(obs, when)
-                alerts += spread.observe(obs, when, duties)
-                if obs.allowed:
-                    alerts += sensitive.observe(obs, when, duties)
+            alerts = self.denials.observe(batch, when)
+            alerts += self.spread.observe(batch, when, duties)
+            alerts += self.sensitive.observe(batch, when, duties)
         return alerts
 
     def tracked_keys(self) -> int:

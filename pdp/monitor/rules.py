@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -57,13 +58,22 @@ class DenialBurstRule:
         self.window = thresholds.window_seconds
         self._counter = SlidingCounter(thresholds.window_seconds, max_keys)
 
-    def observe(self, obs: Observation, now: float) -> list[Alert]:
-        """Count a denial; alert once per key and window when the threshold is reached."""
-        if obs.allowed:
+    def observe(self, batch: Sequence[Observation], now: float) -> list[Alert]:
+        """Count the denials of decisions made at `now`; alert once per key and window."""
+        callers: dict[str, tuple[int, Observation]] = {}
+        subjects: dict[tuple[str, str], tuple[int, Observation]] = {}
+        for obs in batch:
+            if not obs.allowed:
+                callers[obs.caller] = (callers.get(obs.caller, (0,))[0] + 1, obs)
+                subject = (obs.subject_kind, obs.subject)
+                subjects[subject] = (subjects.get(subject, (0,))[0] + 1, obs)
+        if not callers:
             return []
+        counted = [(f"caller:{c}", n, obs) for c, (n, obs) in callers.items()]
+        counted += [(f"{k}:{s}", n, obs) for (k, s), (n, obs) in subjects.items()]
         alerts = []
-        for key in (f"caller:{obs.caller}", f"{obs.subject_kind}:{obs.subject}"):
-            used, count, may_fire = self._counter.add(key, now)
+        for key, n, obs in counted:
+            used, count, may_fire = self._counter.add(key, now, n)
             if may_fire and count >= self.threshold:
                 self._counter.fired(used, now)
                 alerts.append(
@@ -96,13 +106,29 @@ class ClassSpreadRule:
         # state: [classes of the current window, baseline or -1.0, window it fired in]
         self._table: WindowTable[list[Any]] = WindowTable(thresholds.window_seconds, keep, max_keys)
 
-    def observe(self, obs: Observation, now: float, duties: DutyIndex | None) -> list[Alert]:
-        """Add the class to the subject's window; alert when the spread exceeds the usual."""
-        if duties is not None and not duties.known_class(obs.info_class):
-            return []
+    def observe(
+        self, batch: Sequence[Observation], now: float, duties: DutyIndex | None
+    ) -> list[Alert]:
+        """Add each decision's class to its subject's window; alert on a spread beyond the usual."""
+        grouped: dict[tuple[str, str], tuple[set[str], Observation]] = {}
+        for obs in batch:
+            if duties is not None and not duties.known_class(obs.info_class):
+                continue
+            subject = (obs.subject_kind, obs.subject)
+            entry = grouped.get(subject)
+            if entry is None:
+                grouped[subject] = ({obs.info_class}, obs)
+            else:
+                entry[0].add(obs.info_class)
+        alerts = []
+        for (kind, name), (seen, obs) in grouped.items():
+            alerts += self._add(f"{kind}:{name}", seen, obs, now)
+        return alerts
+
+    def _add(self, key: str, seen: set[str], obs: Observation, now: float) -> list[Alert]:
         table = self._table
         index = table.index(now)
-        key, last, state = table.get(f"{obs.subject_kind}:{obs.subject}", index, _spread_state)
+        key, last, state = table.get(key, index, _spread_state)
         classes: set[str] = state[0]
         if last != index:
             if last >= 0 and classes:
@@ -111,9 +137,9 @@ class ClassSpreadRule:
                 state[1] = count if state[1] < 0 else state[1] * (1 - w) + count * w
             classes = state[0] = set()
             table.touch(key, index, state)
-        if obs.info_class in classes:
+        if seen <= classes:
             return []
-        classes.add(obs.info_class)
+        classes |= seen
         baseline: float = state[1]
         if baseline < 0 or state[2] == index:
             return []
@@ -147,15 +173,26 @@ class SensitiveUseRule:
         self.t = thresholds
         self._table: WindowTable[list[int]] = WindowTable(thresholds.window_seconds, 1, max_keys)
 
-    def observe(self, obs: Observation, now: float, duties: DutyIndex | None) -> list[Alert]:
-        """Alert on an allowed sensitive use outside duties (once per key and window)."""
-        if (
-            not self.t.enabled
-            or not obs.allowed
-            or duties is None
-            or not duties.outside_duties(obs.subject_kind, obs.subject, obs.info_class, obs.purpose)
-        ):
+    def observe(
+        self, batch: Sequence[Observation], now: float, duties: DutyIndex | None
+    ) -> list[Alert]:
+        """Alert on allowed sensitive uses outside duties (once per key and window)."""
+        if not self.t.enabled or duties is None:
             return []
+        sensitive = duties.sensitive
+        alerts = []
+        for obs in batch:
+            if (
+                obs.allowed
+                and obs.info_class in sensitive
+                and duties.outside_duties(
+                    obs.subject_kind, obs.subject, obs.info_class, obs.purpose
+                )
+            ):
+                alerts += self._fire(obs, now, duties)
+        return alerts
+
+    def _fire(self, obs: Observation, now: float, duties: DutyIndex) -> list[Alert]:
         index = self._table.index(now)
         key = f"{obs.subject_kind}:{obs.subject}|{obs.info_class}|{obs.purpose}|{obs.caller}"
         key, _, state = self._table.get(key, index, _fired_state)

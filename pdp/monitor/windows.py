@@ -73,8 +73,8 @@ class SlidingCounter:
     def __init__(self, window_seconds: float, max_keys: int) -> None:
         self._table: WindowTable[list[int]] = WindowTable(window_seconds, 2, max_keys)
 
-    def add(self, key: str, now: float) -> tuple[str, float, bool]:
-        """Count one event; return the key used, the windowed count and whether it may fire."""
+    def add(self, key: str, now: float, events: int = 1) -> tuple[str, float, bool]:
+        """Count events; return the key used, the windowed count and whether it may fire."""
         table = self._table
         index = table.index(now)
         key, last, state = table.get(key, index, _counter_state)
@@ -82,7 +82,7 @@ class SlidingCounter:
             state[1] = state[0] if last == index - 1 else 0
             state[0] = 0
             table.touch(key, index, state)
-        state[0] += 1
+        state[0] += events
         fraction = (now - index * table.window) / table.window
         return key, state[1] * (1.0 - fraction) + state[0], state[2] != index
 

@@ -93,3 +93,22 @@ def test_batch_limit_from_config_is_413(policy_dir: Any, log_url: str) -> None:
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "batch_too_large"
     assert response.json()["error"]["field"] == "requests"
+
+
+def test_ids_are_uuid4_and_times_are_in_the_log_format() -> None:
+    import time
+    import uuid
+    from datetime import UTC, datetime
+
+    from pdp.audit.record import TIME_FORMAT
+    from pdp.service.deciding import log_time, new_ids
+
+    ids = new_ids(500)
+    assert len(set(ids)) == 500
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and parsed.hex == value
+    now = 1_790_000_000.25
+    assert log_time(now) == datetime.fromtimestamp(now, UTC).strftime(TIME_FORMAT)
+    assert log_time(now + 1.5) == datetime.fromtimestamp(now + 1.5, UTC).strftime(TIME_FORMAT)
+    assert abs(datetime.strptime(log_time(time.time()), TIME_FORMAT).year - 2026) < 100

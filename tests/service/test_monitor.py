@@ -153,3 +153,17 @@ def test_service_logs_and_counts_alerts(policy_dir: object, log_url: str) -> Non
         "role:teller",
     ]
     assert {a.reasons for a in alerts} == {("denial_burst",), ("sensitive_outside_duties",)}
+
+
+def test_a_batch_counts_like_single_decisions() -> None:
+    config = AlertConfig(denial_burst=DenialBurst(60, 5), class_spread=ClassSpread(60, 2.0, 3))
+    batched, single = Monitor(config, COMPILED), Monitor(config, COMPILED)
+    stream = [obs(False, subject=f"r{n % 3}") for n in range(30)]
+    stream += [obs(subject="analyst", info_class=f"c0{n}") for n in range(1, 9)]
+    for window in (0.0, 60.0):  # a baseline of 8 classes, then the same again: no spread alert
+        from_batch = batched.observe_many(stream, now=window + 1)
+        from_single = [a for o in stream for a in single.observe(o, now=window + 1)]
+        assert sorted((a.rule, a.key) for a in from_batch) == sorted(
+            (a.rule, a.key) for a in from_single
+        )
+    assert {a.key for a in from_batch} == {"caller:crm", "role:r0", "role:r1", "role:r2"}
