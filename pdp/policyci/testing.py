@@ -90,10 +90,21 @@ class TestRun:
 
 
 def test_files(path: Path) -> list[Path]:
-    """The test files under a path: the file itself, or every YAML file below a directory."""
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEST_SUFFIXES)
-    return [path]
+    """The test files under a path: the file itself, or every YAML file below a directory
+    that has a top-level `tests:` or `cases:` (other YAML files, such as an accepted-findings
+    file, are left alone)."""
+    if not path.is_dir():
+        return [path]
+    found = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEST_SUFFIXES):
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            found.append(file)  # read_cases reports it
+            continue
+        if isinstance(data, Mapping) and ("tests" in data or "cases" in data):
+            found.append(file)
+    return found
 
 
 def read_cases(path: Path) -> list[Mapping[str, Any]]:

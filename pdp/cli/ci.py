@@ -1,0 +1,120 @@
+"""`pdp ci`: check, test, review gate, diff against a base revision and replay, one exit code."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pdp.cli.output import EXIT_INVALID, echo_json, fail
+
+
+class Severity(StrEnum):
+    """The lowest finding severity that fails the review gate (`none`: never)."""
+
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+    none = "none"
+
+
+class Gate(StrEnum):
+    """Which findings the review gate judges."""
+
+    all = "all"
+    new = "new"
+
+
+class DiffFailOn(StrEnum):
+    """When the diff step fails."""
+
+    new_access = "new-access"
+    none = "none"
+
+
+def ci(
+    policy: Annotated[Path, typer.Option("--policy", help="Policy file or directory.")] = Path(
+        "policies"
+    ),
+    tests: Annotated[
+        Path | None, typer.Option("--tests", help="Policy tests (file or directory).")
+    ] = None,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Git revision to diff against (e.g. origin/main).")
+    ] = None,
+    fail_on: Annotated[
+        Severity, typer.Option("--fail-on", help="Lowest finding severity that fails.")
+    ] = Severity.high,
+    gate: Annotated[
+        Gate, typer.Option("--gate", help="Judge all findings, or only those not in --base.")
+    ] = Gate.all,
+    accept: Annotated[
+        Path | None, typer.Option("--accept", help="YAML file of accepted findings (with reasons).")
+    ] = None,
+    log: Annotated[
+        str | None, typer.Option("--log", help="Decision log to replay under the policy.")
+    ] = None,
+    diff_fail_on: Annotated[
+        DiffFailOn, typer.Option("--diff-fail-on", help="Fail on new access vs --base.")
+    ] = DiffFailOn.none,
+    level: Annotated[
+        str | None, typer.Option("--level", help="With --diff-fail-on: only access at/above it.")
+    ] = None,
+    fail_on_flip: Annotated[
+        bool, typer.Option("--fail-on-flip", help="Fail when a logged decision would flip.")
+    ] = False,
+    summary: Annotated[
+        Path | None, typer.Option("--summary", help="Write the Markdown summary here.")
+    ] = None,
+    sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the steps as JSON.")] = False,
+) -> None:
+    """Run policy CI; exit 0 when every step passes, 1 when one fails, 2 on unusable input."""
+    from pdp.policyci.gate import CiInputError, CiOptions, run_ci
+    from pdp.policyci.render import sarif_log
+
+    if accept is not None and not accept.exists():
+        fail(f"accepted findings file `{accept}` does not exist", EXIT_INVALID)
+    options = CiOptions(
+        policy,
+        tests,
+        base,
+        fail_on.value,
+        gate.value,
+        accept,
+        log,
+        diff_fail_on.value,
+        level,
+        fail_on_flip,
+    )
+    try:
+        result = run_ci(options)
+    except CiInputError as exc:
+        fail(str(exc), EXIT_INVALID)
+    if summary is not None:
+        summary.write_text(result.markdown(), encoding="utf-8")
+    if sarif is not None:
+        import json
+
+        sarif.write_text(json.dumps(sarif_log(result.sarif), indent=2), encoding="utf-8")
+    if as_json:
+        echo_json(
+            {
+                "passed": not result.failed,
+                "steps": [
+                    {"name": s.name, "status": s.status, "summary": s.summary} for s in result.steps
+                ],
+            }
+        )
+    else:
+        typer.echo(result.text())
+    raise typer.Exit(result.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ci` to the CLI."""
+    app.command()(ci)

@@ -1,0 +1,340 @@
+"""The policy CI pipeline (`pdp ci`): check, format, test, review gate, diff, replay.
+
+Each step gives a status (`pass`, `fail`, `skip`, `note`), a one-line summary
+and a Markdown section; together they make one exit code (0 when no step
+failed, 1 otherwise), a Markdown summary for a pull-request comment and SARIF
+results for code scanning. A step that cannot run because its input is
+unusable (a malformed test file, an unreadable log) raises `CiInputError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pdp.core.compile import CompiledPolicy, compile_policy
+from pdp.core.load import check_policy, policy_files
+from pdp.errors import Problem
+from pdp.policyci.diff import PolicyDiff, add_findings, diff_policies, review_function
+from pdp.policyci.git import RevisionError, compile_source, is_revision
+from pdp.policyci.render import finding_result, render_markdown, sarif_results
+from pdp.policyci.testing import TestFileError, finding_matches, render_report, run_tests
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️", "note": "ℹ️"}
+
+
+class CiInputError(Exception):
+    """An input of `pdp ci` is unusable (not a policy problem: those fail the check step)."""
+
+
+@dataclass
+class Step:
+    """The outcome of one step of the pipeline."""
+
+    name: str
+    status: str
+    summary: str
+    details: str = ""
+
+
+@dataclass
+class CiOptions:
+    """What `pdp ci` runs, and what makes it fail."""
+
+    policy: Path
+    tests: Path | None = None
+    base: str | None = None
+    fail_on: str = "high"
+    gate: str = "all"
+    accept: Path | None = None
+    log: str | None = None
+    diff_fail_on: str = "none"
+    level: str | None = None
+    fail_on_flip: bool = False
+
+
+@dataclass
+class CiResult:
+    """Every step, the SARIF results, and the exit code."""
+
+    steps: list[Step] = field(default_factory=list)
+    sarif: list[dict[str, Any]] = field(default_factory=list)
+    diff: PolicyDiff | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when a step failed."""
+        return any(s.status == "fail" for s in self.steps)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every step passed or was skipped, 1 when one failed."""
+        return 1 if self.failed else 0
+
+    def markdown(self) -> str:
+        """The summary as Markdown, for a pull-request comment."""
+        verdict = "❌ failed" if self.failed else "✅ passed"
+        out = [f"## pdp policy CI {verdict}", "", "| step | result | summary |", "|---|---|---|"]
+        out += [f"| {s.name} | {ICON[s.status]} {s.status} | {s.summary} |" for s in self.steps]
+        out.append("")
+        for s in self.steps:
+            if s.details:
+                out += [s.details.rstrip(), ""]
+        return "\n".join(out)
+
+    def text(self) -> str:
+        """The summary as plain text, one line per step."""
+        lines = [f"{s.status:>4}  {s.name}: {s.summary}" for s in self.steps]
+        lines.append("pdp ci: " + ("failed" if self.failed else "passed"))
+        return "\n".join(lines)
+
+
+def _problem_result(problem: Problem) -> dict[str, Any]:
+    loc = problem.location
+    result: dict[str, Any] = {
+        "ruleId": f"pdp/check/{problem.code}",
+        "level": "error" if problem.severity == "error" else "warning",
+        "message": {"text": problem.message},
+        "locations": [],
+    }
+    if loc.file:
+        region = {"startLine": max(loc.line, 1)} | (
+            {"startColumn": loc.column} if loc.column else {}
+        )
+        result["locations"] = [
+            {"physicalLocation": {"artifactLocation": {"uri": loc.file}, "region": region}}
+        ]
+    return result
+
+
+def read_accepted(path: Path) -> list[Mapping[str, Any]]:
+    """The accepted findings of a file: `accepted:` entries with a fingerprint or match keys."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CiInputError(f"cannot read accepted findings `{path}`: {exc}") from None
+    entries = data.get("accepted") if isinstance(data, Mapping) else None
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise CiInputError(f"`{path}` has no `accepted:` list")
+    for entry in entries:
+        if not entry.get("reason"):
+            raise CiInputError(f"every accepted finding in `{path}` needs a `reason`")
+    return entries
+
+
+def is_accepted(finding: Any, accepted: list[Mapping[str, Any]]) -> bool:
+    """True when an accepted entry names the finding (by fingerprint, or by its fields)."""
+    for entry in accepted:
+        if "fingerprint" in entry:
+            if entry["fingerprint"] == finding.fingerprint:
+                return True
+        elif finding_matches(finding, entry):
+            return True
+    return False
+
+
+def _check_step(options: CiOptions, result: CiResult) -> CompiledPolicy | None:
+    checked = check_policy(options.policy)
+    result.sarif += [_problem_result(p) for p in checked.problems]
+    if checked.policy is None:
+        lines = "\n".join(f"- `{p}`" for p in checked.errors[:30])
+        result.steps.append(
+            Step(
+                "check",
+                "fail",
+                f"{len(checked.errors)} error(s) in `{options.policy}`",
+                f"### Policy check\n\n{lines}\n",
+            )
+        )
+        return None
+    compiled = compile_policy(checked.policy)
+    result.steps.append(
+        Step(
+            "check",
+            "pass",
+            f"`{options.policy}` is valid (`{compiled.version}`), "
+            f"{len(checked.warnings)} warning(s)",
+        )
+    )
+    return compiled
+
+
+def _fmt_step(options: CiOptions, result: CiResult) -> None:
+    from pdp.policyci.fmt import format_text
+
+    unformatted = []
+    for file in policy_files(options.policy):
+        try:
+            text = file.read_text(encoding="utf-8")
+            if format_text(text) != text:
+                unformatted.append(file)
+        except Exception:  # a file the check step already reported
+            continue
+    if unformatted:
+        names = ", ".join(f"`{f.name}`" for f in unformatted)
+        result.steps.append(
+            Step(
+                "format",
+                "note",
+                f"{len(unformatted)} file(s) not normalised ({names}): run `pdp fmt`",
+            )
+        )
+    else:
+        result.steps.append(Step("format", "pass", "every policy file is normalised"))
+
+
+def _test_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult) -> None:
+    tests = options.tests
+    if tests is None or not tests.exists():
+        result.steps.append(Step("test", "skip", "no policy tests given"))
+        return
+    try:
+        run = run_tests(compiled, tests)
+    except TestFileError as exc:
+        raise CiInputError(str(exc)) from None
+    total = len(run.results)
+    if run.passed:
+        result.steps.append(Step("test", "pass", f"{total}/{total} policy test(s) passed"))
+        return
+    report = render_report(run)
+    result.steps.append(
+        Step(
+            "test",
+            "fail",
+            f"{len(run.failed)} of {total} policy test(s) failed",
+            f"### Failing policy tests\n\n```\n{report}\n```\n",
+        )
+    )
+
+
+def _base_policy(options: CiOptions) -> tuple[CompiledPolicy | None, str]:
+    """The base revision's policy, or None and why not."""
+    base = options.base
+    if not base:
+        return None, "no base revision given"
+    if not is_revision(base):
+        return None, f"no base revision `{base}` (first commit or shallow clone?)"
+    try:
+        return compile_source(base, str(options.policy)), ""
+    except RevisionError:
+        return None, f"the base `{base}` holds no policy at `{options.policy}`"
+    except Exception as exc:  # an invalid base policy is the base's problem, not this change's
+        return None, f"the policy at base `{base}` does not load: {type(exc).__name__}"
+
+
+def _review_step(
+    options: CiOptions, compiled: CompiledPolicy, base: CompiledPolicy | None, result: CiResult
+) -> None:
+    review = review_function()
+    if review is None:
+        result.steps.append(Step("review", "skip", "the privilege review is not available"))
+        return
+    findings = list(review(compiled).findings)
+    accepted = read_accepted(options.accept) if options.accept else []
+    result.sarif += [finding_result(f) for f in findings]
+    if options.fail_on == "none":
+        gated: list[Any] = []
+    else:
+        floor = SEVERITIES.index(options.fail_on)
+        gated = [
+            f
+            for f in findings
+            if SEVERITIES.index(f.severity) >= floor and not is_accepted(f, accepted)
+        ]
+    note = ""
+    if options.gate == "new" and base is not None:
+        known = {f.fingerprint for f in review(base).findings}
+        gated = [f for f in gated if f.fingerprint not in known]
+        note = " new"
+    n_accepted = sum(is_accepted(f, accepted) for f in findings)
+    summary = (
+        f"{len(findings)} finding(s), {n_accepted} accepted; "
+        f"{len(gated)}{note} at or above `{options.fail_on}` not accepted"
+    )
+    details = ""
+    if gated:
+        rows = "\n".join(
+            f"| {f.severity} | {f.kind} | {f.rule_id or '—'} | "
+            f"{', '.join(f'{k} `{v}`' for k, v in f.subject.items())} | "
+            f"{f.message.replace('|', '/')} |"
+            for f in gated[:50]
+        )
+        details = (
+            "### Findings that fail the gate\n\n| severity | kind | rule | subject | message |\n"
+            f"|---|---|---|---|---|\n{rows}\n"
+        )
+    result.steps.append(Step("review", "fail" if gated else "pass", summary, details))
+
+
+def _diff_step(
+    options: CiOptions,
+    compiled: CompiledPolicy,
+    base: CompiledPolicy | None,
+    why: str,
+    result: CiResult,
+) -> None:
+    if base is None:
+        result.steps.append(Step("diff", "skip", why))
+        return
+    diff = diff_policies(base, compiled)
+    add_findings(diff)
+    result.diff = diff
+    result.sarif += [
+        r for r in sarif_results(diff, options.level) if r["ruleId"] == "pdp/new-access"
+    ]
+    s = diff.summary()
+    summary = (
+        f"vs `{options.base}`: {s['added']} added, {s['removed']} removed, "
+        f"{s['obligations_changed']} obligation change(s), {s['new_findings']} new finding(s)"
+    )
+    failed = options.diff_fail_on == "new-access" and bool(diff.added_at_or_above(options.level))
+    result.steps.append(
+        Step("diff", "fail" if failed else "pass", summary, render_markdown(diff, "###"))
+    )
+
+
+def _replay_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult) -> None:
+    if not options.log:
+        result.steps.append(Step("replay", "skip", "no decision log given"))
+        return
+    from pdp.audit.log import read_records
+    from pdp.errors import StorageError
+    from pdp.policyci.replay import render_replay_markdown, replay
+
+    if "://" not in options.log and not Path(options.log).exists():
+        raise CiInputError(f"decision log `{options.log}` does not exist")
+    try:
+        report = replay(compiled, read_records(options.log))
+    except (StorageError, ValueError) as exc:
+        raise CiInputError(f"cannot read decision log `{options.log}`: {exc}") from None
+    counts = report.counts()
+    summary = (
+        f"{report.decisions} logged decision(s): {len(report.flips)} would flip "
+        f"({counts['allow->deny']} allow→deny, {counts['deny->allow']} deny→allow)"
+    )
+    failed = options.fail_on_flip and bool(report.flips)
+    result.steps.append(
+        Step("replay", "fail" if failed else "pass", summary, render_replay_markdown(report))
+    )
+
+
+def run_ci(options: CiOptions) -> CiResult:
+    """Run every step; raise `CiInputError` when an input other than the policy is unusable."""
+    result = CiResult()
+    compiled = _check_step(options, result)
+    if compiled is None:
+        for name in ("format", "test", "review", "diff", "replay"):
+            result.steps.append(Step(name, "skip", "the policy does not load"))
+        return result
+    _fmt_step(options, result)
+    _test_step(options, compiled, result)
+    base, why = _base_policy(options)
+    _review_step(options, compiled, base, result)
+    _diff_step(options, compiled, base, why, result)
+    _replay_step(options, compiled, result)
+    return result
