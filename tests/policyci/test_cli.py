@@ -1,0 +1,258 @@
+"""`pdp diff` and `pdp ci` from the command line: exit codes, formats, git-revision inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pdp.cli.app import app
+
+ROOT = Path(__file__).parents[2]
+POLICIES = ROOT / "policies"
+
+BASE = """\
+version: 1
+actions: [use, disclose]
+classes:
+  identity: {level: C2}
+  identity.name: {level: C2}
+  identity.id_number: {level: C3}
+  account: {level: C1}
+purposes:
+  service: {legal_basis: contract}
+  marketing: {legal_basis: consent}
+roles:
+  staff: {}
+  teller: {inherits: [staff], duties: [service]}
+users:
+  u1: {roles: [teller]}
+grants:
+  - id: G-NAME
+    roles: [teller]
+    classes: [identity.name]
+    purposes: [service]
+    actions: [use]
+"""
+WIDER = BASE.replace("classes: [identity.name]", "classes: [identity]")
+LOW = BASE.replace("classes: [identity.name]", "classes: [identity.name, account]")
+NARROWER = BASE.replace("actions: [use]\n", "actions: [use]\n    effect: deny\n")
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    paths = {}
+    for name, text in (("base", BASE), ("wider", WIDER), ("low", LOW), ("narrower", NARROWER)):
+        paths[name] = tmp_path / f"{name}.yaml"
+        paths[name].write_text(text, encoding="utf-8")
+    return paths
+
+
+def test_fail_on_new_access_exits_1_exactly_when_something_is_added(files: dict[str, Path]) -> None:
+    base, wider, narrower = str(files["base"]), str(files["wider"]), str(files["narrower"])
+    assert _run("diff", base, wider, "--fail-on", "new-access")[0] == 1
+    assert _run("diff", base, base, "--fail-on", "new-access")[0] == 0
+    assert _run("diff", base, narrower, "--fail-on", "new-access")[0] == 0
+    assert _run("diff", base, narrower, "--fail-on", "any")[0] == 1
+    assert _run("diff", base, wider)[0] == 0  # --fail-on none by default
+
+
+def test_level_limits_the_gate(files: dict[str, Path]) -> None:
+    base, low, wider = str(files["base"]), str(files["low"]), str(files["wider"])
+    assert _run("diff", base, low, "--fail-on", "new-access", "--level", "C2")[0] == 0
+    assert _run("diff", base, low, "--fail-on", "new-access")[0] == 1
+    assert _run("diff", base, wider, "--fail-on", "new-access", "--level", "C3")[0] == 1
+    assert _run("diff", base, wider, "--level", "C9")[0] == 2
+
+
+def test_invalid_input_exits_2(files: dict[str, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BASE.replace("[identity.name]", "[nowhere]"), encoding="utf-8")
+    assert _run("diff", str(files["base"]), str(broken))[0] == 2
+    code, _ = _run("diff", str(files["base"]), "no-such-revision-or-path")
+    assert code == 2
+
+
+def test_json_text_markdown_sarif(files: dict[str, Path]) -> None:
+    code, out = _run("diff", str(files["base"]), str(files["wider"]), "--format", "json")
+    data = json.loads(out)
+    assert set(data) >= {"old_version", "new_version", "added", "removed", "summary"}
+    assert {
+        "role": "teller",
+        "info_class": "identity.id_number",
+        "purpose": "service",
+        "action": "use",
+    } in data["added"]
+    assert data["summary"]["highest_level_added"] == "C3"
+    assert data["users"]["added"] and data["users"]["added"][0]["user"] == "u1"
+    _, text = _run("diff", str(files["base"]), str(files["wider"]))
+    assert "teller gains use on identity and 1 of its 2 sub-classes for service" in text
+    assert "1 user(s) gain access: u1" in text
+    _, md = _run("diff", str(files["base"]), str(files["wider"]), "--format", "markdown")
+    assert "**Added access** (up to C3)" in md
+    _, sarif = _run("diff", str(files["base"]), str(files["wider"]), "--format", "sarif")
+    log = json.loads(sarif)
+    assert log["version"] == "2.1.0"
+    assert log["runs"][0]["results"][0]["ruleId"] == "pdp/new-access"
+    assert log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Path]:
+    """A git repository with a two-file policy in policies/, committed twice (base, wider)."""
+    root = tmp_path / "repo"
+    (root / "policies").mkdir(parents=True)
+    _git(root, "init", "-q", "-b", "main")
+    head, _, grants = BASE.partition("grants:\n")
+    (root / "policies" / "10-model.yaml").write_text(head, encoding="utf-8")
+    (root / "policies" / "20-grants.yaml").write_text("grants:\n" + grants, encoding="utf-8")
+    (root / "policies" / "README.md").write_text("not a policy file\n", encoding="utf-8")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "base")
+    wider_grants = "grants:\n" + WIDER.partition("grants:\n")[2]
+    (root / "policies" / "20-grants.yaml").write_text(wider_grants, encoding="utf-8")
+    _git(root, "commit", "-qam", "widen")
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        yield root
+    finally:
+        os.chdir(cwd)
+
+
+def test_git_revisions(repo: Path) -> None:
+    code, out = _run(
+        "diff",
+        "HEAD~1",
+        "HEAD",
+        "--path",
+        "policies/",
+        "--format",
+        "json",
+        "--fail-on",
+        "new-access",
+    )
+    assert code == 1
+    added = json.loads(out)["added"]
+    assert len(added) == 2 and {a["info_class"] for a in added} == {
+        "identity",
+        "identity.id_number",
+    }
+    assert _run("diff", "HEAD", "HEAD~1", "--fail-on", "new-access")[0] == 0
+    # a revision against the working tree, and a single file at a revision
+    assert _run("diff", "HEAD", "policies", "--fail-on", "any")[0] == 0
+    code, _ = _run("diff", "HEAD~1", "HEAD", "--path", "policies/missing.yaml")
+    assert code == 2
+
+
+def test_ci_against_a_base_revision(repo: Path, tmp_path: Path) -> None:
+    summary, sarif = tmp_path / "summary.md", tmp_path / "ci.sarif"
+    code, out = _run(
+        "ci",
+        "--policy",
+        "policies",
+        "--base",
+        "HEAD~1",
+        "--fail-on",
+        "none",
+        "--summary",
+        str(summary),
+        "--sarif",
+        str(sarif),
+    )
+    assert code == 0, out
+    text = summary.read_text(encoding="utf-8")
+    assert "## pdp policy CI ✅ passed" in text and "teller gains use on identity" in text
+    assert json.loads(sarif.read_text(encoding="utf-8"))["version"] == "2.1.0"
+    code, out = _run(
+        "ci",
+        "--policy",
+        "policies",
+        "--base",
+        "HEAD~1",
+        "--fail-on",
+        "none",
+        "--diff-fail-on",
+        "new-access",
+    )
+    assert code == 1 and "fail  diff" in out
+    code, out = _run("ci", "--policy", "policies", "--base", "nope", "--fail-on", "none")
+    assert code == 0 and "skip  diff: no base revision `nope`" in out
+
+
+def test_first_commit_has_no_base(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    (root / "p.yaml").write_text(BASE, encoding="utf-8")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "first")
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        code, out = _run("ci", "--policy", "p.yaml", "--base", "HEAD~1", "--fail-on", "none")
+    finally:
+        os.chdir(cwd)
+    assert code == 0 and "skip  diff" in out
+
+
+def test_ci_on_the_reference_policy() -> None:
+    code, out = _run(
+        "ci",
+        "--policy",
+        str(POLICIES),
+        "--tests",
+        str(ROOT / "tests" / "policy"),
+        "--accept",
+        str(ROOT / "tests" / "policy" / "accepted-findings.yaml"),
+    )
+    assert code == 0, out
+    code, out = _run("ci", "--policy", str(POLICIES), "--fail-on", "high")
+    assert code == 1 and "fail  review" in out
+
+
+def test_ci_fails_on_an_invalid_policy_and_failing_tests(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nroles: {a: {inherits: [zz]}}\n", encoding="utf-8")
+    code, out = _run("ci", "--policy", str(broken))
+    assert code == 1 and "fail  check" in out
+    tests = tmp_path / "t.yaml"
+    tests.write_text(
+        "tests:\n  - request: {role: teller, info_class: identity.id_number, "
+        "purpose: service, action: use}\n    expect: {allowed: true}\n",
+        "utf-8",
+    )
+    code, out = _run(
+        "ci", "--policy", str(files["base"]), "--tests", str(tests), "--fail-on", "none"
+    )
+    assert code == 1 and "fail  test" in out
+    code, _ = _run(
+        "ci", "--policy", str(files["wider"]), "--tests", str(tests), "--fail-on", "none"
+    )
+    assert code == 0
