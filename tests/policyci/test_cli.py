@@ -85,6 +85,7 @@ def test_invalid_input_exits_2(files: dict[str, Path], tmp_path: Path) -> None:
 
 def test_json_text_markdown_sarif(files: dict[str, Path]) -> None:
     code, out = _run("diff", str(files["base"]), str(files["wider"]), "--format", "json")
+    assert code == 0
     data = json.loads(out)
     assert set(data) >= {"old_version", "new_version", "added", "removed", "summary"}
     assert {
