@@ -19,7 +19,8 @@ The method is Ene et al. (SACMAT 2008):
 4. *Exact kernel.* Enumerate the kernel's maximal bicliques (intersections of
    its users' rows) and solve the set cover of its required edges exactly
    (`setcover.py`: reductions, then branch and bound) when there are at most
-   `concept_limit` of them and the search ends within `budget` nodes.
+   `concept_limit` of them and the search ends within `budget` nodes and
+   `time_limit` seconds.
 5. Otherwise *greedy on the kernel*, one role at a time, re-running 1-2 after
    each: candidates are the closures of every kernel user and permission, scored
    by the required edges they cover; the better of this and the search's best wins.
@@ -32,6 +33,7 @@ forced + a packing of required edges no two of which one biclique can share
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pdp.analysis.mining.bitset import contains, members, size
@@ -122,7 +124,7 @@ class _Residual:
         best = max(sorted(self.candidates()), key=self.gain)
         self.take(best)
 
-    def concepts(self, limit: int) -> list[int] | None:
+    def concepts(self, limit: int, deadline: float) -> list[int] | None:
         """Every maximal biclique in play (as closed permission sets), or None past `limit`.
 
         The closed sets are the intersections of users' rows, found by intersecting
@@ -136,16 +138,19 @@ class _Residual:
             fresh.discard(0)
             found |= fresh
             frontier = fresh
-            if len(found) > limit:
+            if len(found) > limit or time.perf_counter() > deadline:
                 return None
         return sorted(found)
 
-    def solve_exactly(self, limit: int, budget: int) -> tuple[list[int], int, bool] | None:
+    def solve_exactly(
+        self, limit: int, budget: int, deadline: float
+    ) -> tuple[list[int], int, bool] | None:
         """Cover the required edges with the fewest maximal bicliques: (roles, bound, optimal).
 
-        None when the graph has more than `limit` maximal bicliques.
+        None when the graph has more than `limit` maximal bicliques, or they take
+        past `deadline` (a `time.perf_counter()` value) to enumerate.
         """
-        concepts = self.concepts(limit)
+        concepts = self.concepts(limit, deadline)
         if concepts is None:
             return None
         users = list(members(self.users))
@@ -157,13 +162,15 @@ class _Residual:
         positions = {u: {p: i for i, p in enumerate(members(self.required[u]))} for u in users}
         sets = []
         for concept in concepts:
+            if time.perf_counter() > deadline:
+                return None
             edges = 0
             for user in users:
                 if contains(self.rows[user], concept):
                     for perm in members(self.required[user] & concept):
                         edges |= 1 << offsets[user] + positions[user][perm]
             sets.append(edges)
-        result = solve_set_cover(sets, (1 << total) - 1, budget)
+        result = solve_set_cover(sets, (1 << total) - 1, budget, deadline)
         return [concepts[i] for i in result.chosen], result.lower_bound, result.optimal
 
     def lower_bound(self) -> int:
@@ -215,12 +222,17 @@ def _union(roles: list[int], indexes: list[int], alive: list[bool], skip: int) -
 
 
 def cover_matrix(
-    rows: list[int], columns: list[int], concept_limit: int = 20_000, budget: int = 200_000
+    rows: list[int],
+    columns: list[int],
+    concept_limit: int = 20_000,
+    budget: int = 200_000,
+    time_limit: float = 20.0,
 ) -> Cover:
     """A biclique cover of the matrix with few roles, and a lower bound on the minimum.
 
     The kernel is solved exactly as a set cover over its maximal bicliques when it
-    has at most `concept_limit` of them and the search ends within `budget` nodes;
+    has at most `concept_limit` of them and the search ends within `budget` nodes
+    and `time_limit` seconds;
     otherwise the better of that search's best and greedy with reductions is kept.
     """
     residual = _Residual(rows, columns)
@@ -229,7 +241,7 @@ def cover_matrix(
     bound = len(forced) + residual.lower_bound()
     if not residual.users:
         return Cover(tuple(drop_redundant(rows, forced)), len(forced), bound)
-    exact = residual.solve_exactly(concept_limit, budget)
+    exact = residual.solve_exactly(concept_limit, budget, time.perf_counter() + time_limit)
     if exact is not None:
         kernel_roles, kernel_bound, optimal = exact
         bound = max(bound, len(forced) + kernel_bound)

@@ -132,17 +132,22 @@ def verify_roles(relation: UserPermissions, roles: tuple[MinedRole, ...]) -> Non
 
 
 def mine_roles(
-    relation: UserPermissions, *, concept_limit: int = 20_000, search_budget: int = 200_000
+    relation: UserPermissions,
+    *,
+    concept_limit: int = 20_000,
+    search_budget: int = 200_000,
+    time_limit: float = 20.0,
 ) -> MiningResult:
     """Mine the fewest roles that reproduce `relation` exactly, verified before returning.
 
-    The result is a proven minimum when `optimal`; past `concept_limit` maximal
-    bicliques in the reduced kernel, or `search_budget` search nodes, the kernel
-    is covered heuristically and `lower_bound` says how far from optimal it can be.
+    The result is a proven minimum when `optimal`. Past `concept_limit` maximal
+    bicliques in the reduced kernel, `search_budget` search nodes or `time_limit`
+    seconds of exact search, the kernel is covered by the best heuristic cover
+    found, and `lower_bound` says how far from optimal it can be.
     """
     start = time.perf_counter()
     matrix = _collapse(relation)
-    cover = cover_matrix(matrix.rows, matrix.columns, concept_limit, search_budget)
+    cover = cover_matrix(matrix.rows, matrix.columns, concept_limit, search_budget, time_limit)
     expanded = _expand(matrix, cover.roles)
     roles = tuple(
         MinedRole(role_id(n, len(expanded)), tuple(perms), tuple(users))

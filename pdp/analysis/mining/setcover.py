@@ -11,6 +11,7 @@ no two of which share a set each need a set of their own.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pdp.analysis.mining.bitset import members, size
@@ -60,11 +61,11 @@ def _dominated_elements(sets_of: dict[int, int]) -> int:
     return dropped
 
 
-def _reduce(sets: list[int], elements: int) -> tuple[list[int], list[int], int]:
-    """Apply the reductions to a fixed point: (essential sets taken, alive sets, elements left)."""
+def _reduce(sets: list[int], elements: int, deadline: float) -> tuple[list[int], list[int], int]:
+    """Apply the reductions to a fixed point or the deadline: (essentials, alive sets, elements)."""
     alive = list(range(len(sets)))
     taken: list[int] = []
-    while elements:
+    while elements and time.perf_counter() <= deadline:
         alive = _drop_dominated_sets(sets, alive, elements)
         sets_of = _sets_of(sets, alive, elements)
         essential = {h.bit_length() - 1 for h in sets_of.values() if h & (h - 1) == 0}
@@ -81,31 +82,41 @@ def _reduce(sets: list[int], elements: int) -> tuple[list[int], list[int], int]:
     return taken, alive, elements
 
 
-def _packing_bound(sets_of: dict[int, int], elements: int, banned: int) -> int:
-    """Elements pairwise sharing no allowed set: each needs its own set."""
+def _packing_bound(sets_of: dict[int, int], order: list[int], elements: int, banned: int) -> int:
+    """Elements pairwise sharing no allowed set: each needs its own set.
+
+    `order` lists the elements, fewest sets first (fixed at the root: cheaper
+    than sorting at every node, and still a valid bound).
+    """
     used = 0
     count = 0
-    order = sorted(members(elements), key=lambda e: size(sets_of[e] & ~banned))
     for element in order:
-        holders = sets_of[element] & ~banned
-        if not holders & used:
-            used |= holders
-            count += 1
+        if elements >> element & 1:
+            holders = sets_of[element] & ~banned
+            if not holders & used:
+                used |= holders
+                count += 1
     return count
 
 
 class _Search:
     """Depth-first branch and bound over the reduced instance."""
 
-    def __init__(self, sets: list[int], sets_of: dict[int, int], budget: int) -> None:
+    def __init__(
+        self, sets: list[int], sets_of: dict[int, int], budget: int, deadline: float
+    ) -> None:
         self.sets = sets
         self.sets_of = sets_of
+        self.order = sorted(sets_of, key=lambda e: size(sets_of[e]))
         self.budget = budget
+        self.deadline = deadline
         self.nodes = 0
+        self.stopped = False
         self.best: list[int] | None = None
 
     def run(self, elements: int, chosen: list[int], banned: int) -> None:
-        if self.nodes >= self.budget:
+        if self.stopped or self.nodes >= self.budget or time.perf_counter() > self.deadline:
+            self.stopped = True
             return
         self.nodes += 1
         if not elements:
@@ -113,7 +124,7 @@ class _Search:
                 self.best = list(chosen)
             return
         limit = len(self.best) if self.best is not None else len(self.sets) + 1
-        if len(chosen) + _packing_bound(self.sets_of, elements, banned) >= limit:
+        if len(chosen) + _packing_bound(self.sets_of, self.order, elements, banned) >= limit:
             return
         pivot = min(members(elements), key=lambda e: size(self.sets_of[e] & ~banned))
         options = sorted(
@@ -126,19 +137,22 @@ class _Search:
             banned |= 1 << index
 
 
-def solve_set_cover(sets: list[int], elements: int, budget: int = 200_000) -> SetCoverResult:
-    """A minimum cover of `elements` by `sets` (optimal unless the node budget runs out)."""
-    taken, alive, left = _reduce(sets, elements)
+def solve_set_cover(
+    sets: list[int], elements: int, budget: int = 200_000, deadline: float = float("inf")
+) -> SetCoverResult:
+    """A minimum cover of `elements` by `sets`: optimal unless the node budget or deadline
+    (a `time.perf_counter()` value) runs out first, then the best cover found."""
+    taken, alive, left = _reduce(sets, elements, deadline)
     if not left:
         return SetCoverResult(tuple(taken), len(taken), True)
     sets_of = _sets_of(sets, alive, left)
-    root_bound = len(taken) + _packing_bound(sets_of, left, 0)
-    search = _Search(sets, sets_of, budget)
+    search = _Search(sets, sets_of, budget, deadline)
+    root_bound = len(taken) + _packing_bound(sets_of, search.order, left, 0)
     search.best = _greedy(sets, alive, left)
     search.run(left, [], 0)
     assert search.best is not None
     chosen = (*taken, *search.best)
-    optimal = search.nodes < budget
+    optimal = not search.stopped
     return SetCoverResult(chosen, len(chosen) if optimal else root_bound, optimal)
 
 
