@@ -33,6 +33,13 @@ def mine(
     output_format: Annotated[
         MineFormat, typer.Option("--format", help="text, json, or yaml (a policy fragment).")
     ] = MineFormat.text,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit",
+            help="Seconds of exact search before keeping the best cover found (and a bound).",
+        ),
+    ] = 20.0,
     merge_threshold: Annotated[
         float | None,
         typer.Option(
@@ -55,12 +62,14 @@ def mine(
 
     if (policy is None) == (up is None):
         fail("give either a POLICY or `--up FILE`", EXIT_INVALID)
+    if time_limit < 0:
+        fail(f"`--time-limit` must be at least 0, got `{time_limit}`", EXIT_INVALID)
     if merge_threshold is not None and not 0 < merge_threshold <= 1:
         fail(f"`--merge-threshold` must be in (0, 1], got `{merge_threshold}`", EXIT_INVALID)
     if policy is not None:
         compiled = compile_policy(load_or_exit(policy, EXIT_INVALID))
         relation = relation_from_policy(compiled)
-        result = mine_roles(relation)
+        result = mine_roles(relation, time_limit=time_limit)
         role_sets = policy_role_permissions(compiled)
         declared: int | None = len(compiled.policy.roles)
     else:
@@ -69,7 +78,7 @@ def mine(
             relation = read_up_file(up)
         except RelationError as exc:
             fail(str(exc), EXIT_INVALID)
-        result = mine_roles(relation)
+        result = mine_roles(relation, time_limit=time_limit)
         role_sets = {r.id: frozenset(r.permissions) for r in result.roles}
         declared = None
     merges = suggest_merges(role_sets, merge_threshold) if merge_threshold is not None else None

@@ -111,6 +111,17 @@ def test_merge_suggestions_in_json_and_text() -> None:
     assert "merge branch_manager, teller (similarity 0.83, saves 1)" in out
 
 
+def test_time_limit_zero_reports_a_bound_instead_of_optimal(tmp_path: Path) -> None:
+    path = tmp_path / "crown.txt"
+    # a 4-crown: no forced role, so the kernel is the whole graph
+    path.write_text("".join(f"{u} {p}\n" for u in range(4) for p in range(4) if u != p))
+    code, out, _ = _run("--up", str(path), "--format", "json", "--time-limit", "0")
+    assert code == 0
+    summary = json.loads(out)["summary"]
+    assert summary["verified"] is True
+    assert summary["lower_bound"] <= 4 <= summary["roles"]
+
+
 def test_text_output(up_file: Path) -> None:
     code, out, _ = _run("--up", str(up_file))
     assert code == 0
@@ -140,6 +151,7 @@ def test_bad_invocations_exit_2(tmp_path: Path, up_file: Path) -> None:
     assert _run("--up", str(tmp_path / "missing.txt"))[0] == 2
     assert _run(str(tmp_path / "missing-policy"))[0] == 2
     assert _run("--up", str(up_file), "--merge-threshold", "1.5")[0] == 2
+    assert _run("--up", str(up_file), "--time-limit", "-1")[0] == 2
     bad_policy = tmp_path / "bad.yaml"
     bad_policy.write_text("version: 1\nroles: [\n")
     assert _run(str(bad_policy))[0] == 2
