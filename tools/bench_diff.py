@@ -1,0 +1,175 @@
+"""Benchmark of `pdp diff` on two bank-sized policies differing by one widened grant.
+
+    .venv/bin/python tools/bench_diff.py [--roles 3000 --grants 30000 --classes 200
+                                          --purposes 40 --users 20000 --seed 1 --findings]
+
+Generates a policy with tools/generate_policy.py (or the fallback generator of
+tools/bench_review.py while that is missing), widens one allow grant from a
+leaf class to its top-level category, and times each phase: load + compile of
+each version, the symbolic diff, the rendering, and the whole `pdp diff`
+command in a subprocess. Baseline, measured in the same run: the naive diff
+that compares `held_permissions` of every role in both versions, timed on a
+sample of roles and extrapolated to all of them. The issue's target: the whole
+diff under 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from pdp.core.compile import compile_policy  # noqa: E402
+from pdp.core.load import load_policy  # noqa: E402
+from pdp.core.queries import held_permissions  # noqa: E402
+from pdp.policyci.diff import add_findings, diff_policies  # noqa: E402
+from pdp.policyci.render import render_text  # noqa: E402
+
+
+def generator() -> tuple[
+    Callable[..., dict[str, Any]], Callable[[dict[str, Any], Path], None], str
+]:
+    """`generate_policy` and `write_policy`, from tools/generate_policy.py or a fallback."""
+    try:
+        from generate_policy import generate_policy, write_policy  # type: ignore[import-not-found]
+    except ImportError:
+        from bench_review import fallback_policy, write_yaml  # type: ignore[import-not-found]
+
+        return fallback_policy, write_yaml, "fallback of tools/bench_review.py"
+    return generate_policy, write_policy, "tools/generate_policy.py"
+
+
+def widen_one_grant(document: dict[str, Any], seed: int) -> tuple[dict[str, Any], str]:
+    """A copy of the policy with one allow grant on a leaf class widened to its top category."""
+    classes = set(document["classes"])
+    parents = {c.rpartition(".")[0] for c in classes}
+    rng = random.Random(seed)
+    grants = document["grants"]
+    candidates = [
+        i
+        for i, g in enumerate(grants)
+        if g.get("effect", "allow") == "allow"
+        and len(g["classes"]) == 1
+        and "." in g["classes"][0]
+        and g["classes"][0] not in parents
+        and "*" not in g["roles"]
+    ]
+    if not candidates:  # widen the first class of any grant naming a leaf
+        candidates = [
+            i
+            for i, g in enumerate(grants)
+            if g.get("effect", "allow") == "allow"
+            and any("." in c and c not in parents for c in g["classes"])
+        ]
+    index = rng.choice(candidates)
+    changed = copy.deepcopy(document)
+    grant = changed["grants"][index]
+    leaf = next(c for c in grant["classes"] if "." in c and c not in parents)
+    top = leaf.split(".")[0]
+    grant["classes"] = sorted({top if c == leaf else c for c in grant["classes"]})
+    return changed, f"grant #{index} ({grant.get('id', '?')}): `{leaf}` -> `{top}`"
+
+
+def timed(label: str, func: Callable[[], Any]) -> Any:
+    """Run func, print how long it took."""
+    started = time.perf_counter()
+    value = func()
+    print(f"  {label:<44} {time.perf_counter() - started:8.2f} s")
+    return value
+
+
+def main() -> None:
+    """Generate, widen, time every phase, and compare with the naive baseline."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--roles", type=int, default=3000)
+    parser.add_argument("--grants", type=int, default=30000)
+    parser.add_argument("--classes", type=int, default=200)
+    parser.add_argument("--purposes", type=int, default=40)
+    parser.add_argument("--users", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--sample", type=int, default=20, help="roles timed for the baseline")
+    parser.add_argument("--findings", action="store_true", help="also time the review diff")
+    args = parser.parse_args()
+
+    generate, write, source = generator()
+    print(
+        f"policy: {args.roles} roles, {args.grants} grants, {args.classes} classes, "
+        f"{args.purposes} purposes, {args.users} users (generator: {source}, seed {args.seed})"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        old_path, new_path = Path(tmp) / "old.yaml", Path(tmp) / "new.yaml"
+        document = generate(
+            grants=args.grants,
+            roles=args.roles,
+            users=args.users,
+            classes=args.classes,
+            purposes=args.purposes,
+            sod_rules=20,
+            toxic_rules=10,
+            seed=args.seed,
+        )
+        changed, what = widen_one_grant(document, args.seed)
+        write(document, old_path)
+        write(changed, new_path)
+        print(f"change: {what}")
+        total = time.perf_counter()
+        old = timed("load + compile old", lambda: compile_policy(load_policy(old_path)))
+        new = timed("load + compile new", lambda: compile_policy(load_policy(new_path)))
+        diff = timed("symbolic diff", lambda: diff_policies(old, new))
+        timed("render text", lambda: render_text(diff))
+        in_process = time.perf_counter() - total
+        if args.findings:
+            timed("review both versions (new/resolved findings)", lambda: add_findings(diff))
+        s = diff.summary()
+        print(
+            f"  -> {s['added']} added, {s['removed']} removed, {s['roles_gaining']} roles and "
+            f"{s['users_gaining']} users gaining, {s['obligations_changed']} obligation changes, "
+            f"{s['keys_evaluated']} keys evaluated"
+        )
+        print(f"  {'in-process total (load, compile, diff, render)':<44} {in_process:8.2f} s")
+        started = time.perf_counter()
+        done = subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "pdp"),
+                "diff",
+                str(old_path),
+                str(new_path),
+                "--no-findings",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        command = time.perf_counter() - started
+        print(
+            f"  {'`pdp diff --no-findings --format json` (exit ' + str(done.returncode) + ')':<44} "
+            f"{command:8.2f} s   target < 10 s: {'met' if command < 10 else 'MISSED'}"
+        )
+
+        roles = sorted(old.role_closure)[: args.sample]
+        started = time.perf_counter()
+        for role in roles:
+            held_permissions(old, old.role_closure[role])
+            held_permissions(new, new.role_closure[role])
+        per_role = (time.perf_counter() - started) / max(1, len(roles))
+        print(
+            f"baseline: naive held_permissions of every role in both versions: "
+            f"{per_role * 1000:.1f} ms/role x {len(old.role_closure)} roles ≈ "
+            f"{per_role * len(old.role_closure):.0f} s (extrapolated from {len(roles)} roles)"
+        )
+
+
+if __name__ == "__main__":
+    main()
