@@ -257,3 +257,29 @@ def test_ci_fails_on_an_invalid_policy_and_failing_tests(
         "ci", "--policy", str(files["wider"]), "--tests", str(tests), "--fail-on", "none"
     )
     assert code == 0
+
+
+SOD = BASE.replace("  staff: {}\n", "  staff: {}\n  auditor: {}\n") + (
+    "separation_of_duties:\n  - id: SOD-TELLER-AUDIT\n    roles: [teller, auditor]\n"
+    "    severity: high\n"
+)
+
+
+def test_new_and_resolved_findings(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(SOD, encoding="utf-8")
+    after.write_text(
+        SOD.replace("u1: {roles: [teller]}", "u1: {roles: [teller, auditor]}"), "utf-8"
+    )
+    code, out = _run("diff", str(before), str(after), "--format", "json")
+    assert code == 0
+    findings = json.loads(out)["findings"]
+    assert [(f["kind"], f["rule_id"], f["subject"]) for f in findings["new"]] == [
+        ("sod_violation", "SOD-TELLER-AUDIT", {"user": "u1"})
+    ]
+    # auditor had no user: giving it one resolves the dormant-role finding
+    assert [(f["kind"], f["subject"]) for f in findings["resolved"]] == [
+        ("dormant_role", {"role": "auditor"})
+    ]
+    _, text = _run("diff", str(after), str(before))
+    assert "findings: 1 new, 1 resolved" in text and "resolved high sod_violation" in text
