@@ -39,18 +39,28 @@ def diff(
         typer.Option("--level", help="With --fail-on new-access: only access at or above this."),
     ] = None,
     path: Annotated[
-        str, typer.Option("--path", help="Policy path inside a git revision.")
-    ] = "policies",
+        str | None,
+        typer.Option(
+            "--path",
+            help="Policy path inside a git revision (default: the other side's path, "
+            "else policies).",
+        ),
+    ] = None,
     findings: Annotated[
         bool, typer.Option("--findings/--no-findings", help="Compare review findings too.")
     ] = True,
 ) -> None:
     """Diff two policies by held permission; exit 1 per --fail-on, 2 on invalid input."""
+    from pathlib import Path
+
     from pdp.errors import PolicyError
     from pdp.policyci.diff import add_findings, diff_policies
     from pdp.policyci.git import RevisionError, compile_source
     from pdp.policyci.render import render_markdown, render_text, sarif_log, sarif_results
 
+    if path is None:
+        on_disk = [s for s in (new, old) if Path(s).exists()]
+        path = on_disk[0] if on_disk else "policies"
     try:
         old_compiled = compile_source(old, path)
         new_compiled = compile_source(new, path)

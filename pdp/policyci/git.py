@@ -8,6 +8,7 @@ directory whose `*.yaml`/`*.yml` files are merged in name order, as on disk).
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path, PurePosixPath
 
@@ -54,6 +55,8 @@ def revision_texts(
     if not is_revision(rev, where):
         raise RevisionError(f"`{rev}` is neither a policy path nor a git revision")
     spec = path.rstrip("/") or "."
+    if Path(spec).is_absolute():
+        spec = os.path.relpath(spec, where)
     listing = _git(["ls-tree", "-r", "--full-name", "--name-only", rev, "--", spec], where)
     names = [n for n in listing.splitlines() if n]
     prefix = _git(["rev-parse", "--show-prefix"], where).strip()

@@ -166,6 +166,8 @@ def test_git_revisions(repo: Path) -> None:
     assert _run("diff", "HEAD", "HEAD~1", "--fail-on", "new-access")[0] == 0
     # a revision against the working tree, and a single file at a revision
     assert _run("diff", "HEAD", "policies", "--fail-on", "any")[0] == 0
+    # without --path, a revision is read at the other side's (here absolute) path
+    assert _run("diff", "HEAD~1", str(repo / "policies"), "--fail-on", "new-access")[0] == 1
     code, _ = _run("diff", "HEAD~1", "HEAD", "--path", "policies/missing.yaml")
     assert code == 2
 
