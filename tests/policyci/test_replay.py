@@ -140,6 +140,10 @@ def test_cli_formats_and_exit_codes(log: Path, changed: Path, tmp_path: Path) ->
     assert sum(g["count"] for g in data["groups"]) == data["flips"]
     flip = runner.invoke(app, ["replay", str(log), "--policy", str(changed), "--fail-on-flip"])
     assert flip.exit_code == 1 and "deny->allow" in flip.output
+    db = runner.invoke(
+        app, ["replay", str(log.with_suffix(".db")), "--policy", str(changed), "--format", "json"]
+    )
+    assert db.exit_code == 0 and json.loads(db.output)["flips"] == data["flips"]
     md = runner.invoke(app, ["replay", str(log), "--policy", str(changed), "--format", "markdown"])
     assert "| count |" in md.output
     missing = runner.invoke(
