@@ -171,7 +171,7 @@ def render_text(diff: PolicyDiff) -> str:
         roles = len({a.subject for a in accesses})
         out.append(f"{title}: {len(accesses)} permission(s) of {roles} role(s), up to {top}")
         lines = [
-            f"{g.sentence(verb)}  [{g.level}, {g.count} permission(s), {g.users} user(s)]"
+            f"{g.sentence(verb)}  [{g.level}, {g.count} permission(s), {g.users} user(s) with the role]"
             for g in group(diff, accesses, side)
         ]
         out += _limited(lines, "  " + mark)
@@ -217,7 +217,7 @@ def render_markdown(diff: PolicyDiff, heading: str = "###") -> str:
         out += [
             f"**{title}** (up to {diff.top_level(accesses)})",
             "",
-            "| level | change | permissions | users |",
+            "| level | change | permissions | users with the role |",
             "|---|---|---:|---:|",
         ]
         rows = [
