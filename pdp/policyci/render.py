@@ -171,7 +171,8 @@ def render_text(diff: PolicyDiff) -> str:
         roles = len({a.subject for a in accesses})
         out.append(f"{title}: {len(accesses)} permission(s) of {roles} role(s), up to {top}")
         lines = [
-            f"{g.sentence(verb)}  [{g.level}, {g.count} permission(s), {g.users} user(s) with the role]"
+            f"{g.sentence(verb)}  [{g.level}, {g.count} permission(s), "
+            f"{g.users} user(s) with the role]"
             for g in group(diff, accesses, side)
         ]
         out += _limited(lines, "  " + mark)
