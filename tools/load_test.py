@@ -291,6 +291,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     bare_url, pdp_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{pdp_port}"
     warm = argparse.Namespace(duration=2, httpx=args.httpx)
     rounds: list[tuple[Result, Result]] = []
+    latency: Result | None = None
     batch_results: list[Result] = []
     bare = start_bare(bare_port)
     server = start_pdp(pdp_port, f"sqlite:///{db}", workers=args.workers)
@@ -320,6 +321,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     ),
                 )
             )
+        latency = drive("pdp serve, single, 1 conn", pdp_url, "/v1/decisions", singles, 1, args, 1)
         for _ in range(args.rounds):
             batch_results.append(
                 drive(
@@ -344,6 +346,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "rounds": [[asdict(b), asdict(p)] for b, p in rounds],
         "batches": [asdict(r) for r in batch_results],
+        "latency_one_connection": None if latency is None else asdict(latency),
         "single_ratio_median": median(ratios),
         "single_ratios": ratios,
         "bare_rps_median": median([b.rps for b, _ in rounds]),
@@ -376,8 +379,8 @@ def verify_log(db: Path) -> int:
 def main() -> None:
     """Parse options, measure, print a table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per load (max 60)")
-    parser.add_argument("--rounds", type=int, default=3, help="bare/pdp rounds (max 10)")
+    parser.add_argument("--duration", type=int, default=4, help="seconds per load (max 60)")
+    parser.add_argument("--rounds", type=int, default=5, help="bare/pdp rounds (max 10)")
     parser.add_argument("--workers", type=int, default=1, help="pdp serve --workers")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=1000)
@@ -398,7 +401,8 @@ def main() -> None:
     print(
         f"{'load':28} {'req/s':>10} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
     )
-    rows = [r for pair in figures["rounds"] for r in pair] + figures["batches"]
+    rows = [r for pair in figures["rounds"] for r in pair]
+    rows += [figures["latency_one_connection"], *figures["batches"]]
     for r in rows:
         print(
             f"{r['name']:28} {r['rps']:10.0f} {r['decisions_per_s']:12.0f} "
