@@ -1,0 +1,213 @@
+"""What every check of the review shares: the policy, its permission space, held sets, paths.
+
+Built once per review. Role-level sets live in the full permission space (one
+bitset per role); user-level checks work on groups of users with the same
+role closure and on small projections of the space (`held.Projected`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pdp.analysis.finding import Path, node
+from pdp.analysis.graph import RolePaths, role_graph
+from pdp.analysis.held import FiledKeys, Projected, Subjects, projections
+from pdp.analysis.space import PermissionSpace
+from pdp.core.compile import CompiledPolicy, expand
+from pdp.core.model import Grant, Policy
+from pdp.core.queries import Permission, descendants
+
+Progress = Callable[[str, int, int], None]
+EVIDENCE_LIMIT = 8
+
+
+class ReviewInconsistencyError(RuntimeError):
+    """The review's sets disagree with the core's decision index: a bug, never a finding."""
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class ReviewContext:
+    """The shared state of one review of one compiled policy."""
+
+    compiled: CompiledPolicy
+    space: PermissionSpace
+    allow_keys: FiledKeys
+    deny_keys: FiledKeys
+    full: Projected
+    subjects: Subjects
+    role_held: dict[str, int]
+    paths: RolePaths
+    progress: Progress = _no_progress
+    class_desc: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    purpose_desc: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    level_masks: dict[str, int] = field(default_factory=dict)
+    class_rank: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+    _space_levels: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, compiled: CompiledPolicy, progress: Progress | None = None) -> ReviewContext:
+        """Group subjects, project the index on the full space and compute every role's set."""
+        report = progress or _no_progress
+        policy = compiled.policy
+        space = PermissionSpace(policy, cache=False)
+        allow_keys, deny_keys = projections(compiled)
+        report("index", 0, 1)
+        full = Projected.of(space, allow_keys, deny_keys)
+        report("index", 1, 1)
+        subjects = Subjects.of(compiled)
+        role_held: dict[str, int] = {}
+        total = len(compiled.role_closure)
+        for done, (rid, closure) in enumerate(compiled.role_closure.items(), 1):
+            role_held[rid] = full.held(closure)
+            if done % 500 == 0 or done == total:
+                report("roles", done, total)
+        levels = {
+            level: space.class_mask([c for c, k in policy.classes.items() if k.level == level])
+            for level in policy.levels
+        }
+        return cls(
+            compiled=compiled,
+            space=space,
+            allow_keys=allow_keys,
+            deny_keys=deny_keys,
+            full=full,
+            subjects=subjects,
+            role_held=role_held,
+            paths=RolePaths(role_graph(compiled)),
+            progress=report,
+            class_desc=descendants(policy.classes),
+            purpose_desc=descendants(policy.purposes),
+            level_masks=levels,
+            class_rank={c: policy.level_rank(k.level) for c, k in policy.classes.items()},
+        )
+
+    @property
+    def policy(self) -> Policy:
+        """The policy under review."""
+        return self.compiled.policy
+
+    @property
+    def top_level(self) -> str:
+        """The highest sensitivity level of the policy (C3 by default)."""
+        return self.policy.levels[-1]
+
+    def project(self, space: PermissionSpace) -> Projected:
+        """The compiled index projected on a smaller space."""
+        return Projected.of(space, self.allow_keys, self.deny_keys)
+
+    def level_of(self, mask: int) -> str | None:
+        """The highest level of a full-space set, None when it is empty."""
+        for level in reversed(self.policy.levels):
+            if mask & self.level_masks[level]:
+                return level
+        return None
+
+    def level_in(self, space: PermissionSpace, mask: int) -> str | None:
+        """The highest level of a set of a projected space, None when it is empty."""
+        masks = self._space_levels.get(id(space))
+        if masks is None:
+            classes = self.policy.classes
+            masks = self._space_levels[id(space)] = {
+                level: space.class_mask([c for c in space.classes if classes[c].level == level])
+                for level in self.policy.levels
+            }
+        for level in reversed(self.policy.levels):
+            if mask & masks[level]:
+                return level
+        return None
+
+    def level_key(self, level: str | None) -> int:
+        """A sort key of levels: -1 for none, else the level's rank."""
+        return -1 if level is None else self.policy.level_rank(level)
+
+    def level_of_permissions(self, permissions: Iterable[Permission]) -> str | None:
+        """The highest level of the classes of some permissions, None when there are none."""
+        return self.level_of_classes(c for c, _, _ in permissions)
+
+    def level_of_classes(self, classes: Iterable[str]) -> str | None:
+        """The highest level of some classes, None when there are none."""
+        policy = self.policy
+        ranks = [policy.level_rank(policy.classes[c].level) for c in classes]
+        return policy.levels[max(ranks)] if ranks else None
+
+    def subject_path(self, kind: str, subject: str, role: str) -> Path:
+        """The path from a subject to a role it reaches: `user:u`, `role:a`, `role:b`…"""
+        if kind == "role":
+            return self.paths.path([subject], [role])
+        return (node("user", subject), *self.paths.path(self.policy.users[subject].roles, [role]))
+
+    def grant_path(self, kind: str, subject: str, closure: frozenset[str], index: int) -> Path:
+        """The path from a subject to a grant reaching it: … `role:r`, `grant:G`."""
+        grant = self.compiled.grants[index]
+        named = closure.intersection(expand(grant, self.policy, "roles"))
+        if kind == "role":
+            roles = self.paths.path([subject], named)
+        else:
+            roles = (
+                node("user", subject),
+                *self.paths.path(self.policy.users[subject].roles, named),
+            )
+        return (*roles, node("grant", grant.id))
+
+    def held_grants(self, closure: frozenset[str], permission: Permission) -> tuple[int, ...]:
+        """The allow grants behind a held permission, checked with the core's `held`."""
+        held = self.compiled.held(closure, *permission)
+        if not held.held:
+            raise ReviewInconsistencyError(f"`{permission}` is not held by {sorted(closure)}")
+        return held.allows
+
+    def explain(
+        self,
+        kind: str,
+        subject: str,
+        closure: frozenset[str],
+        mask: int,
+        space: PermissionSpace | None = None,
+        limit: int = EVIDENCE_LIMIT,
+    ) -> list[Path]:
+        """Evidence for a set of held permissions: a path to each grant behind them.
+
+        Greedy: take the first permission left, ask the core which allow grants
+        give it, add a path to the first, drop everything that grant covers,
+        repeat (at most `limit` paths). Each path ends with the permission.
+        """
+        space = space or self.space
+        result: list[Path] = []
+        while mask and len(result) < limit:
+            permission = space.first(mask)
+            assert permission is not None
+            index = self.held_grants(closure, permission)[0]
+            result.append(
+                (*self.grant_path(kind, subject, closure, index), permission_node(permission))
+            )
+            mask &= ~space.boxes(self.grant_keys(self.compiled.grants[index]))
+        return result
+
+    def grant_keys(self, grant: Grant) -> Iterator[tuple[str, str, str]]:
+        """The concrete keys a grant names, wildcards resolved as the compiler does."""
+        policy = self.policy
+        actions = expand(grant, policy, "actions")
+        for cls in expand(grant, policy, "classes"):
+            for purp in expand(grant, policy, "purposes"):
+                for act in actions:
+                    yield (cls, purp, act)
+
+
+def permission_node(permission: Permission) -> str:
+    """An evidence node for a permission: `permission:class/purpose/action`."""
+    return node("permission", "/".join(permission))
+
+
+def level_severity(policy: Policy, level: str | None, ladder: tuple[str, str, str]) -> str:
+    """A severity from a level: ladder[0] at the top level, [1] one below, [2] otherwise."""
+    if level is None:
+        return ladder[2]
+    below_top = len(policy.levels) - 1 - policy.level_rank(level)
+    return ladder[min(below_top, 2)]

@@ -1,0 +1,131 @@
+"""The privilege review: every finding of a compiled policy, with a summary.
+
+    from pdp.analysis.review import review
+    result = review(compiled, usage=read_usage("decisions.db"), since=..., now=...)
+    result.to_dict()   # the JSON report
+
+Findings are sorted most severe first, then by kind, subject and rule. The
+kinds and their exact definitions are in docs/review.md and in the docstrings
+of `pdp.analysis.checks`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pdp.analysis.checks.duties import outside_duties
+from pdp.analysis.checks.exposure import high_exposure
+from pdp.analysis.checks.grants import over_broad_grants, redundant_grants
+from pdp.analysis.checks.separation import sod_violations, toxic_combinations
+from pdp.analysis.checks.structure import dormant_roles, equivalent_roles, orphan_users
+from pdp.analysis.checks.unused import unused_permissions
+from pdp.analysis.context import ReviewContext
+from pdp.analysis.finding import KINDS, Finding, severity_at_least
+from pdp.analysis.usage import UsageEvent
+from pdp.core.compile import CompiledPolicy
+from pdp.core.model import SEVERITIES
+
+__all__ = ["Finding", "Review", "review"]
+
+Check = Callable[[ReviewContext], Iterator[Finding]]
+CHECKS: tuple[Check, ...] = (
+    sod_violations,
+    toxic_combinations,
+    outside_duties,
+    over_broad_grants,
+    redundant_grants,
+    equivalent_roles,
+    dormant_roles,
+    orphan_users,
+    high_exposure,
+)
+
+
+@dataclass(frozen=True)
+class Review:
+    """The result of a privilege review: the policy version, when, the findings and a summary."""
+
+    policy_version: str
+    generated_at: datetime
+    findings: list[Finding]
+    summary: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report: `{"policy_version", "generated_at", "summary", "findings"}`."""
+        return {
+            "policy_version": self.policy_version,
+            "generated_at": timestamp(self.generated_at),
+            "summary": self.summary,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def at_or_above(self, severity: str) -> list[Finding]:
+        """The findings of this severity or a higher one."""
+        return [f for f in self.findings if severity_at_least(f.severity, severity)]
+
+
+def review(
+    compiled: CompiledPolicy,
+    *,
+    usage: Iterable[UsageEvent] | None = None,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Review:
+    """Review a compiled policy: every finding kind, and `unused_permission` given usage.
+
+    `since` and `now` bound the usage window (timezone-aware; `now` defaults to
+    the current time and is the report's `generated_at`). `progress` is called
+    as `progress(stage, done, total)` while the review runs.
+    """
+    if since is not None and usage is None:
+        raise ValueError("`since` needs `usage`")
+    moment = _aware(now) if now is not None else datetime.now(UTC)
+    ctx = ReviewContext.build(compiled, progress)
+    findings: list[Finding] = []
+    for check in CHECKS:
+        findings.extend(check(ctx))
+    if usage is not None:
+        window = _aware(since) if since is not None else None
+        findings.extend(unused_permissions(ctx, usage, window, moment))
+    findings.sort(key=Finding.sort_key)
+    return Review(compiled.version, moment, findings, summarize(ctx, findings))
+
+
+def summarize(ctx: ReviewContext, findings: list[Finding]) -> dict[str, Any]:
+    """The report's summary: counts by severity and kind, the policy's size, statistics."""
+    by_severity = Counter(f.severity for f in findings)
+    by_kind = Counter(f.kind for f in findings)
+    policy = ctx.policy
+    return {
+        "findings": len(findings),
+        "by_severity": {s: by_severity[s] for s in reversed(SEVERITIES)},
+        "by_kind": {k: by_kind[k] for k in KINDS},
+        "policy": {
+            "roles": len(policy.roles),
+            "users": len(policy.users),
+            "grants": len(policy.grants),
+            "rules": len(policy.rules),
+            "classes": len(policy.classes),
+            "purposes": len(policy.purposes),
+            "actions": len(policy.actions),
+            "levels": list(policy.levels),
+            "sources": list(policy.sources),
+        },
+        "subject_groups": len(ctx.subjects.closures),
+        "high_exposure": ctx.notes.get("high_exposure", {}),
+        "usage": ctx.notes.get("usage"),
+    }
+
+
+def timestamp(moment: datetime) -> str:
+    """A time as ISO 8601 UTC with a `Z`, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
