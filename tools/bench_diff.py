@@ -44,8 +44,10 @@ def generator() -> tuple[
     try:
         from generate_policy import generate_policy, write_policy  # type: ignore[import-not-found]
     except ImportError:
-        from bench_review import fallback_policy, write_yaml  # type: ignore[import-not-found]
-
+        try:
+            from bench_review import fallback_policy, write_yaml  # type: ignore[import-not-found]
+        except ImportError:
+            sys.exit("error: needs tools/generate_policy.py (or tools/bench_review.py's fallback)")
         return fallback_policy, write_yaml, "fallback of tools/bench_review.py"
     return generate_policy, write_policy, "tools/generate_policy.py"
 
