@@ -218,7 +218,7 @@ def _base_policy(options: CiOptions) -> tuple[CompiledPolicy | None, str]:
     if not base:
         return None, "no base revision given"
     if not is_revision(base):
-        return None, f"no base revision `{base}` (first commit or shallow clone?)"
+        return None, f"no base revision `{base}` here (first commit, shallow clone or no remote?)"
     try:
         return compile_source(base, str(options.policy)), ""
     except RevisionError:
