@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +26,24 @@ def bundled_policies() -> Path:
     import pdp
 
     return Path(pdp.__file__).resolve().parent.parent / "policies"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket with TCP_NODELAY, shared by the worker processes.
+
+    uvicorn's worker processes rebuild the listening socket without marking it
+    TCP, so asyncio leaves Nagle's algorithm on for their connections and a
+    small response waits for the client's delayed ACK (~40 ms per request on
+    a kept-alive connection). On Linux, accepted connections inherit
+    TCP_NODELAY from the listening socket, so set it here.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind(address)
+    listener.set_inheritable(True)
+    return listener
 
 
 def serve(
@@ -121,8 +140,17 @@ def serve(
             "watch": settings.watch,
         }
     )
+    listener = listening_socket(host, port)
+    common.pop("host")
+    common.pop("port")
+    typer.echo(f"pdp: {workers} workers on {host}:{port}", err=True)
     uvicorn.run(
-        "pdp.service.app:app_from_environment", factory=True, workers=workers, **common, **tls
+        "pdp.service.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        fd=listener.fileno(),
+        **common,
+        **tls,
     )
 
 
