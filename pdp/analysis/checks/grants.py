@@ -46,13 +46,16 @@ def _over_broad(ctx: ReviewContext, grant: Grant) -> Iterator[Finding]:
     rank = ctx.class_rank
     named = set(expand(grant, policy, "classes"))
     wild = any(STAR in values for values in (grant.roles, grant.classes, grant.purposes))
+    # `*` in classes names every class: nothing lies above what it names, only the top rule applies.
+    star_classes = STAR in grant.classes
     anchor: dict[str, str] = {}  # reached class -> the named class it is reached through
     for cls in named:
         for sub in ctx.class_desc[cls]:
             via = [a for a in ancestors_of(sub) if a in named]
             top_named = max(via, key=lambda a: rank[a])
-            if rank[sub] > rank[top_named] or (wild and rank[sub] == len(policy.levels) - 1):
-                anchor[sub] = STAR if STAR in grant.classes else top_named
+            above = rank[sub] > rank[top_named] and not star_classes
+            if above or (wild and rank[sub] == len(policy.levels) - 1):
+                anchor[sub] = STAR if star_classes else top_named
     if not anchor:
         return
     purposes = {p for purp in expand(grant, policy, "purposes") for p in ctx.purpose_desc[purp]}

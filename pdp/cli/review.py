@@ -1,0 +1,119 @@
+"""`pdp review POLICY`: the privilege review, as text, JSON, Markdown, HTML, SARIF or CSV.
+
+Exit codes: 0 no finding at or above `--fail-on` (default `high`), 1 at least
+one, 2 invalid input (policy, usage log, window, option). `--fail-on none`
+always exits 0 on valid input. A progress bar shows on stderr when stderr is a
+terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, fail, load_or_exit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+FORMATS = ("text", "json", "markdown", "html", "sarif", "csv")
+FAIL_ON = ("info", "low", "medium", "high", "critical", "none")
+
+
+def review(
+    policy: Annotated[Path, typer.Argument(help="Policy file or directory.")],
+    usage: Annotated[
+        str | None,
+        typer.Option(
+            "--usage",
+            metavar="LOG",
+            help="Decision log (SQLite path or URL) or a CSV/JSONL export: finds unused "
+            "permissions.",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Usage window: 90d, 12h, 4w, or an ISO date (needs --usage)."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="text, json, markdown, html, sarif or csv.")
+    ] = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the report here.")] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option("--fail-on", help="Exit 1 on findings of this severity or above (or `none`)."),
+    ] = "high",
+) -> None:
+    """Review a policy's privileges: SoD, toxic combinations, duties, grants, exposure."""
+    from datetime import UTC, datetime
+
+    from pdp.analysis.report.render import render
+    from pdp.analysis.review import review as run_review
+    from pdp.analysis.usage import UsageError, parse_since, read_usage
+    from pdp.core.compile import compile_policy
+    from pdp.errors import StorageError
+
+    if fmt not in FORMATS:
+        fail(f"unknown format `{fmt}` (choose one of {', '.join(FORMATS)})", EXIT_INVALID)
+    if fail_on not in FAIL_ON:
+        fail(f"unknown severity `{fail_on}` (choose one of {', '.join(FAIL_ON)})", EXIT_INVALID)
+    if since is not None and usage is None:
+        fail("`--since` needs `--usage`", EXIT_INVALID)
+    now = datetime.now(UTC)
+    try:
+        window = parse_since(since, now) if since is not None else None
+    except UsageError as exc:
+        fail(str(exc), EXIT_INVALID)
+    compiled = compile_policy(load_or_exit(policy, EXIT_INVALID))
+    try:
+        events = list(read_usage(usage)) if usage is not None else None
+        with _progress() as progress:
+            result = run_review(compiled, usage=events, since=window, now=now, progress=progress)
+    except (UsageError, StorageError) as exc:
+        fail(str(exc), EXIT_INVALID)
+    text = render(result, fmt, compiled)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write `{out}`: {(exc.strerror or str(exc)).lower()}", EXIT_INVALID)
+        typer.echo(f"wrote {out}: {result.summary['findings']} findings ({fmt})", err=True)
+    failing = [] if fail_on == "none" else result.at_or_above(fail_on)
+    raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on stderr when it is a terminal; None (quiet) otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    bar = Progress(
+        TextColumn("[bold]review[/] {task.description:<24}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("starting", total=1)
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+    with bar:
+        yield update
+
+
+def register(app: typer.Typer) -> None:
+    """Add `review` to the CLI."""
+    app.command()(review)

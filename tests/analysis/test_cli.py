@@ -1,0 +1,107 @@
+"""`pdp review`: exit codes, formats, --out, usage files and invalid input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pdp.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = str(ROOT / "policies")
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["review", *args])
+    return result.exit_code, result.stdout
+
+
+def test_exit_codes_follow_fail_on() -> None:
+    assert run(POLICY)[0] == 1  # critical findings, default --fail-on high
+    assert run(POLICY, "--fail-on", "critical")[0] == 1
+    assert run(POLICY, "--fail-on", "none")[0] == 0
+
+
+def test_no_findings_at_threshold_exits_0(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "actions: [use]\nclasses: {a: {level: C1}}\npurposes: {p: {}}\n"
+        "roles: {r: {duties: [p]}}\nusers: {u: {roles: [r]}}\n"
+        "grants: [{id: G, roles: [r], classes: [a], purposes: [p], actions: [use]}]\n"
+    )
+    code, out = run(str(policy), "--format", "json")
+    assert code == 0 and json.loads(out)["findings"] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("nope/",),
+        (POLICY, "--format", "pdf"),
+        (POLICY, "--fail-on", "urgent"),
+        (POLICY, "--since", "90d"),
+        (POLICY, "--usage", "missing.csv"),
+        (POLICY, "--usage", "x.csv", "--since", "yesterday"),
+    ],
+)
+def test_invalid_input_exits_2(args: tuple[str, ...]) -> None:
+    assert run(*args)[0] == 2
+
+
+def test_out_writes_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "review.sarif"
+    code, _ = run(POLICY, "--format", "sarif", "--out", str(out), "--fail-on", "none")
+    assert code == 0 and json.loads(out.read_text())["version"] == "2.1.0"
+
+
+def test_usage_csv_and_jsonl_give_unused_permissions(tmp_path: Path) -> None:
+    csv_file = tmp_path / "usage.csv"
+    csv_file.write_text(
+        "time,user,info_class,purpose,action,allowed\n"
+        "2026-11-20T10:00:00Z,u1001,identity.name,customer_service,use,true\n"
+        "2020-01-01T10:00:00Z,u1002,identity.name,customer_service,use,true\n"
+    )
+    code, out = run(
+        POLICY, "--usage", str(csv_file), "--since", "365d", "--format", "json", "--fail-on", "none"
+    )
+    assert code == 0
+    unused = {
+        (f["subject"].get("user") or f["subject"].get("role")): f
+        for f in json.loads(out)["findings"]
+        if f["kind"] == "unused_permission"
+    }
+    names = {(p["info_class"], p["purpose"], p["action"]) for p in unused["u1001"]["permissions"]}
+    assert ("identity.name", "customer_service", "use") not in names
+    names = {(p["info_class"], p["purpose"], p["action"]) for p in unused["u1002"]["permissions"]}
+    assert ("identity.name", "customer_service", "use") in names  # used, but before the window
+    jsonl = tmp_path / "usage.jsonl"
+    jsonl.write_text(
+        json.dumps(
+            {
+                "kind": "decision",
+                "time": "2026-11-20T10:00:00Z",
+                "subject_kind": "role",
+                "subject": "staff",
+                "info_class": "account.opening",
+                "purpose": "customer_service",
+                "action": "use",
+                "allowed": True,
+            }
+        )
+        + "\n"
+    )
+    code, out = run(POLICY, "--usage", str(jsonl), "--format", "json", "--fail-on", "none")
+    unused = {
+        f["subject"].get("role"): {
+            (p["info_class"], p["purpose"], p["action"]) for p in f["permissions"]
+        }
+        for f in json.loads(out)["findings"]
+        if f["kind"] == "unused_permission"
+    }
+    used = ("account.opening", "customer_service", "use")
+    assert used not in unused["staff"] and used in unused["teller"]  # staff's use is not teller's
+    assert ("account.opening", "customer_service.complaint", "use") in unused["staff"]

@@ -1,0 +1,150 @@
+"""Each report format of the review, validated: JSON schema, SARIF subset, CSV, Markdown, HTML."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import jsonschema
+import pytest
+
+from pdp.analysis.report import schema_path
+from pdp.analysis.report.render import render
+from pdp.analysis.review import Review, review
+from pdp.core.compile import CompiledPolicy, compile_policy
+from pdp.core.load import load_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+SARIF_SUBSET = Path(__file__).parent / "sarif-2.1.0-subset.schema.json"
+
+
+@pytest.fixture(scope="module")
+def compiled() -> CompiledPolicy:
+    return compile_policy(load_policy(ROOT / "policies"))
+
+
+@pytest.fixture(scope="module")
+def result(compiled: CompiledPolicy) -> Review:
+    return review(compiled)
+
+
+def test_json_report_validates_against_the_shipped_schema(
+    result: Review, compiled: CompiledPolicy
+) -> None:
+    schema = json.loads(schema_path().read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    document = json.loads(render(result, "json", compiled))
+    jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+    assert document["summary"]["findings"] == len(document["findings"]) > 0
+    broken = dict(document, findings=[dict(document["findings"][0], severity="urgent")])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_sarif_validates_and_points_at_policy_lines(
+    result: Review, compiled: CompiledPolicy
+) -> None:
+    schema = json.loads(SARIF_SUBSET.read_text())
+    log = json.loads(render(result, "sarif", compiled))
+    jsonschema.validate(log, schema, format_checker=jsonschema.FormatChecker())
+    run = log["runs"][0]
+    rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    for res in run["results"]:
+        assert rules[res["ruleIndex"]] == res["ruleId"]
+        region = res["locations"][0]["physicalLocation"]["region"]
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        path = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else ROOT / uri
+        line = path.read_text(encoding="utf-8").splitlines()[region["startLine"] - 1]
+        assert line.strip().startswith(("- id:", "u", "svc-", "authentication_service")), line
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(dict(log, version="2.0.0"), schema)
+
+
+def test_csv_parses_one_row_per_finding(result: Review, compiled: CompiledPolicy) -> None:
+    rows = list(csv.DictReader(io.StringIO(render(result, "csv", compiled))))
+    assert len(rows) == len(result.findings)
+    assert {r["fingerprint"] for r in rows} == {f.fingerprint for f in result.findings}
+    assert rows[0]["severity"] == "critical" and rows[0]["file"].endswith(".yaml")
+
+
+def test_markdown_and_text_summarise(result: Review, compiled: CompiledPolicy) -> None:
+    markdown = render(result, "markdown", compiled)
+    assert "| critical | 4 |" in markdown and "### Critical (4)" in markdown
+    text = render(result, "text", compiled)
+    assert text.splitlines()[0].endswith("findings (4 critical, 2 high, 4 medium)")
+
+
+def test_html_is_self_contained(result: Review, compiled: CompiledPolicy) -> None:
+    page = render(result, "html", compiled)
+    assert not re.search(r"(https?:)?//[a-z]", page.replace("://", "")), "external reference"
+    assert "http" not in page
+    assert page.count("<svg") == 1 + 3  # the role graph and one per toxic finding
+    assert (
+        'id="heat"' in page and 'id="findings"' in page and "SOD-CREDIT-ORIGINATE-APPROVE" in page
+    )
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed")
+def test_html_renders_in_headless_chromium(result: Review, compiled: CompiledPolicy) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = ARTIFACTS / "review.html"
+    page.write_text(render(result, "html", compiled), encoding="utf-8")
+    shot = ARTIFACTS / "review.png"
+    shot.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                str(_chromium()),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                f"--screenshot={shot}",
+                "--window-size=1400,2000",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 50_000  # a blank page is a few kB
+    dom = subprocess.run(
+        [
+            str(_chromium()),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tempfile.mkdtemp()}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "10 of 10 findings shown" in dom  # the filter script ran
