@@ -105,3 +105,18 @@ def test_usage_csv_and_jsonl_give_unused_permissions(tmp_path: Path) -> None:
     used = ("account.opening", "customer_service", "use")
     assert used not in unused["staff"] and used in unused["teller"]  # staff's use is not teller's
     assert ("account.opening", "customer_service.complaint", "use") in unused["staff"]
+
+
+def test_progress_is_quiet_when_piped_and_a_bar_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pdp.cli import review as command
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False)
+    with command._progress() as progress:
+        assert progress is None
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    with command._progress() as progress:
+        assert progress is not None
+        progress("roles", 1, 2)
+        progress("roles", 2, 2)
