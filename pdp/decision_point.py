@@ -164,7 +164,9 @@ class DecisionPoint:
         memo = state.memo
         decision = memo.get(key)
         if decision is None:
-            decision = decide(state.compiled, Request(*key))
+            # The memo holds the answer of rules 1-4 and 7 with consent aside (as if the
+            # customer consented to the purpose itself); consent is checked per request below.
+            decision = decide(state.compiled, Request(*key, {"consent": [key[3]]}))
             if len(memo) >= MEMO_LIMIT:
                 memo.clear()
             memo[key] = decision
