@@ -50,6 +50,8 @@ class ReviewContext:
     class_rank: dict[str, int] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
     _space_levels: dict[int, dict[str, int]] = field(default_factory=dict)
+    _grant_roles: dict[int, frozenset[str]] = field(default_factory=dict)
+    _grant_paths: dict[tuple[tuple[str, ...], int], Path] = field(default_factory=dict)
 
     @classmethod
     def build(cls, compiled: CompiledPolicy, progress: Progress | None = None) -> ReviewContext:
@@ -145,16 +147,17 @@ class ReviewContext:
 
     def grant_path(self, kind: str, subject: str, closure: frozenset[str], index: int) -> Path:
         """The path from a subject to a grant reaching it: … `role:r`, `grant:G`."""
-        grant = self.compiled.grants[index]
-        named = closure.intersection(expand(grant, self.policy, "roles"))
-        if kind == "role":
-            roles = self.paths.path([subject], named)
-        else:
-            roles = (
-                node("user", subject),
-                *self.paths.path(self.policy.users[subject].roles, named),
-            )
-        return (*roles, node("grant", grant.id))
+        starts = (subject,) if kind == "role" else self.policy.users[subject].roles
+        key = (starts, index)
+        tail = self._grant_paths.get(key)
+        if tail is None:
+            grant = self.compiled.grants[index]
+            named = self._grant_roles.get(index)
+            if named is None:
+                named = self._grant_roles[index] = frozenset(expand(grant, self.policy, "roles"))
+            tail = (*self.paths.path(starts, closure & named), node("grant", grant.id))
+            self._grant_paths[key] = tail
+        return tail if kind == "role" else (node("user", subject), *tail)
 
     def held_grants(self, closure: frozenset[str], permission: Permission) -> tuple[int, ...]:
         """The allow grants behind a held permission, checked with the core's `held`."""
