@@ -120,3 +120,42 @@ def test_progress_is_quiet_when_piped_and_a_bar_on_a_terminal(
         assert progress is not None
         progress("roles", 1, 2)
         progress("roles", 2, 2)
+
+
+def test_usage_from_a_sqlite_decision_log(tmp_path: Path) -> None:
+    from pdp.audit.log import SqlDecisionLog
+    from pdp.audit.record import decision_record
+    from pdp.core.decision import Request
+    from pdp.decision_point import DecisionPoint
+
+    dp = DecisionPoint.from_path(POLICY)
+    log = SqlDecisionLog(f"sqlite:///{tmp_path / 'decisions.db'}")
+    request = Request("user", "u1004", "account.opening", "customer_service", "use")
+    decision = dp.decide(
+        user="u1004", info_class="account.opening", purpose="customer_service", action="use"
+    )
+    assert decision.allowed
+    log.append(decision_record(request, decision, "test"))
+    log.close()
+    code, out = run(
+        POLICY,
+        "--usage",
+        str(tmp_path / "decisions.db"),
+        "--since",
+        "1d",
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+    )
+    assert code == 0
+    document = json.loads(out)
+    assert document["summary"]["usage"]["counted"] == 1
+    unused = next(
+        f
+        for f in document["findings"]
+        if f["kind"] == "unused_permission" and f["subject"] == {"user": "u1004"}
+    )
+    names = {(p["info_class"], p["purpose"], p["action"]) for p in unused["permissions"]}
+    assert ("account.opening", "customer_service", "use") not in names
+    assert ("account.number", "customer_service", "use") in names
