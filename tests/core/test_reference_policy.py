@@ -7,7 +7,6 @@ on the compiled policy, which must answer the spec's "held" (rules 1-4).
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,32 +34,9 @@ def load_cases() -> list[Case]:
 
 CASES = load_cases()
 
-# DecisionPoint memoises each decision made without the request's context, so
-# a memoised `consent_required` is returned even when consent is given: every
-# consent-based allow is denied. Reported to the lead; pdp.core.decision.decide
-# gets these cases right (see test_case_on_the_core). Strict, so the fix shows.
-CONSENT_MEMO_BUG = pytest.mark.xfail(
-    strict=True, reason="DecisionPoint memo ignores context.consent (core bug, reported)"
-)
-
-
-@cache
-def _consent_purposes() -> frozenset[str]:
-    return frozenset(DecisionPoint.from_path(POLICY_PATH).compiled.consent_scope)
-
-
-def _needs_consent(case: Case) -> bool:
-    purposes = _consent_purposes()
-    return bool(case["expect"]["allowed"]) and case["request"].get("purpose") in purposes
-
 
 def _params() -> list[Any]:
-    return [
-        pytest.param(
-            case, id=case["name"], marks=[CONSENT_MEMO_BUG] if _needs_consent(case) else []
-        )
-        for case in CASES
-    ]
+    return [pytest.param(case, id=case["name"]) for case in CASES]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 
 from tests.service.conftest import TELLER_OPENING, TestClient
@@ -32,10 +31,6 @@ def test_deny_reasons_unknown_and_default_and_explicit(client: TestClient) -> No
     assert ask(role=None, user="u1")["allowed"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: DecisionPoint memoises the consent-less deny, so consent never allows",
-)
 def test_consent_comes_from_context(client: TestClient) -> None:
     request = {**TELLER_OPENING, "info_class": "account.balance", "purpose": "marketing"}
     assert client.post("/v1/decisions", json=request).json()["reasons"] == ["consent_required"]
