@@ -101,10 +101,12 @@ class RolePaths:
 
     def path(self, starts: Iterable[str], targets: Iterable[str]) -> Path:
         """The shortest path from one of `starts` to one of `targets` (role ids), as nodes."""
-        wanted = {node("role", t) for t in targets}
+        wanted = [node("role", t) for t in targets]
         best: list[str] | None = None
         for start in sorted(starts):
-            for target, path in self.paths_from(start).items():
-                if target in wanted and (best is None or (len(path), path) < (len(best), best)):
+            reachable = self.paths_from(start)
+            for target in wanted:
+                path = reachable.get(target)
+                if path is not None and (best is None or (len(path), path) < (len(best), best)):
                     best = path
         return tuple(best or ())
