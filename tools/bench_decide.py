@@ -273,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             row = bench_size(size, args, Path(tmp))
-            print(f"measured {size} grants", file=sys.stderr)
             rows.append(row)
+            print(table(rows), file=sys.stderr, flush=True)  # so far, in case the run is cut
     print(table(rows))
     return 0
 
