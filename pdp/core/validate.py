@@ -122,7 +122,7 @@ def find_cycles(roles: dict[str, Role]) -> list[list[str]]:
                 stack.append((node, index + 1))
                 nxt = parents[index]
                 if state.get(nxt) == 1:
-                    cycles.append([*path[path.index(nxt):], nxt])
+                    cycles.append([*path[path.index(nxt) :], nxt])
                 elif not state.get(nxt):
                     stack.append((nxt, 0))
             else:

@@ -14,8 +14,9 @@ from pdp.analysis.mining import (
     read_up_file,
     verify_roles,
 )
+from tests.shared_data import DATASETS
 
-DATA = Path("/work/shared/datasets/rolemining")
+DATA = DATASETS / "rolemining"
 HP = DATA / "hp"
 
 # name: (users, permissions, UP edges, min |R|, greedy, lattice), Ene et al. Tables 1-3

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pdp.analysis.mining import (
@@ -13,8 +11,9 @@ from pdp.analysis.mining import (
     read_up_file,
     verify_roles,
 )
+from tests.shared_data import DATASETS
 
-UNIVERSITY = Path("/work/shared/datasets/rolemining/university")
+UNIVERSITY = DATASETS / "rolemining" / "university"
 needs_data = pytest.mark.skipif(not UNIVERSITY.is_dir(), reason="university dataset not present")
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from pdp.casbin_engine import file_enforcer
 from pdp.core.casbin_export import MODEL_FILE_NAME, MODEL_TEXT
+from tests.shared_data import DATASETS
 
 ROOT = Path(__file__).resolve().parents[2]
-DATASET = Path("/work/shared/datasets/casbin")
+DATASET = DATASETS / "casbin"
 VECTORS_PATH = DATASET / "pycasbin_v2.8.0_enforce_vectors.json"
 
 
