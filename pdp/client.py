@@ -154,6 +154,22 @@ def _results(response: httpx.Response, many: bool) -> list[Decision]:
     return [decision_of(item) for item in items]
 
 
+def _calls(
+    bodies: list[dict[str, Any]], missing: list[int], single: bool
+) -> list[tuple[str, Any, bool]]:
+    """The service calls (path, body, batch?) that decide the `missing` bodies, in order."""
+    if single:
+        return [("/v1/decisions", bodies[0], False)]
+    return [
+        (
+            "/v1/decisions/batch",
+            {"requests": [bodies[i] for i in missing[s : s + BATCH_SIZE]]},
+            True,
+        )
+        for s in range(0, len(missing), BATCH_SIZE)
+    ]
+
+
 class _Base:
     """What the sync and async clients share: headers, bodies and the cache."""
 
@@ -235,13 +251,9 @@ class PdpClient(_Base):
         found, missing = self._split(bodies)
         if not missing:
             return [d for d in found if d is not None]
-        if single:
-            decided = _results(self._post("/v1/decisions", bodies[0]), many=False)
-        else:
-            decided = []
-            for start in range(0, len(missing), BATCH_SIZE):
-                chunk = {"requests": [bodies[i] for i in missing[start : start + BATCH_SIZE]]}
-                decided += _results(self._post("/v1/decisions/batch", chunk), many=True)
+        decided: list[Decision] = []
+        for path, body, many in _calls(bodies, missing, single):
+            decided += _results(self._post(path, body), many=many)
         return self._fill(bodies, found, missing, decided)
 
     def close(self) -> None:
@@ -300,13 +312,9 @@ class AsyncPdpClient(_Base):
         found, missing = self._split(bodies)
         if not missing:
             return [d for d in found if d is not None]
-        if single:
-            decided = _results(await self._post("/v1/decisions", bodies[0]), many=False)
-        else:
-            decided = []
-            for start in range(0, len(missing), BATCH_SIZE):
-                chunk = {"requests": [bodies[i] for i in missing[start : start + BATCH_SIZE]]}
-                decided += _results(await self._post("/v1/decisions/batch", chunk), many=True)
+        decided: list[Decision] = []
+        for path, body, many in _calls(bodies, missing, single):
+            decided += _results(await self._post(path, body), many=many)
         return self._fill(bodies, found, missing, decided)
 
     async def aclose(self) -> None:
