@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from pdp.analysis.space import PermissionSpace
 from pdp.core.compile import CompiledPolicy, Key
+from pdp.core.model import WILDCARD
 
 Filed = Mapping[Key, Mapping[str, tuple[int, ...]]]
 
@@ -37,12 +38,16 @@ class FiledKeys:
     by_class: dict[str, list[tuple[Key, frozenset[str]]]]
 
     @classmethod
-    def of(cls, filed: Filed) -> FiledKeys:
-        """Index one table (allow or deny) of a compiled policy."""
+    def of(cls, filed: Filed, all_roles: frozenset[str]) -> FiledKeys:
+        """Index one table (allow or deny) of a compiled policy.
+
+        A grant whose roles are `*` is filed once under the `WILDCARD` sentinel; every role's
+        closure holds the role itself, so for roles the sentinel means `all_roles`.
+        """
         by_class: dict[str, list[tuple[Key, frozenset[str]]]] = defaultdict(list)
         shared: dict[frozenset[str], frozenset[str]] = {}
         for key, roles in filed.items():
-            members = frozenset(roles)
+            members = all_roles if WILDCARD in roles else frozenset(roles)
             by_class[key[0]].append((key, shared.setdefault(members, members)))
         return cls(dict(by_class))
 
@@ -150,4 +155,5 @@ class Projected:
 
 def projections(compiled: CompiledPolicy) -> tuple[FiledKeys, FiledKeys]:
     """The allow and deny tables of a compiled policy, indexed for projecting."""
-    return FiledKeys.of(compiled.allow), FiledKeys.of(compiled.deny)
+    all_roles = frozenset(compiled.role_closure)
+    return FiledKeys.of(compiled.allow, all_roles), FiledKeys.of(compiled.deny, all_roles)
