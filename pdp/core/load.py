@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pdp.core.fastsource import fast_source
+from pdp.core.gcpause import paused_gc
 from pdp.core.model import Policy
 from pdp.core.parse import parse_sources
 from pdp.core.source import Source, read_source
@@ -32,14 +34,37 @@ class CheckResult:
         return [p for p in self.problems if p.severity == "warning"]
 
 
-def check_texts(texts: list[tuple[str, str]]) -> CheckResult:
-    """Check a policy given as (file name, YAML text) pairs, merged in the order given."""
-    sources: list[Source] = []
-    problems: list[Problem] = []
+def check_texts(texts: list[tuple[str, str]], *, fast: bool = True) -> CheckResult:
+    """Check a policy given as (file name, YAML text) pairs, merged in the order given.
+
+    Valid policies are read on the fast path (`pdp.core.fastsource`) when every
+    file allows it; any problem at all sends the whole policy through the
+    reference reader, so problems always carry exact lines and columns.
+    `fast=False` uses the reference reader only.
+    """
+    with paused_gc():
+        return _check_texts(texts, fast=fast)
+
+
+def _check_texts(texts: list[tuple[str, str]], *, fast: bool) -> CheckResult:
+    if fast:
+        fast_sources = [fast_source(text, name) for name, text in texts]
+        ready = [source for source in fast_sources if source is not None]
+        if len(ready) == len(texts):
+            result = _check_sources(texts, ready, [])
+            if not result.problems:
+                return result
+    sources, problems = [], []
     for name, text in texts:
         source, read_problems = read_source(text, name)
         problems += read_problems
         sources.append(source)
+    return _check_sources(texts, sources, problems)
+
+
+def _check_sources(
+    texts: list[tuple[str, str]], sources: list[Source], problems: list[Problem]
+) -> CheckResult:
     if any(p.severity == "error" for p in problems):
         return CheckResult(None, sort_problems(problems))
     parsed, parse_problems = parse_sources(sources)

@@ -68,13 +68,27 @@ GRANT_FIELDS: tuple[tuple[str, RefKind], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """A reference to a declared id, where it was made and whether `*` is allowed there."""
+    """The ids one list (or one scalar) of a file refers to, where, and whether `*` is allowed.
+
+    Locations are computed only when a problem needs one: a bank-sized policy
+    makes hundreds of thousands of references.
+    """
 
     kind: RefKind
-    value: str
-    location: Location
+    values: tuple[str, ...]
+    source: Source
+    path: PathKey
     context: str
     wildcard_ok: bool = False
+    indexes: tuple[int, ...] | None = None
+    scalar: bool = False
+
+    def location(self, position: int) -> Location:
+        """The location of `values[position]`."""
+        if self.scalar:
+            return self.source.at(self.path)
+        index = position if self.indexes is None else self.indexes[position]
+        return self.source.at((*self.path, index))
 
 
 @dataclass
@@ -160,7 +174,8 @@ class _FileParser:
             return None
         return str(value)
 
-    def string_list(self, value: Any, path: PathKey, what: str) -> list[tuple[str, Location]]:
+    def string_items(self, value: Any, path: PathKey, what: str) -> list[tuple[int, str]]:
+        """The index and text of each string item of a list; a problem for anything else."""
         if not isinstance(value, list):
             self.problem(
                 "expected_list",
@@ -169,12 +184,18 @@ class _FileParser:
                 hint=f"write `[{value}]`" if isinstance(value, str) else "write a yaml list",
             )
             return []
-        items: list[tuple[str, Location]] = []
+        if all(type(item) is str for item in value):
+            return list(enumerate(value))
+        items: list[tuple[int, str]] = []
         for i, item in enumerate(value):
             text = self.string(item, (*path, i), f"each item of {what}")
             if text is not None:
-                items.append((text, self.src.at((*path, i))))
+                items.append((i, text))
         return items
+
+    def string_list(self, value: Any, path: PathKey, what: str) -> list[tuple[str, Location]]:
+        """The string items of a list with their locations."""
+        return [(text, self.src.at((*path, i))) for i, text in self.string_items(value, path, what)]
 
     def id_ok(
         self, value: str, pattern: re.Pattern[str], path: PathKey, what: str, *, key: bool = False
@@ -202,7 +223,6 @@ class _FileParser:
         wildcard_ok: bool = False,
         nonempty: bool = False,
     ) -> tuple[str, ...]:
-        items = self.string_list(value, path, context)
         if nonempty and isinstance(value, list) and not value:
             self.problem(
                 "empty_list",
@@ -210,9 +230,16 @@ class _FileParser:
                 path,
                 hint='list at least one id, or `"*"` for all',
             )
-        for text, loc in items:
-            self.out.refs.append(Ref(kind, text, loc, context, wildcard_ok))
-        return tuple(dict.fromkeys(text for text, _ in items))
+        indexes = None
+        if isinstance(value, list) and all(type(item) is str for item in value):
+            values = tuple(value)
+        else:
+            items = self.string_items(value, path, context)
+            values = tuple(text for _, text in items)
+            indexes = tuple(i for i, _ in items)
+        if values:
+            self.out.refs.append(Ref(kind, values, self.src, path, context, wildcard_ok, indexes))
+        return values if len(set(values)) == len(values) else tuple(dict.fromkeys(values))
 
     def section_once(self, name: str) -> bool:
         first = self.out.section_files.get(name)
@@ -304,7 +331,12 @@ class _FileParser:
             if level is not None:
                 self.out.refs.append(
                     Ref(
-                        "level", level, self.src.at((*path, "level")), f"the level of class `{key}`"
+                        "level",
+                        (level,),
+                        self.src,
+                        (*path, "level"),
+                        f"the level of class `{key}`",
+                        scalar=True,
                     )
                 )
         self.out.class_levels[key] = level

@@ -81,7 +81,23 @@ class _Reader:
             return self.read_mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.read(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.scalars.construct_object(node, deep=True)
+        return self.construct(node)
+
+    def construct(self, node: yaml.Node) -> Any:
+        """A scalar's value by its tag; a problem (and None) for a tag pdp cannot read."""
+        try:
+            return self.scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            what = getattr(exc, "problem", None) or str(exc)
+            self.problems.append(
+                Problem(
+                    "unsupported_yaml",
+                    f"cannot read this value: {what}",
+                    self.loc(node),
+                    hint="write plain yaml: no custom tags or merge keys (`<<`)",
+                )
+            )
+            return None
 
     def read_mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -96,11 +112,10 @@ class _Reader:
                     )
                 )
                 continue
-            key = (
-                key_node.value
-                if key_node.tag == STR_TAG
-                else str(self.scalars.construct_object(key_node))
-            )
+            key = key_node.value if key_node.tag == STR_TAG else self.construct(key_node)
+            if key is None and key_node.tag != STR_TAG:
+                continue
+            key = str(key)
             key_path = (*path, key)
             if key in result:
                 self.problems.append(

@@ -32,28 +32,31 @@ def _declared(
 def _check_refs(parsed: Parsed, declared: dict[str, set[str]]) -> list[Problem]:
     problems = []
     for ref in parsed.refs:
-        if ref.value == WILDCARD:
-            if not ref.wildcard_ok:
+        known = declared[ref.kind]
+        if known.issuperset(ref.values):
+            continue
+        for position, value in enumerate(ref.values):
+            if value == WILDCARD:
+                if not ref.wildcard_ok:
+                    problems.append(
+                        Problem(
+                            "invalid_wildcard",
+                            f"`*` is not allowed in {ref.context}",
+                            ref.location(position),
+                            id=value,
+                            hint=f"list the {_KIND_SECTION[ref.kind]} by name",
+                        )
+                    )
+            elif value not in known:
                 problems.append(
                     Problem(
-                        "invalid_wildcard",
-                        f"`*` is not allowed in {ref.context}",
-                        ref.location,
-                        id=ref.value,
-                        hint=f"list the {_KIND_SECTION[ref.kind]} by name",
+                        f"undeclared_{ref.kind}",
+                        f"{ref.kind} `{value}` in {ref.context} is not declared",
+                        ref.location(position),
+                        id=value,
+                        hint=f"declare it under `{_KIND_SECTION[ref.kind]}` or fix the spelling",
                     )
                 )
-            continue
-        if ref.value not in declared[ref.kind]:
-            problems.append(
-                Problem(
-                    f"undeclared_{ref.kind}",
-                    f"{ref.kind} `{ref.value}` in {ref.context} is not declared",
-                    ref.location,
-                    id=ref.value,
-                    hint=f"declare it under `{_KIND_SECTION[ref.kind]}` or fix the spelling",
-                )
-            )
     return problems
 
 
