@@ -173,3 +173,33 @@ def test_a_problem_sends_the_whole_policy_to_the_reference_reader() -> None:
         ("undeclared_role", 14, 11)
     ]
     assert_same_result(result, check_texts([("p.yaml", text)], fast=False))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    policy=policies(),
+    texts=st.lists(st.text(max_size=60), min_size=1, max_size=6),
+    style=st.sampled_from([*STYLES, {"width": 12, "default_style": '"'}, {"width": 12}]),
+    unicode=st.booleans(),
+)
+def test_free_text_reads_the_same_on_both_paths(
+    policy: dict[str, Any], texts: list[str], style: dict[str, Any], unicode: bool
+) -> None:
+    """Labels and descriptions with any characters, folded, escaped or quoted by the emitter."""
+    targets = [
+        entry
+        for section in ("classes", "purposes", "roles", "users")
+        for entry in (policy.get(section) or {}).values()
+    ]
+    for index, entry in enumerate(targets):
+        entry["label" if index % 2 else "description"] = texts[index % len(texts)]
+    text = yaml.safe_dump(policy, sort_keys=False, allow_unicode=unicode, **style)
+    texts_in = [("p.yaml", text)]
+    fast, slow = check_texts(texts_in), check_texts(texts_in, fast=False)
+    assert_same_result(fast, slow)
+    if slow.policy is not None:
+        assert fast.policy is not None
+        for section in ("classes", "purposes", "roles", "users"):
+            for key, item in getattr(slow.policy, section).items():
+                other = getattr(fast.policy, section)[key]
+                assert (other.label, other.description) == (item.label, item.description)
