@@ -297,7 +297,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     server = start_pdp(pdp_port, f"sqlite:///{db}", workers=args.workers)
     try:
         drive("warm-up", bare_url, "/v1/decisions", singles, 1, warm, args.connections)
-        drive("warm-up", pdp_url, "/v1/decisions", singles, 1, warm, args.connections)
+        warm_pdp = drive("warm-up", pdp_url, "/v1/decisions", singles, 1, warm, args.connections)
         for _ in range(args.rounds):
             rounds.append(
                 (
@@ -337,7 +337,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop(bare)
         stop(server)
-    logged = verify_log(db)
+    logged, dropped = verify_log(db)
+    answered = warm_pdp.requests + sum(p.requests for _, p in rounds)
+    answered += (latency.requests if latency is not None else 0) + sum(
+        r.requests * args.batch for r in batch_results
+    )
     ratios = [p.rps / b.rps for b, p in rounds]
     batch_best = max(batch_results, key=lambda r: r.rps)
     return {
@@ -356,24 +360,30 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "errors": sum(r.errors for pair in rounds for r in pair)
         + sum(r.errors for r in batch_results),
         "logged_decisions": logged,
+        "answered_decisions": answered,
+        "dropped_log_records": dropped,
         "log": f"sqlite:///{db}",
     }
 
 
-def verify_log(db: Path) -> int:
-    """Count the decisions in the log and check its chain with `pdp log verify`."""
-    from pdp.audit.log import open_log
+def verify_log(db: Path) -> tuple[int, int]:
+    """Check the log's chain with `pdp log verify`; count its decisions and dropped records."""
+    import sqlite3
 
     check = subprocess.run(
         [str(PDP), "log", "verify", f"sqlite:///{db}"], capture_output=True, text=True, check=False
     )
     if check.returncode != 0:
         raise SystemExit(f"pdp log verify failed: {check.stdout}{check.stderr}")
-    log = open_log(f"sqlite:///{db}")
-    try:
-        return len(log.query(kind="decision", limit=10**9))
-    finally:
-        log.close()
+    with sqlite3.connect(db) as conn:
+        (decisions,) = conn.execute(
+            "SELECT count(*) FROM pdp_log WHERE json_extract(body, '$.kind') = 'decision'"
+        ).fetchone()
+        (dropped,) = conn.execute(
+            "SELECT coalesce(sum(json_extract(body, '$.detail.dropped')), 0) FROM pdp_log "
+            "WHERE json_extract(body, '$.reasons[0]') = 'log_records_dropped'"
+        ).fetchone()
+    return int(decisions), int(dropped)
 
 
 def main() -> None:
@@ -420,9 +430,12 @@ def main() -> None:
         f"{figures['batch_decisions_per_s_best']:,.0f}; target >= 100,000: "
         f"{'OK' if batch >= 100_000 else 'BELOW TARGET'}"
     )
+    complete = figures["logged_decisions"] >= figures["answered_decisions"]
     print(
         f"errors: {figures['errors']}; decision log: {figures['logged_decisions']:,} decisions "
-        f"(warm-up included), `pdp log verify` OK"
+        f"for {figures['answered_decisions']:,} answered (warm-up included; "
+        f"{'all logged' if complete else 'SOME MISSING'}), {figures['dropped_log_records']} "
+        "dropped, `pdp log verify` OK"
     )
 
 

@@ -14,6 +14,10 @@ reaches the caller: it is counted in `write_failures`, `healthy` turns False,
 and the records stay queued (up to `max_pending`, then new ones are dropped,
 counted and reported by an alert record once writing works again) and are
 retried with backoff.
+
+`open_log(url, writer="process")` moves the chaining and the inserts to a
+writer process of their own (`pdp.audit.writer`), so that they do not share
+the serving process's interpreter; the guarantees are the same.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 from pdp.audit.chain import EMPTY_HEAD, ChainRow, Head, VerifyResult, verify_rows
 from pdp.audit.export import jsonl_rows, write_jsonl
@@ -49,6 +53,15 @@ class DecisionLog(ABC):
     def append(self, record: LogRecord) -> None:
         """Queue a record for writing; never blocks on storage and never raises."""
 
+    def append_bodies(self, bodies: Sequence[str]) -> None:
+        """Queue records given as their canonical JSON (see `record.decision_parts`).
+
+        The fast path of the service: the same guarantees as `append`. This
+        default decodes each body; the SQL logs queue the text as it is.
+        """
+        for body in bodies:
+            self.append(parse_canonical(body))
+
     @abstractmethod
     def flush(self, timeout: float | None = None) -> None:
         """Wait until everything queued so far is written, a write fails, or `timeout` passes."""
@@ -66,6 +79,11 @@ class DecisionLog(ABC):
     @abstractmethod
     def write_failures(self) -> int:
         """How many write attempts (batches) have failed since the log was opened."""
+
+    @property
+    def backlog(self) -> int:
+        """About how many records are queued and not yet stored (cheap: for back-pressure)."""
+        return 0
 
     @abstractmethod
     def verify(self, expect_head: str | None = None) -> VerifyResult:
@@ -105,7 +123,7 @@ class _Flush:
         self.done = threading.Event()
 
 
-_open_logs: weakref.WeakSet[SqlDecisionLog] = weakref.WeakSet()
+_open_logs: weakref.WeakSet[DecisionLog] = weakref.WeakSet()
 
 
 @atexit.register
@@ -114,7 +132,44 @@ def _close_open_logs() -> None:
         open_log_.close()
 
 
-class SqlDecisionLog(DecisionLog):
+class SqlReads(DecisionLog):
+    """The reading side of a log in a SQL store: verify, query, head and count."""
+
+    @abstractmethod
+    def _reader(self) -> SqlStore:
+        """The store to read from (opened if needed), or raise `StorageError`."""
+
+    def verify(self, expect_head: str | None = None) -> VerifyResult:
+        """Check the stored chain and a head kept elsewhere; `StorageError` if unreadable."""
+        return self._reader().verify(expect_head)
+
+    def query(
+        self,
+        *,
+        subject: str | None = None,
+        subject_kind: str | None = None,
+        info_class: str | None = None,
+        allowed: bool | None = None,
+        kind: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        caller: str | None = None,
+        limit: int = 1000,
+    ) -> list[LogRecord]:
+        """The newest `limit` stored records matching every given filter, oldest first."""
+        where = QueryFilter(subject, subject_kind, info_class, allowed, kind, since, until, caller)
+        return self._reader().query(where, limit)
+
+    def head(self) -> Head:
+        """The newest stored seq and hash: keep a copy elsewhere to detect tail truncation."""
+        return self._reader().head()
+
+    def __len__(self) -> int:
+        """How many records are stored."""
+        return self._reader().count()
+
+
+class SqlDecisionLog(SqlReads):
     """A decision log in SQLite or PostgreSQL, written in batches by one background thread."""
 
     def __init__(
@@ -130,8 +185,8 @@ class SqlDecisionLog(DecisionLog):
         self._batch_size = max(1, batch_size)
         self._interval = max(0.001, flush_interval)
         self._max_pending = max_pending
-        self._queue: deque[LogRecord | _Flush] = deque()
-        self._batch: list[LogRecord] = []
+        self._queue: deque[LogRecord | str | _Flush] = deque()
+        self._batch: list[LogRecord | str] = []
         self._markers: list[_Flush] = []
         self._flushes: set[_Flush] = set()
         self._wake = threading.Event()  # a full batch is waiting
@@ -143,6 +198,7 @@ class SqlDecisionLog(DecisionLog):
         self._dropped = 0
         self._dropped_reported = 0
         self._failures = 0
+        self._written = 0
         self._healthy = False
         self._store: SqlStore | None = None
         self._open_lock = threading.Lock()
@@ -164,6 +220,19 @@ class SqlDecisionLog(DecisionLog):
         if len(queue) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
 
+    def append_bodies(self, bodies: Sequence[str]) -> None:
+        """Queue records given as their canonical JSON; never blocks and never raises."""
+        queue = self._queue
+        room = self._max_pending - len(queue)
+        if self._closed or room < len(bodies):
+            keep = 0 if self._closed else max(room, 0)
+            with self._drop_lock:
+                self._dropped += len(bodies) - keep
+            bodies = bodies[:keep]
+        queue.extend(bodies)
+        if len(queue) >= self._batch_size and not self._wake.is_set():
+            self._wake.set()
+
     @property
     def healthy(self) -> bool:
         """True when the store is open and the last write succeeded."""
@@ -173,6 +242,16 @@ class SqlDecisionLog(DecisionLog):
     def write_failures(self) -> int:
         """How many write attempts (batches) have failed since the log was opened."""
         return self._failures
+
+    @property
+    def written(self) -> int:
+        """How many records have been stored since the log was opened."""
+        return self._written
+
+    @property
+    def backlog(self) -> int:
+        """About how many records are queued and not yet stored (flush markers included)."""
+        return len(self._queue) + len(self._batch)
 
     @property
     def dropped(self) -> int:
@@ -260,7 +339,7 @@ class SqlDecisionLog(DecisionLog):
         if not self._flushes:
             pop = queue.popleft
             taken = [pop() for _ in range(count)]
-            batch.extend(cast("list[LogRecord]", taken))
+            batch.extend(cast("list[LogRecord | str]", taken))
             return
         while len(batch) < size and queue:
             item = queue.popleft()
@@ -294,11 +373,12 @@ class SqlDecisionLog(DecisionLog):
             if not self._write(self._batch):
                 self._release_markers(failed=True)
                 return False
+            self._written += len(self._batch)
             self._batch = []
             self._release_markers()
             self._report_dropped()
 
-    def _write(self, batch: list[LogRecord]) -> bool:
+    def _write(self, batch: list[LogRecord | str]) -> bool:
         try:
             store = self._open_store()
             if store is None:
@@ -311,6 +391,12 @@ class SqlDecisionLog(DecisionLog):
             log.warning("decision log writes recovered after %d failure(s)", self._failures)
         self._healthy = True
         return True
+
+    def _reader(self) -> SqlStore:
+        store = self._open_store()
+        if store is None:
+            raise StorageError(f"the decision log `{self._display}` cannot be opened")
+        return store
 
     def _report_dropped(self) -> None:
         """After a good write, record (as an alert) how many records were dropped since."""
@@ -328,50 +414,25 @@ class SqlDecisionLog(DecisionLog):
                 )
             )
 
-    # -- reading -----------------------------------------------------------------------
 
-    def _reader(self) -> SqlStore:
-        store = self._open_store()
-        if store is None:
-            raise StorageError(f"the decision log `{self._display}` cannot be opened")
-        return store
-
-    def verify(self, expect_head: str | None = None) -> VerifyResult:
-        """Check the stored chain and a head kept elsewhere; `StorageError` if unreadable."""
-        return self._reader().verify(expect_head)
-
-    def query(
-        self,
-        *,
-        subject: str | None = None,
-        subject_kind: str | None = None,
-        info_class: str | None = None,
-        allowed: bool | None = None,
-        kind: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        caller: str | None = None,
-        limit: int = 1000,
-    ) -> list[LogRecord]:
-        """The newest `limit` stored records matching every given filter, oldest first."""
-        where = QueryFilter(subject, subject_kind, info_class, allowed, kind, since, until, caller)
-        return self._reader().query(where, limit)
-
-    def head(self) -> Head:
-        """The newest stored seq and hash: keep a copy elsewhere to detect tail truncation."""
-        return self._reader().head()
-
-    def __len__(self) -> int:
-        """How many records are stored."""
-        return self._reader().count()
-
-
-def open_log(url: str, *, batch_size: int = 500, flush_interval: float = 0.2) -> DecisionLog:
+def open_log(
+    url: str,
+    *,
+    batch_size: int = 500,
+    flush_interval: float = 0.2,
+    writer: Literal["thread", "process"] = "thread",
+) -> DecisionLog:
     """Open (creating if missing) the log at a path, `sqlite:///PATH` or `postgresql://...`.
 
-    Raises `StorageError` only for a malformed url; an unreachable or unwritable
-    store gives a log whose `healthy` is False and which retries.
+    `writer="process"` chains and inserts in a writer process of its own
+    (`pdp.audit.writer`) instead of a thread of this one. Raises `StorageError`
+    only for a malformed url; an unreachable or unwritable store gives a log
+    whose `healthy` is False and which retries.
     """
+    if writer == "process":
+        from pdp.audit.writer import ProcessDecisionLog
+
+        return ProcessDecisionLog(url, batch_size=batch_size, flush_interval=flush_interval)
     return SqlDecisionLog(url, batch_size=batch_size, flush_interval=flush_interval)
 
 

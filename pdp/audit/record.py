@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -232,6 +232,47 @@ def canonical_json(record: LogRecord) -> str:
         return f"{before}{encode_basestring(r.decision_id)}{between}{encode_basestring(r.time)}}}"
     except TypeError:  # a value of another type, or an unhashable one (a list)
         return _encode_sorted(r.to_dict())
+
+
+def safe_canonical_json(record: LogRecord) -> str:
+    """The canonical JSON of a record; a detail that cannot be encoded is replaced by a note."""
+    try:
+        return canonical_json(record)
+    except ValueError as exc:
+        return canonical_json(replace(record, detail={"encoding_error": str(exc)}))
+
+
+def decision_parts(caller: str, request: Request, decision: Decision) -> tuple[str, str]:
+    """The canonical JSON of a decision record around its id and time, for fast encoding.
+
+    `before + encode_basestring(decision_id) + after + encode_basestring(time) + "}"`
+    equals `canonical_json(decision_record(request, decision, caller, decision_id, time))`
+    (the service builds the bodies of a batch this way and queues them with
+    `DecisionLog.append_bodies`).
+    """
+    before = _before_cache.get((request.action, decision.allowed, caller)) or _before(
+        (request.action, decision.allowed, caller)
+    )
+    key = (
+        request.info_class,
+        "decision",
+        decision.obligations,
+        decision.policy_version,
+        request.purpose,
+        decision.reasons,
+        request.subject,
+        request.subject_kind,
+    )
+    return before, _between_cache.get(key) or _between(key)
+
+
+def time_of_body(body: str) -> str | None:
+    """The `time` of a canonical JSON body (its last field), or None when it has none."""
+    start = body.rfind('"time":"')
+    if start < 0 or not body.endswith('"}'):
+        return None
+    text = body[start + 8 : -2]
+    return text if "\\" not in text and '"' not in text else None
 
 
 def parse_canonical(body: str) -> LogRecord:

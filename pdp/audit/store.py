@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,7 +44,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pdp.audit.chain import EMPTY_HEAD, ChainRow, Head, VerifyResult, row_hash, verify_rows
-from pdp.audit.record import LogRecord, canonical_json, parse_canonical, utc_time
+from pdp.audit.record import (
+    LogRecord,
+    parse_canonical,
+    safe_canonical_json,
+    time_of_body,
+    utc_time,
+)
 from pdp.errors import StorageError
 
 LOG_TABLE = "pdp_log"
@@ -121,28 +127,27 @@ def _tables(schema: str | None) -> tuple[MetaData, Table, Table]:
     return metadata, log, head
 
 
-def _body(record: LogRecord) -> str:
-    """The canonical JSON of a record; a detail that cannot be encoded is replaced by a note."""
-    try:
-        return canonical_json(record)
-    except ValueError as exc:
-        return canonical_json(replace(record, detail={"encoding_error": str(exc)}))
+def link(records: Sequence[LogRecord | str], head: Head) -> tuple[list[tuple[Any, ...]], Head]:
+    """Chain records onto `head`: the rows to insert (in `COLUMNS` order) and the new head.
 
-
-def link(records: Sequence[LogRecord], head: Head) -> tuple[list[tuple[Any, ...]], Head]:
-    """Chain records onto `head`: the rows to insert (in `COLUMNS` order) and the new head."""
+    A record is a `LogRecord` or its canonical JSON already encoded (a `str`,
+    see `DecisionLog.append_bodies`); the time column comes from the record.
+    """
     seq, prev = head
     rows: list[tuple[Any, ...]] = []
     add = rows.append
     for r in records:
         seq += 1
-        body = _body(r)
+        if type(r) is str:
+            body, time = r, time_of_body(r)
+        else:
+            assert isinstance(r, LogRecord)
+            body, time = safe_canonical_json(r), r.time
         try:
             digest = row_hash(seq, prev, body)
         except UnicodeEncodeError:  # a lone surrogate: store the record with it replaced
             body = body.encode("utf-8", "replace").decode("utf-8")
             digest = row_hash(seq, prev, body)
-        time: str | None = r.time
         if type(time) is not str or not time.isascii() or "\x00" in time:
             time = None  # not a log time: kept in the body only (never poison a batch)
         add((seq, prev, digest, time, body))
@@ -192,7 +197,7 @@ class SqlStore(ABC):
         """Create the tables and the head row if missing, safely against other processes."""
 
     @abstractmethod
-    def _append_rows(self, records: Sequence[LogRecord]) -> Head:
+    def _append_rows(self, records: Sequence[LogRecord | str]) -> Head:
         """Chain and insert records in one transaction holding the head lock."""
 
     @abstractmethod
@@ -203,7 +208,7 @@ class SqlStore(ABC):
     def _snapshot(self) -> contextlib.AbstractContextManager[Connection]:
         """A connection in a transaction that reads one consistent snapshot."""
 
-    def append(self, records: Sequence[LogRecord]) -> Head:
+    def append(self, records: Sequence[LogRecord | str]) -> Head:
         """Chain records onto the head and store them atomically; raise on any failure."""
         return self._append_rows(records)
 
@@ -306,7 +311,7 @@ class SqliteStore(SqlStore):
                 .on_conflict_do_nothing()
             )
 
-    def _append_rows(self, records: Sequence[LogRecord]) -> Head:
+    def _append_rows(self, records: Sequence[LogRecord | str]) -> Head:
         raw = self.engine.raw_connection()
         try:
             db = raw.driver_connection
@@ -403,7 +408,7 @@ class PostgresStore(SqlStore):
                 .on_conflict_do_nothing()
             )
 
-    def _append_rows(self, records: Sequence[LogRecord]) -> Head:
+    def _append_rows(self, records: Sequence[LogRecord | str]) -> Head:
         raw = self.engine.raw_connection()
         try:
             db: Any = raw.driver_connection

@@ -11,6 +11,7 @@ from pdp.monitor.duties import DutyIndex
 from pdp.monitor.rules import (
     Alert,
     ClassSpreadRule,
+    Counted,
     DenialBurstRule,
     Observation,
     SensitiveUseRule,
@@ -48,7 +49,14 @@ class Monitor:
         return self.observe_many((obs,), now)
 
     def observe_many(self, batch: Sequence[Observation], now: float | None = None) -> list[Alert]:
-        """Feed decisions made at one time (a batch) to every rule; return their alerts.
+        """Feed decisions made at one time (a batch) to every rule; return their alerts."""
+        counted: dict[Observation, int] = {}
+        for obs in batch:
+            counted[obs] = counted.get(obs, 0) + 1
+        return self.observe_counted(list(counted.items()), now)
+
+    def observe_counted(self, batch: Counted, now: float | None = None) -> list[Alert]:
+        """Feed distinct decisions made at one time, each with how many times it was made.
 
         Each rule groups the batch by key first, so a batch costs one state
         update per distinct caller or subject, not one per decision.

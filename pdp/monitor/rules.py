@@ -1,4 +1,8 @@
-"""The abnormal-access rules: each sees one decision at a time and may raise an alert."""
+"""The abnormal-access rules: each sees the decisions made at one time and may raise alerts.
+
+A rule takes `Counted` decisions: each distinct observation once, with how many
+times it was made (a batch repeats the same questions).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ class Observation(NamedTuple):
     purpose: str
     action: str
     allowed: bool
+
+
+Counted = Sequence[tuple[Observation, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +65,15 @@ class DenialBurstRule:
         self.window = thresholds.window_seconds
         self._counter = SlidingCounter(thresholds.window_seconds, max_keys)
 
-    def observe(self, batch: Sequence[Observation], now: float) -> list[Alert]:
+    def observe(self, batch: Counted, now: float) -> list[Alert]:
         """Count the denials of decisions made at `now`; alert once per key and window."""
         callers: dict[str, tuple[int, Observation]] = {}
         subjects: dict[tuple[str, str], tuple[int, Observation]] = {}
-        for obs in batch:
+        for obs, times in batch:
             if not obs.allowed:
-                callers[obs.caller] = (callers.get(obs.caller, (0,))[0] + 1, obs)
+                callers[obs.caller] = (callers.get(obs.caller, (0,))[0] + times, obs)
                 subject = (obs.subject_kind, obs.subject)
-                subjects[subject] = (subjects.get(subject, (0,))[0] + 1, obs)
+                subjects[subject] = (subjects.get(subject, (0,))[0] + times, obs)
         if not callers:
             return []
         counted = [(f"caller:{c}", n, obs) for c, (n, obs) in callers.items()]
@@ -106,12 +113,10 @@ class ClassSpreadRule:
         # state: [classes of the current window, baseline or -1.0, window it fired in]
         self._table: WindowTable[list[Any]] = WindowTable(thresholds.window_seconds, keep, max_keys)
 
-    def observe(
-        self, batch: Sequence[Observation], now: float, duties: DutyIndex | None
-    ) -> list[Alert]:
+    def observe(self, batch: Counted, now: float, duties: DutyIndex | None) -> list[Alert]:
         """Add each decision's class to its subject's window; alert on a spread beyond the usual."""
         grouped: dict[tuple[str, str], tuple[set[str], Observation]] = {}
-        for obs in batch:
+        for obs, _ in batch:
             if duties is not None and not duties.known_class(obs.info_class):
                 continue
             subject = (obs.subject_kind, obs.subject)
@@ -173,15 +178,13 @@ class SensitiveUseRule:
         self.t = thresholds
         self._table: WindowTable[list[int]] = WindowTable(thresholds.window_seconds, 1, max_keys)
 
-    def observe(
-        self, batch: Sequence[Observation], now: float, duties: DutyIndex | None
-    ) -> list[Alert]:
+    def observe(self, batch: Counted, now: float, duties: DutyIndex | None) -> list[Alert]:
         """Alert on allowed sensitive uses outside duties (once per key and window)."""
         if not self.t.enabled or duties is None:
             return []
         sensitive = duties.sensitive
         alerts = []
-        for obs in batch:
+        for obs, _ in batch:
             if (
                 obs.allowed
                 and obs.info_class in sensitive

@@ -47,7 +47,9 @@ def create_app(
     """Build the service. Opens `config.log` unless a log is given (then the caller closes it)."""
     config = config or ServiceConfig()
     owns_log = decision_log is None
-    the_log = open_log(config.log) if decision_log is None else decision_log
+    the_log = (
+        open_log(config.log, writer=config.log_writer) if decision_log is None else decision_log
+    )
     metrics = Metrics()
     metrics.watch_log(lambda: the_log.write_failures, lambda: the_log.healthy)
     monitor = Monitor(config.alerts, dp.compiled)

@@ -3,6 +3,7 @@
 The file is YAML; every key is optional::
 
     log: sqlite:///pdp-decisions.db
+    log_writer: process        # or thread: chain and insert in a thread of the service
     watch: true
     watch_interval: 1.0
     metrics_public: false
@@ -28,7 +29,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -80,6 +81,7 @@ class ServiceConfig:
     watch: bool = True
     watch_interval: float = 1.0
     metrics_public: bool = False
+    log_writer: Literal["process", "thread"] = "process"
 
     @property
     def auth_enabled(self) -> bool:
@@ -190,6 +192,10 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
             if not isinstance(data[key], bool):
                 raise ConfigError(f"`{key}` must be true or false")
             config = replace(config, **{key: data[key]})
+    if "log_writer" in data:
+        if data["log_writer"] not in ("process", "thread"):
+            raise ConfigError("`log_writer` must be `process` or `thread`")
+        config = replace(config, log_writer=data["log_writer"])
     if "watch_interval" in data:
         interval = data["watch_interval"]
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:

@@ -110,10 +110,14 @@ class Metrics:
 
     def count(self, decisions: Iterable[Decision]) -> None:
         """Count decisions by result and reason, one counter update per distinct label set."""
+        self.count_counted((d, 1) for d in decisions)
+
+    def count_counted(self, decisions: Iterable[tuple[Decision, int]]) -> None:
+        """Count decisions given with how many times each was made."""
         tally: dict[tuple[bool, tuple[str, ...]], int] = {}
-        for d in decisions:
+        for d, times in decisions:
             key = (d.allowed, d.reasons)
-            tally[key] = tally.get(key, 0) + 1
+            tally[key] = tally.get(key, 0) + times
         results = {True: 0, False: 0}
         children = self._reasons
         for (allowed, reasons), n in tally.items():

@@ -90,19 +90,21 @@ def test_batch_limit_from_config_is_413(policy_dir: Any, log_url: str) -> None:
     assert response.json()["error"]["field"] == "requests"
 
 
-def test_ids_are_uuid4_and_times_are_in_the_log_format() -> None:
+def test_ids_are_uuid8_unique_and_times_are_in_the_log_format() -> None:
     import time
     import uuid
     from datetime import UTC, datetime
 
     from pdp.audit.record import TIME_FORMAT
-    from pdp.service.deciding import log_time, new_ids
+    from pdp.service.deciding import DecisionIds, log_time, new_ids
 
-    ids = new_ids(500)
-    assert len(set(ids)) == 500
+    ids = new_ids(500) + new_ids(1)
+    assert len(set(ids)) == 501
     for value in ids:
         parsed = uuid.UUID(value)
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and parsed.hex == value
+        assert parsed.version == 8 and parsed.variant == uuid.RFC_4122 and parsed.hex == value
+    other = DecisionIds()  # another process (or a fork): another random prefix
+    assert not set(other.take(500)) & set(ids)
     now = 1_790_000_000.25
     assert log_time(now) == datetime.fromtimestamp(now, UTC).strftime(TIME_FORMAT)
     assert log_time(now + 1.5) == datetime.fromtimestamp(now + 1.5, UTC).strftime(TIME_FORMAT)

@@ -1,10 +1,13 @@
 """`POST /v1/decisions`, `POST /v1/decisions/batch` and `POST /v1/explain`.
 
-The hot path: the body is parsed straight from bytes by pydantic-core
-(`model_validate_json`) and the token checked inline, so FastAPI resolves no
-dependencies here; validation errors still go through the service's
-`RequestValidationError` handler. The request body schemas are declared in
-OpenAPI by `openapi_extra` (and registered by `pdp.service.openapi`).
+The hot path: the token is checked inline (FastAPI resolves no dependencies
+here), the body parsed by `json.loads` and handed to the `Decider`, which
+validates each distinct question once against the schema and answers repeated
+ones from its memo (see `pdp.service.deciding`). When anything in the body is
+invalid, the body is validated by pydantic (`model_validate_json`) for the
+error — the service's `RequestValidationError` handler names the field and the
+index. The request body schemas are declared in OpenAPI by `openapi_extra`
+(and registered by `pdp.service.openapi`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from pdp.service.config import HARD_MAX_BATCH
+from pdp.service.deciding import InvalidRequestError, wait_for_log
 from pdp.service.schemas import (
     DecisionBatchRequestV1,
     DecisionBatchResponseV1,
@@ -58,6 +63,14 @@ async def parse(request: Request, model: type[M]) -> M:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
 
 
+async def json_body(request: Request) -> Any:
+    """The body as parsed JSON (strict UTF-8), or None when it is not JSON."""
+    try:
+        return json.loads((await request.body()).decode())
+    except ValueError:
+        return None
+
+
 def json_response(data: Any) -> Response:
     """Serialise a response once, without FastAPI's generic encoder."""
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -74,11 +87,16 @@ async def decide(request: Request) -> Response:
     """Decide one request; the response names the policy version and the logged decision id."""
     started = time.perf_counter()
     caller = authorize(request, "decide")
-    body = await parse(request, DecisionRequestV1)
+    item = await json_body(request)
     service: ServiceState = request.app.state.service
-    data = service.decider.decide(body, caller.name)
+    await wait_for_log(service.log)
+    try:
+        data = service.decider.decide_json(item, caller.name)
+    except InvalidRequestError:  # the schema names the error (or, should it accept, decides)
+        model = await parse(request, DecisionRequestV1)
+        data = service.decider.decide_json(model.model_dump(), caller.name)
     service.metrics.decision_latency.observe(time.perf_counter() - started)
-    return json_response(data)
+    return Response(data, media_type="application/json")
 
 
 @router.post(
@@ -91,21 +109,36 @@ async def decide_batch(request: Request) -> Response:
     """Decide many requests in order, all by one policy version (`limits.max_batch` at most)."""
     started = time.perf_counter()
     caller = authorize(request, "decide")
-    body = await parse(request, DecisionBatchRequestV1)
+    data = await json_body(request)
     service: ServiceState = request.app.state.service
     limit = service.config.limits.max_batch
-    if len(body.requests) > limit:
+    items = data.get("requests") if type(data) is dict and data.keys() == {"requests"} else None
+    await wait_for_log(service.log)
+    try:
+        if type(items) is not list or not 0 < len(items) <= HARD_MAX_BATCH:
+            raise InvalidRequestError
+        check_batch_size(len(items), limit)
+        answer = service.decider.decide_batch_json(items, caller.name)
+    except InvalidRequestError:  # the schema names the error (or, should it accept, decides)
+        model = await parse(request, DecisionBatchRequestV1)
+        check_batch_size(len(model.requests), limit)
+        items = [r.model_dump() for r in model.requests]
+        answer = service.decider.decide_batch_json(items, caller.name)
+    service.metrics.batch_latency.observe(time.perf_counter() - started)
+    return Response(answer, media_type="application/json")
+
+
+def check_batch_size(size: int, limit: int) -> None:
+    """Refuse a batch over `limits.max_batch` with a 413 `batch_too_large`."""
+    if size > limit:
         raise HTTPException(
             413,
             {
                 "code": "batch_too_large",
-                "message": f"a batch holds at most {limit} requests, got {len(body.requests)}",
+                "message": f"a batch holds at most {limit} requests, got {size}",
                 "field": "requests",
             },
         )
-    data = service.decider.decide_batch(body.requests, caller.name)
-    service.metrics.batch_latency.observe(time.perf_counter() - started)
-    return json_response(data)
 
 
 @router.post(
