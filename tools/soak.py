@@ -5,10 +5,11 @@
 
 Starts `pdp serve --workers 1` (decision log on, a token required, file
 watching on), warms up, then sends single decisions and batches at a fixed
-rate (open loop) for `--duration` seconds, sampling the server's RSS every
-`--sample` seconds. Passes (exit 0) when: RSS grew at most 10% from the
-first sample after warm-up, no request failed, every decision id returned is
-in the decision log, and `pdp log verify` passes after a clean shutdown.
+rate (open loop) for `--duration` seconds, sampling the RSS of the server
+and its decision-log writer process together every `--sample` seconds.
+Passes (exit 0) when: RSS grew at most 10% from the first sample after
+warm-up, no request failed, every decision id returned is in the decision log,
+and `pdp log verify` passes after a clean shutdown.
 """
 
 from __future__ import annotations
@@ -38,6 +39,20 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of a process (the decision log's writer process)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def tree_rss(pid: int) -> tuple[int, int]:
+    """RSS in KiB of the server, and of the server and its child processes together."""
+    server = rss_kib(pid)
+    return server, server + sum(rss_kib(c) for c in children(pid))
 
 
 def start(port: int, db: Path, tmp: Path) -> subprocess.Popen[bytes]:
@@ -132,16 +147,23 @@ async def soak(args: argparse.Namespace, process: subprocess.Popen[bytes], url: 
     """Warm up, then run the load while sampling RSS; return the samples (KiB)."""
     load = args.load
     await load.run(args.warmup)
-    samples = [rss_kib(process.pid)]
-    print(f"t=0s rss={samples[0] / 1024:.1f} MiB (after {args.warmup}s warm-up)", flush=True)
+    server, total = tree_rss(process.pid)
+    samples = [total]
+    print(
+        f"t=0s rss={total / 1024:.1f} MiB (server {server / 1024:.1f}, log writer "
+        f"{(total - server) / 1024:.1f}; after {args.warmup:.0f}s warm-up)",
+        flush=True,
+    )
     elapsed = 0.0
     while elapsed < args.duration:
         step = min(args.sample, args.duration - elapsed)
         await load.run(step)
         elapsed += step
-        samples.append(rss_kib(process.pid))
+        server, total = tree_rss(process.pid)
+        samples.append(total)
         print(
-            f"t={elapsed:.0f}s rss={samples[-1] / 1024:.1f} MiB sent={load.sent} "
+            f"t={elapsed:.0f}s rss={total / 1024:.1f} MiB (server {server / 1024:.1f}, log "
+            f"writer {(total - server) / 1024:.1f}) sent={load.sent} "
             f"ok={len(load.ids)} failed={len(load.failures)} skipped(late)={load.late}",
             flush=True,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -244,3 +245,31 @@ def test_a_lone_surrogate_never_blocks_the_log(log_path: Path) -> None:
     first, second = read_records(str(log_path))
     assert first.subject == "bad?" and second == make_record(2)
     assert verify_source(str(log_path)).ok
+
+
+def test_bodies_and_records_share_one_chain(log_path: Path) -> None:
+    log = open_log(str(log_path), batch_size=4)
+    assert isinstance(log, SqlDecisionLog)
+    log.append(make_record(1))
+    log.append_bodies([canonical_json(make_record(i)) for i in range(2, 10)])
+    log.append(make_record(10))
+    log.close()
+    assert log.written == 10 and log.backlog == 0
+    assert list(read_records(str(log_path))) == [make_record(i) for i in range(1, 11)]
+    assert verify_source(str(log_path)).ok
+    conn = sqlite3.connect(log_path)
+    times = [t for (t,) in conn.execute("SELECT time FROM pdp_log ORDER BY seq")]
+    conn.close()
+    assert times == [make_record(i).time for i in range(1, 11)]  # indexed for time ranges
+
+
+def test_bodies_beyond_the_queue_bound_are_dropped_and_counted(log_path: Path) -> None:
+    log = SqlDecisionLog(str(log_path), max_pending=5, flush_interval=60)
+    log.append_bodies([canonical_json(make_record(i)) for i in range(1, 9)])
+    assert log.dropped == 3
+    log.close()
+    *kept, alert = read_records(str(log_path))
+    assert kept == [make_record(i) for i in range(1, 6)]
+    assert alert.reasons == ("log_records_dropped",) and alert.detail == {"dropped": 3}
+    log.append_bodies([canonical_json(make_record(9))])  # after close: dropped
+    assert log.dropped == 4

@@ -47,6 +47,8 @@ alerts:
     assert config.alerts.denial_burst.window_seconds == 30.0
     assert config.alerts.sensitive_outside_duties.levels == ("C2", "C3")
     assert load_config(write(tmp_path, "")).tokens == ()
+    assert load_config(write(tmp_path, "")).log_writer == "process"
+    assert load_config(write(tmp_path, "log_writer: thread")).log_writer == "thread"
 
 
 @pytest.mark.parametrize(
@@ -60,6 +62,7 @@ alerts:
         ("limits: {max_batch: many}", "`limits.max_batch` must be a int"),
         ("alerts: {denial_burst: {burst: 1}}", "unknown key `alerts.denial_burst.burst`"),
         ("watch: maybe", "`watch` must be true or false"),
+        ("log_writer: fast", "`log_writer` must be `process` or `thread`"),
         ("[1, 2]", "must be a mapping"),
         ("a: [", "not valid YAML"),
     ],

@@ -109,3 +109,50 @@ def test_ids_are_uuid8_unique_and_times_are_in_the_log_format() -> None:
     assert log_time(now) == datetime.fromtimestamp(now, UTC).strftime(TIME_FORMAT)
     assert log_time(now + 1.5) == datetime.fromtimestamp(now + 1.5, UTC).strftime(TIME_FORMAT)
     assert abs(datetime.strptime(log_time(time.time()), TIME_FORMAT).year - 2026) < 100
+
+
+class SlowLog:
+    """A log that is `backlog` records behind and stores 20,000 per check."""
+
+    def __init__(self, backlog: int, healthy: bool = True) -> None:
+        self._backlog = backlog
+        self.healthy = healthy
+        self.checks = 0
+
+    @property
+    def backlog(self) -> int:
+        self.checks += 1
+        self._backlog = max(0, self._backlog - 20_000)
+        return self._backlog + 20_000
+
+
+def test_requests_wait_for_a_healthy_log_that_is_behind_but_not_for_a_failing_one() -> None:
+    import asyncio
+
+    from pdp.service.deciding import LOG_HIGH_WATER, wait_for_log
+
+    behind = SlowLog(LOG_HIGH_WATER + 100_000)
+    asyncio.run(wait_for_log(behind))  # type: ignore[arg-type]
+    assert behind.checks > 3 and behind.backlog < LOG_HIGH_WATER + 20_000
+    failing = SlowLog(LOG_HIGH_WATER + 100_000, healthy=False)
+    asyncio.run(wait_for_log(failing))  # type: ignore[arg-type]
+    assert failing.checks == 1
+    keeping_up = SlowLog(10)
+    asyncio.run(wait_for_log(keeping_up))  # type: ignore[arg-type]
+    assert keeping_up.checks == 1
+
+
+def test_remembered_answers_follow_a_reload(app: FastAPI, client: TestClient) -> None:
+    from pdp.core.compile import compile_policy
+    from pdp.core.load import load_policy_text
+
+    first = client.post("/v1/decisions", json=TELLER_OPENING).json()
+    dp = app.state.service.dp
+    text = (dp.source / "policy.yaml").read_text()
+    renamed = text.replace("G-TELLER-ID", "G-TELLER-ID-2")
+    dp.swap(compile_policy(load_policy_text(renamed, "policy.yaml")))
+    second = client.post("/v1/decisions", json=TELLER_OPENING).json()
+    assert first["policy_version"] != second["policy_version"] == dp.version
+    assert (first["reasons"], second["reasons"]) == (["G-TELLER-ID"], ["G-TELLER-ID-2"])
+    batch = client.post("/v1/decisions/batch", json={"requests": [TELLER_OPENING] * 3}).json()
+    assert {r["policy_version"] for r in batch["results"]} == {dp.version}

@@ -138,3 +138,35 @@ def test_unknown_routes_and_methods_are_json_4xx(client: TestClient) -> None:
     response = client.get("/v1/decisions")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_remembered_question_lets_no_wrong_type_through(client: TestClient) -> None:
+    consented = {**TELLER_OPENING, "context": {"consent": ["ma", "rk"]}}
+    assert client.post("/v1/decisions", json=consented).status_code == 200
+    assert client.post("/v1/decisions", json=TELLER_OPENING).status_code == 200
+    for body, field in [
+        ({**TELLER_OPENING, "context": {"consent": "mark"}}, "context.consent"),
+        ({**TELLER_OPENING, "context": {"consent": ["ma", ["rk"]]}}, "context.consent[1]"),
+        ({**TELLER_OPENING, "role": ["teller"]}, "role"),
+        ({**TELLER_OPENING, "action": True}, "action"),
+        ({**TELLER_OPENING, "extra": None}, "extra"),
+    ]:
+        response = client.post("/v1/decisions", json=body)
+        assert response.status_code == 422, body
+        assert response.json()["error"]["field"] == field
+        batch = client.post("/v1/decisions/batch", json={"requests": [TELLER_OPENING, body]})
+        assert batch.status_code == 422
+        assert batch.json()["error"]["field"] == f"requests[1].{field}"
+
+
+def test_an_invalid_item_anywhere_logs_nothing_of_its_batch(
+    app: FastAPI, client: TestClient
+) -> None:
+    good = [TELLER_OPENING, {**TELLER_OPENING, "role": "nobody"}]
+    body = {"requests": [*good, {**TELLER_OPENING, "info_class": 3}, *good]}
+    response = client.post("/v1/decisions/batch", json=body)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "requests[2].info_class"
+    log = app.state.service.log
+    log.flush()
+    assert log.query() == []
