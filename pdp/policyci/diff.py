@@ -177,6 +177,9 @@ class _Side:
         for user, closure in compiled.user_closure.items():
             for member in closure:
                 self.user_inheritors[member].add(user)
+        # A grant filed under `*` reaches every subject whose closure is not empty.
+        self.role_inheritors[WILDCARD] = set(compiled.role_closure)
+        self.user_inheritors[WILDCARD] = {u for u, c in compiled.user_closure.items() if c}
 
     def declares(self, key: Key) -> bool:
         """True when the class, purpose and action of a key are all declared in this version."""
@@ -184,7 +187,7 @@ class _Side:
         return key[0] in c.class_ancestors and key[1] in c.purpose_ancestors and key[2] in c.actions
 
     def filed(self, key: Key) -> tuple[set[str], set[str]]:
-        """The roles named by the allow and by the deny grants reaching a key."""
+        """The roles (or `WILDCARD`) named by the allow and by the deny grants reaching a key."""
         c = self.compiled
         allows: set[str] = set()
         denies: set[str] = set()
@@ -218,7 +221,7 @@ class _Side:
         return roles, users
 
     def direct_obligations(self, key: Key) -> dict[str, frozenset[str]]:
-        """For each role named by an allow grant reaching a key: those grants' obligations."""
+        """For each role (or `WILDCARD`) an allow grant reaching a key names: their obligations."""
         c = self.compiled
         result: dict[str, set[str]] = defaultdict(set)
         cls, purpose, action = key
@@ -332,7 +335,7 @@ def keys_to_evaluate(old_side: _Side, new_side: _Side) -> tuple[set[Key], set[st
 
 def _obligations(side: _Side, direct: dict[str, frozenset[str]], role: str) -> tuple[str, ...]:
     closure = side.compiled.role_closure[role]
-    found: set[str] = set()
+    found: set[str] = set(direct.get(WILDCARD, ()))  # a role's closure is never empty
     for member in closure & direct.keys():
         found |= direct[member]
     return tuple(sorted(found))

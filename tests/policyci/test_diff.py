@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from hypothesis import given, settings
@@ -28,10 +29,8 @@ def test_diff_equals_brute_force(pair: tuple[dict[str, Any], dict[str, Any]]) ->
     assert _tuples(diff.users_removed) == users_removed
 
 
-@settings(max_examples=150, deadline=None)
-@given(policy_pairs())
-def test_obligation_changes_equal_brute_force(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    old, new = compiled(pair[0]), compiled(pair[1])
+def _expected_obligation_changes(old: Any, new: Any) -> set[tuple[Any, ...]]:
+    """Brute force: the obligations of every permission a role holds in both versions."""
     expected = set()
     for role in old.role_closure.keys() & new.role_closure.keys():
         before = {
@@ -45,11 +44,44 @@ def test_obligation_changes_equal_brute_force(pair: tuple[dict[str, Any], dict[s
         for key in before.keys() & after.keys():
             if before[key] != after[key]:
                 expected.add((role, *key, before[key], after[key]))
-    got = {
+    return expected
+
+
+def _obligation_changes(old: Any, new: Any) -> set[tuple[Any, ...]]:
+    return {
         (o.role, o.info_class, o.purpose, o.action, o.old, o.new)
         for o in diff_policies(old, new).obligations
     }
-    assert got == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(policy_pairs())
+def test_obligation_changes_equal_brute_force(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    old, new = compiled(pair[0]), compiled(pair[1])
+    assert _obligation_changes(old, new) == _expected_obligation_changes(old, new)
+
+
+def test_obligations_of_a_grant_to_every_role_change_for_every_role() -> None:
+    old: dict[str, Any] = {
+        "version": 1,
+        "actions": ["use"],
+        "classes": {"a": {"level": "C1"}, "a.x": {"level": "C2"}},
+        "purposes": {"p": {}},
+        "roles": {"r0": {}, "r1": {"inherits": ["r0"]}},
+        "users": {"u0": {"roles": []}},
+        "grants": [
+            {"roles": ["*"], "classes": ["a"], "purposes": ["p"], "actions": ["use"]},
+            {"roles": ["r1"], "classes": ["a.x"], "purposes": ["p"], "actions": ["use"]},
+        ],
+    }
+    new = copy.deepcopy(old)
+    new["grants"][0]["obligations"] = ["mask"]
+    before, after = compiled(old), compiled(new)
+    expected = _expected_obligation_changes(before, after)
+    assert expected == {
+        (role, cls, "p", "use", (), ("mask",)) for role in ("r0", "r1") for cls in ("a", "a.x")
+    }
+    assert _obligation_changes(before, after) == expected
 
 
 @settings(max_examples=50, deadline=None)
