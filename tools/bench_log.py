@@ -7,7 +7,9 @@ Measures, in one run and best of `--repeat` (the machine is shared): two
 baselines — the hashing loop alone, and plain sqlite3 inserting the same rows —
 then for each backend the time from the first `append` to the end of `flush()`
 for `--records` decision records (writer batches of `--batch-size`), and the
-speed of `verify`.
+speed of `verify`; then the service's path: the records' canonical JSON
+queued with `append_bodies` (1,000 a call), written by the writer thread and
+by the writer process (`open_log(..., writer="process")`).
 PostgreSQL is skipped when unreachable. Writes to a temporary directory and a
 temporary schema, both removed afterwards. Target: >= 100,000 decisions/s.
 """
@@ -20,11 +22,13 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, cast
 
 from pdp.audit import LogRecord, open_log
 from pdp.audit.chain import EMPTY_HEAD
-from pdp.audit.record import now_iso
+from pdp.audit.record import canonical_json, now_iso
 from pdp.audit.store import link
 
 ROLES = ("teller", "branch_manager", "call_centre_agent", "data_analyst", "auditor")
@@ -54,12 +58,22 @@ def records(n: int) -> list[LogRecord]:
     ]
 
 
-def bench(url: str, batch: list[LogRecord], batch_size: int) -> tuple[float, float]:
-    """Append every record and flush: (appends+flush per second, verify rows per second)."""
-    log = open_log(url, batch_size=batch_size, flush_interval=0.05)
+def bench(
+    url: str,
+    batch: list[LogRecord] | list[str],
+    batch_size: int,
+    writer: Literal["thread", "process"] = "thread",
+) -> tuple[float, float]:
+    """Append every record (or body) and flush: (appends+flush per second, verify rows/s)."""
+    log = open_log(url, batch_size=batch_size, flush_interval=0.05, writer=writer)
     start = time.perf_counter()
-    for record in batch:
-        log.append(record)
+    for i in range(0, len(batch), 1000):
+        chunk = batch[i : i + 1000]
+        if chunk and isinstance(chunk[0], str):
+            log.append_bodies(chunk)
+        else:
+            for record in cast("list[LogRecord]", chunk):
+                log.append(record)
     log.flush()
     elapsed = time.perf_counter() - start
     assert log.healthy and log.write_failures == 0, "writes failed"
@@ -120,7 +134,7 @@ def sqlite_raw(batch: list[LogRecord], batch_size: int) -> float:
     return len(rows) / elapsed
 
 
-def best(runs: list[tuple[float, ...]]) -> str:
+def best(runs: Sequence[tuple[float, ...]]) -> str:
     """The best and the median of repeated runs (the machine is shared: take the best)."""
     first = sorted(r[0] for r in runs)
     text = f"{first[-1]:>10,.0f} /s (median {statistics.median(first):>9,.0f})"
@@ -152,6 +166,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(bench(str(Path(tmp) / "log.db"), batch, size))
     print(f"sqlite log append+flush       {best(runs)}")
+    bodies = [canonical_json(r) for r in batch]
+    writers: tuple[Literal["thread", "process"], ...] = ("thread", "process")
+    for writer in writers:
+        runs = []
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(bench(str(Path(tmp) / "log.db"), bodies, size, writer))
+        print(f"sqlite bodies, {writer:7} writer {best(runs)}")
 
     schema = postgres_schema(args.postgres)
     if schema is None:

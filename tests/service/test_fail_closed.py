@@ -72,6 +72,8 @@ def test_batch_errors_name_the_item(client: TestClient) -> None:
         (b"", {"content-type": "application/json"}, "invalid_request"),
         (b"role=teller", {"content-type": "application/x-www-form-urlencoded"}, "malformed_json"),
         (b"\xff\xfe", {"content-type": "application/json"}, "malformed_json"),
+        (b"[" * 50_000, {"content-type": "application/json"}, "malformed_json"),
+        (b'{"requests": ' + b"[" * 50_000, {"content-type": "application/json"}, "malformed_json"),
     ],
 )
 def test_malformed_bodies_are_4xx(

@@ -67,7 +67,7 @@ async def json_body(request: Request) -> Any:
     """The body as parsed JSON (strict UTF-8), or None when it is not JSON."""
     try:
         return json.loads((await request.body()).decode())
-    except ValueError:
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
         return None
 
 
