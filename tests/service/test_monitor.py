@@ -167,3 +167,14 @@ def test_a_batch_counts_like_single_decisions() -> None:
             (a.rule, a.key) for a in from_single
         )
     assert {a.key for a in from_batch} == {"caller:crm", "role:r0", "role:r1", "role:r2"}
+
+
+def test_counted_observations_act_like_repeated_ones() -> None:
+    config = AlertConfig(denial_burst=DenialBurst(60, 5))
+    counted, repeated = Monitor(config, COMPILED), Monitor(config, COMPILED)
+    assert counted.observe_counted([(obs(False), 4)], now=10.0) == []
+    (a, b) = counted.observe_counted([(obs(False), 1), (obs(True), 9)], now=11.0)
+    assert {a.key, b.key} == {"caller:crm", "role:teller"} and a.detail["count"] == 5
+    batch = [obs(False)] * 4
+    assert repeated.observe_many(batch, now=10.0) == []
+    assert len(repeated.observe_many([obs(False), *[obs(True)] * 9], now=11.0)) == 2
