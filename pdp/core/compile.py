@@ -14,19 +14,19 @@ not empty (every role; a user with at least one role). Every consumer of
 
 from __future__ import annotations
 
-import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from itertools import product
+from typing import Literal, cast
 
+from pdp.core.gcpause import paused_gc
 from pdp.core.hierarchy import pooled_closure, role_closures, tree_ancestors
 from pdp.core.model import WILDCARD, Grant, Policy
 from pdp.core.normalize import policy_version
 
 Key = tuple[str, str, str]
 Filed = dict[Key, dict[str, tuple[int, ...]]]
+Indexes = tuple[int, ...] | list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,33 +122,44 @@ def _file(policy: Policy) -> tuple[Filed, Filed]:
 
     Ids are interned, so the whole index (and the ancestor chains a query walks)
     shares one string object per id: comparing keys is then mostly comparing
-    pointers, and the few hundred id strings stay in the CPU cache.
+    pointers, and the few hundred id strings stay in the CPU cache. Nearly every
+    (key, role) has one grant: its entry is that grant's one shared `(index,)`;
+    the few with more grow through a list, made a tuple at the end.
     """
-    building: dict[str, dict[Key, dict[str, list[int]]]] = {"allow": {}, "deny": {}}
+    tables: dict[str, dict[Key, dict[str, Indexes]]] = {"allow": {}, "deny": {}}
+    grown: list[tuple[dict[str, Indexes], str]] = []
     intern = sys.intern
     for index, grant in enumerate(policy.grants):
-        table = building[grant.effect]
+        table = tables[grant.effect]
         roles = (
             (WILDCARD,)
             if WILDCARD in grant.roles
             else tuple(dict.fromkeys(map(intern, grant.roles)))
         )
+        single = (index,)
+        classes = tuple(map(intern, expand(grant, policy, "classes")))
         purposes = tuple(map(intern, expand(grant, policy, "purposes")))
         actions = tuple(map(intern, expand(grant, policy, "actions")))
-        for cls in map(intern, expand(grant, policy, "classes")):
-            for purp in purposes:
-                for act in actions:
-                    key = (cls, purp, act)
-                    filed = table.get(key)
-                    if filed is None:
-                        filed = table[key] = {}
-                    for role in roles:
-                        indexes = filed.get(role)
-                        if indexes is None:
-                            filed[role] = [index]
-                        elif indexes[-1] != index:
-                            indexes.append(index)
-    return _frozen(building["allow"]), _frozen(building["deny"])
+        for key in product(classes, purposes, actions):
+            filed = table.get(key)
+            if filed is None:
+                table[key] = dict.fromkeys(roles, single)
+                continue
+            for role in roles:
+                indexes = filed.get(role)
+                if indexes is None:
+                    filed[role] = single
+                elif indexes[-1] == index:
+                    continue  # the grant names this key twice
+                elif isinstance(indexes, tuple):
+                    filed[role] = [*indexes, index]
+                    grown.append((filed, role))
+                else:
+                    indexes.append(index)
+    for filed, role in grown:
+        filed[role] = tuple(filed[role])
+    # every entry is a tuple now
+    return cast(Filed, tables["allow"]), cast(Filed, tables["deny"])
 
 
 def _closures(policy: Policy) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
@@ -169,10 +180,6 @@ def _interned(chains: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     return {item: tuple(map(sys.intern, chain)) for item, chain in chains.items()}
 
 
-def _frozen(table: dict[Key, dict[str, list[int]]]) -> Filed:
-    return {key: {role: tuple(ix) for role, ix in filed.items()} for key, filed in table.items()}
-
-
 def consent_scopes(policy: Policy) -> dict[str, frozenset[str]]:
     """For each purpose needing consent: the purposes whose consent covers it (it, ancestors)."""
     ancestors = tree_ancestors(policy.purposes)
@@ -183,26 +190,9 @@ def consent_scopes(policy: Policy) -> dict[str, frozenset[str]]:
     }
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while compiling.
-
-    Compiling allocates hundreds of thousands of small dicts, lists and tuples
-    and no reference cycles; with a large policy in memory every collection the
-    allocations trigger walks the whole heap, which doubled the compile time.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile a validated policy into its decision index."""
-    with _collector_paused():
+    with paused_gc():  # many small containers, no cycles: see pdp.core.gcpause
         return _compile(policy)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pdp.core.compile import CompiledPolicy, expand
+from pdp.core.gcpause import paused_gc
 from pdp.core.model import WILDCARD, Grant
 from pdp.core.queries import descendants
 
@@ -270,22 +271,23 @@ def grant_signature(grant: Grant) -> tuple[Any, ...]:
     """What a grant means, id and location aside: equal signatures cover the same keys alike."""
     return (
         grant.effect,
-        tuple(sorted(set(grant.roles))),
-        tuple(sorted(set(grant.classes))),
-        tuple(sorted(set(grant.purposes))),
-        tuple(sorted(set(grant.actions))),
-        tuple(sorted(set(grant.obligations))),
+        frozenset(grant.roles),
+        frozenset(grant.classes),
+        frozenset(grant.purposes),
+        frozenset(grant.actions),
+        frozenset(grant.obligations),
     )
 
 
 def _changed_grants(old: CompiledPolicy, new: CompiledPolicy) -> tuple[list[Grant], list[Grant]]:
-    old_count = Counter(grant_signature(g) for g in old.grants)
-    new_count = Counter(grant_signature(g) for g in new.grants)
+    old_signatures = [grant_signature(g) for g in old.grants]
+    new_signatures = [grant_signature(g) for g in new.grants]
+    old_count, new_count = Counter(old_signatures), Counter(new_signatures)
     only_old = old_count - new_count
     only_new = new_count - old_count
     return (
-        [g for g in old.grants if grant_signature(g) in only_old],
-        [g for g in new.grants if grant_signature(g) in only_new],
+        [g for g, s in zip(old.grants, old_signatures, strict=True) if s in only_old],
+        [g for g, s in zip(new.grants, new_signatures, strict=True) if s in only_new],
     )
 
 
@@ -370,6 +372,11 @@ def _obligation_changes(
 
 def diff_policies(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
     """The exact permission diff of two compiled policies (findings not included)."""
+    with paused_gc():  # many small containers, no cycles: see pdp.core.gcpause
+        return _diff(old, new)
+
+
+def _diff(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
     old_side, new_side = _Side(old), _Side(new)
     keys, closure_changed = keys_to_evaluate(old_side, new_side)
     added: list[Access] = []

@@ -109,3 +109,16 @@ def test_compiling_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_grants_sharing_a_key_and_role_are_all_filed_once_each_in_order() -> None:
+    compiled = compile_policy(
+        _policy(
+            WILDCARD_POLICY
+            + "  - {id: g4, roles: [r1, r1], classes: [c, c], purposes: [p], actions: [use]}\n"
+            + "  - {id: g5, roles: [r1], classes: [c], purposes: [p], actions: [use, use]}\n"
+            + '  - {id: g6, roles: [r2, "*"], classes: [c], purposes: [p], actions: [use]}\n'
+        )
+    )
+    assert compiled.allow[("c", "p", "use")] == {WILDCARD: (0, 6), "r1": (2, 4, 5)}
+    assert compiled.held(compiled.role_closure["r1"], "c", "p", "use").allows == (0, 2, 4, 5, 6)
