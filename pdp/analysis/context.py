@@ -2,7 +2,8 @@
 
 Built once per review. Role-level sets live in the full permission space (one
 bitset per role); user-level checks work on groups of users with the same
-role closure and on small projections of the space (`held.Projected`).
+assigned roles (`held.RoleSets`) and on small projections of the space
+(`held.Projected`), where a user's set is the union of its few roles' sets.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from typing import Any
 
 from pdp.analysis.finding import Path, node
 from pdp.analysis.graph import RolePaths, role_graph
-from pdp.analysis.held import FiledKeys, Projected, Subjects, projections
+from pdp.analysis.held import (
+    FiledKeys,
+    Order,
+    Projected,
+    RoleSets,
+    Subjects,
+    inheritance_order,
+    projections,
+)
 from pdp.analysis.space import PermissionSpace
 from pdp.core.compile import CompiledPolicy, expand
 from pdp.core.model import Grant, Policy
@@ -39,8 +48,10 @@ class ReviewContext:
     space: PermissionSpace
     allow_keys: FiledKeys
     deny_keys: FiledKeys
+    order: Order
     full: Projected
     subjects: Subjects
+    role_sets: RoleSets
     role_held: dict[str, int]
     paths: RolePaths
     progress: Progress = _no_progress
@@ -49,9 +60,10 @@ class ReviewContext:
     level_masks: dict[str, int] = field(default_factory=dict)
     class_rank: dict[str, int] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
-    _space_levels: dict[int, dict[str, int]] = field(default_factory=dict)
+    _space_levels: dict[PermissionSpace, dict[str, int]] = field(default_factory=dict)
     _grant_roles: dict[int, frozenset[str]] = field(default_factory=dict)
-    _grant_paths: dict[tuple[tuple[str, ...], int], Path] = field(default_factory=dict)
+    _start_paths: dict[tuple[str, int], Path | None] = field(default_factory=dict)
+    _first_allow: dict[tuple[str, Permission], tuple[int, bool]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, compiled: CompiledPolicy, progress: Progress | None = None) -> ReviewContext:
@@ -60,16 +72,13 @@ class ReviewContext:
         policy = compiled.policy
         space = PermissionSpace(policy, cache=False)
         allow_keys, deny_keys = projections(compiled)
+        order = inheritance_order(compiled)
         report("index", 0, 1)
-        full = Projected.of(space, allow_keys, deny_keys)
+        full = Projected.of(space, allow_keys, deny_keys, order)
         report("index", 1, 1)
         subjects = Subjects.of(compiled)
-        role_held: dict[str, int] = {}
-        total = len(compiled.role_closure)
-        for done, (rid, closure) in enumerate(compiled.role_closure.items(), 1):
-            role_held[rid] = full.held(closure)
-            if done % 500 == 0 or done == total:
-                report("roles", done, total)
+        role_held = {rid: full.held((rid,)) for rid in compiled.role_closure}
+        report("roles", len(role_held), len(role_held))
         levels = {
             level: space.class_mask([c for c, k in policy.classes.items() if k.level == level])
             for level in policy.levels
@@ -79,8 +88,10 @@ class ReviewContext:
             space=space,
             allow_keys=allow_keys,
             deny_keys=deny_keys,
+            order=order,
             full=full,
             subjects=subjects,
+            role_sets=RoleSets.of(compiled),
             role_held=role_held,
             paths=RolePaths(role_graph(compiled)),
             progress=report,
@@ -102,7 +113,7 @@ class ReviewContext:
 
     def project(self, space: PermissionSpace) -> Projected:
         """The compiled index projected on a smaller space."""
-        return Projected.of(space, self.allow_keys, self.deny_keys)
+        return Projected.of(space, self.allow_keys, self.deny_keys, self.order)
 
     def level_of(self, mask: int) -> str | None:
         """The highest level of a full-space set, None when it is empty."""
@@ -113,10 +124,11 @@ class ReviewContext:
 
     def level_in(self, space: PermissionSpace, mask: int) -> str | None:
         """The highest level of a set of a projected space, None when it is empty."""
-        masks = self._space_levels.get(id(space))
+        # Keyed by the space itself, not `id(space)`: an id is reused once a space is freed.
+        masks = self._space_levels.get(space)
         if masks is None:
             classes = self.policy.classes
-            masks = self._space_levels[id(space)] = {
+            masks = self._space_levels[space] = {
                 level: space.class_mask([c for c in space.classes if classes[c].level == level])
                 for level in self.policy.levels
             }
@@ -148,16 +160,61 @@ class ReviewContext:
     def grant_path(self, kind: str, subject: str, closure: frozenset[str], index: int) -> Path:
         """The path from a subject to a grant reaching it: … `role:r`, `grant:G`."""
         starts = (subject,) if kind == "role" else self.policy.users[subject].roles
-        key = (starts, index)
-        tail = self._grant_paths.get(key)
-        if tail is None:
-            grant = self.compiled.grants[index]
-            named = self._grant_roles.get(index)
-            if named is None:
-                named = self._grant_roles[index] = frozenset(expand(grant, self.policy, "roles"))
-            tail = (*self.paths.path(starts, closure & named), node("grant", grant.id))
-            self._grant_paths[key] = tail
+        tail = self.roles_path(starts, index)
         return tail if kind == "role" else (node("user", subject), *tail)
+
+    def roles_path(self, starts: Iterable[str], index: int) -> Path:
+        """The shortest path from one of some roles to a grant reaching them, grant included.
+
+        The shortest (then first) of the shortest paths from each start: the
+        roles a start reaches are its closure, so each start's path is cached.
+        """
+        best: Path | None = None
+        for start in starts:
+            key = (start, index)
+            if key in self._start_paths:
+                found = self._start_paths[key]
+            else:
+                targets = self.compiled.role_closure[start] & self.grant_roles(index)
+                found = self.paths.path((start,), targets) if targets else None
+                self._start_paths[key] = found = found or None
+            if found is not None and (best is None or (len(found), found) < (len(best), best)):
+                best = found
+        if best is None:
+            raise ReviewInconsistencyError(f"grant {index} reaches none of {sorted(starts)}")
+        return (*best, node("grant", self.compiled.grants[index].id))
+
+    def grant_roles(self, index: int) -> frozenset[str]:
+        """The roles a grant names, `*` expanded (cached)."""
+        named = self._grant_roles.get(index)
+        if named is None:
+            grant = self.compiled.grants[index]
+            named = self._grant_roles[index] = frozenset(expand(grant, self.policy, "roles"))
+        return named
+
+    def first_allow(self, roles: Iterable[str], permission: Permission) -> int:
+        """The first allow grant behind a permission held through some roles (checked held).
+
+        The same grant as `held_grants(closure, permission)[0]` for the union of
+        the roles' closures: the grants reaching a union are the union of the
+        grants reaching each closure. Cached per role and permission.
+        """
+        first = -1
+        denied = False
+        cache = self._first_allow
+        for role in roles:
+            key = (role, permission)
+            found = cache.get(key)
+            if found is None:
+                held = self.compiled.held(self.compiled.role_closure[role], *permission)
+                found = cache[key] = (held.allows[0] if held.allows else -1, bool(held.denies))
+            index, deny = found
+            denied = denied or deny
+            if index >= 0 and (first < 0 or index < first):
+                first = index
+        if first < 0 or denied:
+            raise ReviewInconsistencyError(f"`{permission}` is not held through {sorted(roles)}")
+        return first
 
     def held_grants(self, closure: frozenset[str], permission: Permission) -> tuple[int, ...]:
         """The allow grants behind a held permission, checked with the core's `held`."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol, overload
 
 from pdp.core.model import SEVERITIES
 from pdp.core.queries import Permission
@@ -92,7 +92,11 @@ class Finding:
 
     def sort_key(self) -> tuple[int, str, str, str, str]:
         """Most severe first, then kind, subject and rule."""
-        return (-self.rank, self.kind, self.subject_kind, self.subject_id, self.rule_id or "")
+        return entry_key(self)
+
+    def build(self) -> Finding:
+        """The finding itself (a finding is its own `Pending` entry)."""
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as a JSON-ready mapping (the `findings` items of the JSON report)."""
@@ -110,6 +114,85 @@ class Finding:
             "location": location_dict(self.location),
             "fingerprint": self.fingerprint,
         }
+
+
+class Pending(Protocol):
+    """A finding to be built on demand: what sorting and counting need, and how to build it.
+
+    A bank's review has a million toxic-combination findings; the review keeps
+    them as small entries and builds each `Finding` (message, evidence,
+    permissions) when a report reads it. A `Finding` is its own entry.
+    """
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def rule_id(self) -> str | None: ...
+    @property
+    def subject_kind(self) -> str: ...
+    @property
+    def subject_id(self) -> str: ...
+    def build(self) -> Finding: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A `Pending` entry that builds its finding with a function."""
+
+    kind: str
+    severity: str
+    rule_id: str | None
+    subject_kind: str
+    subject_id: str
+    make: Callable[[], Finding]
+
+    def build(self) -> Finding:
+        """Build the finding."""
+        return self.make()
+
+
+def entry_key(entry: Pending) -> tuple[int, str, str, str, str]:
+    """The order of findings: most severe first, then kind, subject and rule."""
+    return (
+        -SEVERITY_RANK[entry.severity],
+        entry.kind,
+        entry.subject_kind,
+        entry.subject_id,
+        entry.rule_id or "",
+    )
+
+
+class Findings(Sequence[Finding]):
+    """The findings of a review, most severe first, each built when it is read.
+
+    Indexing, slicing and iterating build `Finding` objects (a new one each
+    time); `entries` and `count` read the pending entries without building.
+    """
+
+    def __init__(self, entries: Iterable[Pending], *, ordered: bool = False) -> None:
+        self.entries: list[Pending] = list(entries) if ordered else sorted(entries, key=entry_key)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Finding: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Finding]: ...
+    def __getitem__(self, index: int | slice) -> Finding | list[Finding]:
+        if isinstance(index, slice):
+            return [e.build() for e in self.entries[index]]
+        return self.entries[index].build()
+
+    def __iter__(self) -> Iterator[Finding]:
+        for entry in self.entries:
+            yield entry.build()
+
+    def where(self, keep: Callable[[Pending], bool]) -> Findings:
+        """The findings whose entries pass a test, still in order and not built."""
+        return Findings((e for e in self.entries if keep(e)), ordered=True)
 
 
 def location_dict(location: Location | None) -> dict[str, Any] | None:

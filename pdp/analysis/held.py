@@ -53,21 +53,21 @@ class FiledKeys:
 
     def own_masks(self, space: PermissionSpace) -> dict[str, int]:
         """For each role, the set its own grants of this table cover in `space` (non-empty only)."""
-        # Keys filed under the same roles (a `*` grant's keys: every role) are pooled first,
-        # so each role takes one union per distinct set of roles, not one per key.
-        pooled: dict[frozenset[str], int] = {}
+        # The keys of one grant are filed under the same roles: pool the keys by their roles, so
+        # each role takes one union per distinct set of roles, not one per key, and only one
+        # pooled set (as large as the space) is alive at a time.
+        pooled: dict[frozenset[str], list[Key]] = defaultdict(list)
         for cls, entries in self.by_class.items():
             lo, hi = space.class_range.get(cls, (0, 0))
-            if hi <= lo:
-                continue
-            for key, members in entries:
-                mask = space.box(*key)
-                if mask:
-                    pooled[members] = pooled.get(members, 0) | mask
+            if hi > lo:
+                for key, members in entries:
+                    pooled[members].append(key)
         masks: dict[str, int] = {}
-        for members, mask in pooled.items():
-            for role in members:
-                masks[role] = masks.get(role, 0) | mask
+        for members, keys in pooled.items():
+            mask = space.boxes(keys)
+            if mask:
+                for role in members:
+                    masks[role] = masks.get(role, 0) | mask
         return masks
 
 
@@ -113,44 +113,124 @@ class Subjects:
         return found
 
 
+Order = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def inheritance_order(compiled: CompiledPolicy) -> Order:
+    """Every role with the roles it inherits, a role after everything it inherits."""
+    roles = compiled.policy.roles
+    closure = compiled.role_closure
+    # An inherited role's closure is a strict subset of the inheriting role's (no cycles).
+    ranked = sorted(roles, key=lambda r: len(closure[r]))
+    return tuple((r, roles[r].inherits) for r in ranked)
+
+
+def inherited(own: Mapping[str, int], order: Order) -> dict[str, int]:
+    """For each role, the union of `own` over its closure (non-empty only): one pass, in order."""
+    reach: dict[str, int] = {}
+    for role, parents in order:
+        mask = own.get(role, 0)
+        for parent in parents:
+            found = reach.get(parent)
+            if found:
+                mask |= found
+        if mask:
+            reach[role] = mask
+    return reach
+
+
+def union(masks: Mapping[str, int], roles: Iterable[str]) -> int:
+    """The union of the masks of some roles (roles without one count as empty)."""
+    mask = 0
+    for role in roles:
+        found = masks.get(role)
+        if found:
+            mask |= found
+    return mask
+
+
 @dataclass
 class Projected:
-    """The own allow and deny sets of every role in one space, and subjects' held sets from them."""
+    """What each role's closure allows and denies in one space, and subjects' held sets from them.
+
+    `allow[r]` is the union of the allow sets of the grants naming a role of r's
+    closure (`deny[r]` likewise); a subject's closure is the union of the
+    closures of its roles (or of the roles of its closure), so
+
+        held(subject) = union(allow, roles) & ~union(deny, roles)
+
+    for its assigned roles as well as for its whole closure.
+    """
 
     space: PermissionSpace
-    own_allow: dict[str, int]
-    own_deny: dict[str, int]
+    allow: dict[str, int]
+    deny: dict[str, int]
 
     @classmethod
-    def of(cls, space: PermissionSpace, allow: FiledKeys, deny: FiledKeys) -> Projected:
-        """Project the compiled index onto a space."""
-        return cls(space, allow.own_masks(space), deny.own_masks(space))
+    def of(
+        cls, space: PermissionSpace, allow: FiledKeys, deny: FiledKeys, order: Order
+    ) -> Projected:
+        """Project the compiled index onto a space and close it over inheritance."""
+        return cls(
+            space, inherited(allow.own_masks(space), order), inherited(deny.own_masks(space), order)
+        )
 
-    def allowed(self, closure: Iterable[str]) -> int:
-        """Union of the allow sets of the roles of a closure."""
-        mask = 0
-        own = self.own_allow
-        for role in closure:
-            found = own.get(role)
-            if found:
-                mask |= found
-        return mask
+    def allowed(self, roles: Iterable[str]) -> int:
+        """Union of the allow sets of some roles."""
+        return union(self.allow, roles)
 
-    def denied(self, closure: Iterable[str]) -> int:
-        """Union of the deny sets of the roles of a closure."""
-        mask = 0
-        own = self.own_deny
-        for role in closure:
-            found = own.get(role)
-            if found:
-                mask |= found
-        return mask
+    def denied(self, roles: Iterable[str]) -> int:
+        """Union of the deny sets of some roles."""
+        return union(self.deny, roles)
 
-    def held(self, closure: Iterable[str]) -> int:
-        """What a subject with this closure holds in this space (rules 1-4)."""
-        roles = tuple(closure)
+    def held(self, roles: Iterable[str]) -> int:
+        """What a subject with these roles (assigned, or its closure) holds here (rules 1-4)."""
+        roles = tuple(roles)
         allowed = self.allowed(roles)
         return allowed & ~self.denied(roles) if allowed else 0
+
+
+@dataclass
+class RoleSets:
+    """Users grouped by the roles assigned to them, indexed by role.
+
+    Users with the same assigned roles hold the same permissions and reach
+    grants through the same paths; every user-level check works per role set.
+    """
+
+    roles: list[tuple[str, ...]]
+    members: list[list[str]]
+    by_role: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, compiled: CompiledPolicy) -> RoleSets:
+        """Group the users of a compiled policy by their (sorted, distinct) roles."""
+        index: dict[tuple[str, ...], int] = {}
+        roles: list[tuple[str, ...]] = []
+        members: list[list[str]] = []
+        for uid, user in compiled.policy.users.items():
+            key = tuple(sorted(set(user.roles)))
+            g = index.get(key)
+            if g is None:
+                g = index[key] = len(roles)
+                roles.append(key)
+                members.append([])
+            members[g].append(uid)
+        by_role: dict[str, list[int]] = defaultdict(list)
+        for g, assigned in enumerate(roles):
+            for role in assigned:
+                by_role[role].append(g)
+        return cls(roles, members, dict(by_role))
+
+    def assigning(self, roles: Iterable[str]) -> set[int]:
+        """The role sets holding at least one of `roles`."""
+        found: set[int] = set()
+        by_role = self.by_role
+        for role in roles:
+            groups = by_role.get(role)
+            if groups:
+                found.update(groups)
+        return found
 
 
 def projections(compiled: CompiledPolicy) -> tuple[FiledKeys, FiledKeys]:

@@ -12,7 +12,7 @@ of `pdp.analysis.checks`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,14 +24,14 @@ from pdp.analysis.checks.separation import sod_violations, toxic_combinations
 from pdp.analysis.checks.structure import dormant_roles, equivalent_roles, orphan_users
 from pdp.analysis.checks.unused import unused_permissions
 from pdp.analysis.context import ReviewContext
-from pdp.analysis.finding import KINDS, Finding, severity_at_least
+from pdp.analysis.finding import KINDS, Finding, Findings, Pending, severity_at_least
 from pdp.analysis.usage import UsageEvent
 from pdp.core.compile import CompiledPolicy
 from pdp.core.model import SEVERITIES
 
 __all__ = ["Finding", "Review", "review"]
 
-Check = Callable[[ReviewContext], Iterator[Finding]]
+Check = Callable[[ReviewContext], Iterator[Pending]]
 CHECKS: tuple[Check, ...] = (
     sod_violations,
     toxic_combinations,
@@ -47,11 +47,14 @@ CHECKS: tuple[Check, ...] = (
 
 @dataclass(frozen=True)
 class Review:
-    """The result of a privilege review: the policy version, when, the findings and a summary."""
+    """The result of a privilege review: the policy version, when, the findings and a summary.
+
+    `findings` is a sequence built as it is read (`pdp.analysis.finding.Findings`).
+    """
 
     policy_version: str
     generated_at: datetime
-    findings: list[Finding]
+    findings: Findings
     summary: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,9 +66,9 @@ class Review:
             "findings": [f.to_dict() for f in self.findings],
         }
 
-    def at_or_above(self, severity: str) -> list[Finding]:
+    def at_or_above(self, severity: str) -> Sequence[Finding]:
         """The findings of this severity or a higher one."""
-        return [f for f in self.findings if severity_at_least(f.severity, severity)]
+        return self.findings.where(lambda f: severity_at_least(f.severity, severity))
 
 
 def review(
@@ -86,20 +89,20 @@ def review(
         raise ValueError("`since` needs `usage`")
     moment = _aware(now) if now is not None else datetime.now(UTC)
     ctx = ReviewContext.build(compiled, progress)
-    findings: list[Finding] = []
+    entries: list[Pending] = []
     for check in CHECKS:
-        findings.extend(check(ctx))
+        entries.extend(check(ctx))
     if usage is not None:
         window = _aware(since) if since is not None else None
-        findings.extend(unused_permissions(ctx, usage, window, moment))
-    findings.sort(key=Finding.sort_key)
+        entries.extend(unused_permissions(ctx, usage, window, moment))
+    findings = Findings(entries)
     return Review(compiled.version, moment, findings, summarize(ctx, findings))
 
 
-def summarize(ctx: ReviewContext, findings: list[Finding]) -> dict[str, Any]:
+def summarize(ctx: ReviewContext, findings: Findings) -> dict[str, Any]:
     """The report's summary: counts by severity and kind, the policy's size, statistics."""
-    by_severity = Counter(f.severity for f in findings)
-    by_kind = Counter(f.kind for f in findings)
+    by_severity = Counter(e.severity for e in findings.entries)
+    by_kind = Counter(e.kind for e in findings.entries)
     policy = ctx.policy
     return {
         "findings": len(findings),

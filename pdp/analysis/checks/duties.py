@@ -9,12 +9,13 @@ judged. Users have no duties of their own and are not judged either.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from pdp.analysis.context import ReviewContext, level_severity
-from pdp.analysis.finding import Finding
+from pdp.analysis.finding import Deferred, Finding, Pending
 
 
-def outside_duties(ctx: ReviewContext) -> Iterator[Finding]:
+def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
     """One finding per role holding permissions for purposes outside its duties."""
     policy = ctx.policy
     inside: dict[frozenset[str], int] = {}
@@ -29,7 +30,9 @@ def outside_duties(ctx: ReviewContext) -> Iterator[Finding]:
                 mask = inside[duties] = ctx.space.purpose_mask(purposes)
             outside = held & ~mask
             if outside:
-                yield _finding(ctx, rid, closure, duties, outside)
+                severity = level_severity(policy, ctx.level_of(outside), ("high", "medium", "low"))
+                make = partial(_finding, ctx, rid, closure, duties, outside)
+                yield Deferred("outside_duties", severity, None, "role", rid, make)
         if done % 500 == 0 or done == total:
             ctx.progress("duties", done, total)
 

@@ -11,46 +11,54 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 
 from pdp.analysis.context import ReviewContext
-from pdp.analysis.finding import Finding
+from pdp.analysis.finding import Deferred, Finding, Pending
+from pdp.analysis.held import Projected
 from pdp.analysis.outliers import RobustScore, fit
 from pdp.analysis.space import PermissionSpace
 
 
-def high_exposure(ctx: ReviewContext) -> Iterator[Finding]:
+def high_exposure(ctx: ReviewContext) -> Iterator[Pending]:
     """Roles and users holding far more top-level permissions than their peers."""
     top = ctx.top_level
     space = PermissionSpace(
         ctx.policy, classes={c for c, k in ctx.policy.classes.items() if k.level == top}
     )
     projected = ctx.project(space)
-    subjects = ctx.subjects
-    reach = subjects.reaching(projected.own_allow)
-    held = {g: projected.held(subjects.closures[g]) for g in sorted(reach)}
+    sets = ctx.role_sets
+    roles = {r: projected.held((r,)).bit_count() for r in ctx.compiled.role_closure}
+    users = dict.fromkeys(ctx.policy.users, 0)
+    for group in sets.assigning(projected.allow):
+        count = projected.held(sets.roles[group]).bit_count()
+        if count:
+            users.update(dict.fromkeys(sets.members[group], count))
     ctx.progress("exposure", 1, 1)
-    for kind, table in (("role", subjects.role_group), ("user", subjects.user_group)):
-        weights = Counter(table.values())
-        score = fit((held.get(g, 0).bit_count(), w) for g, w in weights.items())
+    for kind, counts in (("role", roles), ("user", users)):
+        score = fit(Counter(counts.values()).items())
         ctx.notes.setdefault("high_exposure", {})[f"{kind}s"] = score.to_dict()
-        for ident, group in sorted(table.items()):
-            mask = held.get(group, 0)
-            if mask and score.is_outlier(mask.bit_count()):
-                yield _finding(ctx, space, kind, ident, group, mask, score)
+        for ident, count in counts.items():
+            if count and score.is_outlier(count):
+                yield Deferred(
+                    "high_exposure",
+                    "medium",
+                    None,
+                    kind,
+                    ident,
+                    partial(_finding, ctx, projected, kind, ident, score),
+                )
 
 
 def _finding(
-    ctx: ReviewContext,
-    space: PermissionSpace,
-    kind: str,
-    ident: str,
-    group: int,
-    mask: int,
-    score: RobustScore,
+    ctx: ReviewContext, projected: Projected, kind: str, ident: str, score: RobustScore
 ) -> Finding:
+    space = projected.space
+    mask = projected.held((ident,) if kind == "role" else ctx.policy.users[ident].roles)
     count = mask.bit_count()
     z = score.score(count)
-    closure = ctx.subjects.closures[group]
+    closure = ctx.compiled.closure_of(kind, ident)  # type: ignore[arg-type]
+    assert closure is not None
     location = (ctx.policy.roles[ident] if kind == "role" else ctx.policy.users[ident]).location
     median = f"{score.median:g}"
     return Finding(

@@ -6,8 +6,9 @@ Both are judged for every role (through what it inherits) and every user
 A toxic rule is checked per pattern on a projection of the permission space
 onto what the pattern matches (its classes and purposes with their
 descendants, its actions). The groups that can hold a pattern are those
-reaching a role with an allow grant touching it (an index lookup); only groups
-that also reach a role with a deny touching it need the exact set algebra.
+assigned a role whose closure allows something the pattern matches; only those
+also assigned a role whose closure denies something it matches need the exact
+set algebra. Findings are built when read (`ToxicHit`), once per role set.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pdp.analysis.context import ReviewContext, permission_node
-from pdp.analysis.finding import Finding, node
+from pdp.analysis.finding import Finding, Path, Pending, node
+from pdp.analysis.held import Projected
 from pdp.analysis.space import PermissionSpace
 from pdp.core.model import WILDCARD, Pattern, SodRule
+from pdp.core.queries import Permission
 
 
 def sod_violations(ctx: ReviewContext) -> Iterator[Finding]:
@@ -54,60 +57,158 @@ def _sod_finding(
     )
 
 
-def toxic_combinations(ctx: ReviewContext) -> Iterator[Finding]:
+def toxic_combinations(ctx: ReviewContext) -> Iterator[Pending]:
     """Subjects holding a permission matching every pattern of a toxic rule."""
     rules = [r for r in ctx.policy.rules if r.kind == "toxic"]
+    spaces: dict[Pattern, Projected] = {}
     for done, rule in enumerate(rules, 1):
-        yield from _toxic_rule(ctx, rule)
+        projected = [spaces.get(p) or spaces.setdefault(p, _project(ctx, p)) for p in rule.patterns]
+        yield from _toxic_rule(ctx, rule, projected)
         ctx.progress("toxic combinations", done, len(rules))
 
 
-def _toxic_rule(ctx: ReviewContext, rule: SodRule) -> Iterator[Finding]:
-    projected = [ctx.project(pattern_space(ctx, p)) for p in rule.patterns]
+def _project(ctx: ReviewContext, pattern: Pattern) -> Projected:
+    return ctx.project(pattern_space(ctx, pattern))
+
+
+def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -> Iterator[Pending]:
+    # Roles: each role's closure sets are at hand.
+    roles = set(ctx.compiled.role_closure)
+    for proj in projected:
+        roles &= proj.allow.keys()
+    for rid in sorted(roles):
+        if all(proj.allow[rid] & ~proj.deny.get(rid, 0) for proj in projected):
+            yield ToxicHit(ToxicGroup(ctx, rule, projected, "role", (rid,)), rid)
+    # Users, by role set: a set may hold pattern i only if one of its roles' closures allows
+    # something matching it; it surely does when, besides, none of its roles' closures denies
+    # anything matching it. Only the sets in between need the set algebra.
+    sets = ctx.role_sets
     candidates: set[int] | None = None
     for proj in projected:
-        reach = ctx.subjects.reaching(proj.own_allow)
+        reach = sets.assigning(proj.allow)
         candidates = reach if candidates is None else candidates & reach
         if not candidates:
             return
     assert candidates is not None
+    unsure = [sets.assigning(proj.deny) & candidates for proj in projected]
     for group in sorted(candidates):
-        closure = ctx.subjects.closures[group]
-        held = [proj.held(closure) for proj in projected]
-        if not all(held):
+        assigned = sets.roles[group]
+        if not all(
+            group not in doubt or proj.held(assigned)
+            for proj, doubt in zip(projected, unsure, strict=True)
+        ):
             continue
-        witnesses = sorted(
-            {
-                w
-                for proj, mask in zip(projected, held, strict=True)
-                if (w := proj.space.first(mask)) is not None
-            }
+        members = sets.members[group]
+        found = ToxicGroup(ctx, rule, projected, "user", assigned, len(members) > 1)
+        for uid in members:
+            yield ToxicHit(found, uid)
+
+
+class ToxicGroup:
+    """One toxic rule met by one role, or by the users of one role set: builds their findings."""
+
+    __slots__ = ("assigned", "ctx", "kind", "parts", "projected", "rule", "shared")
+
+    def __init__(
+        self,
+        ctx: ReviewContext,
+        rule: SodRule,
+        projected: list[Projected],
+        kind: str,
+        assigned: tuple[str, ...],
+        shared: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.shared = shared
+        self.rule = rule
+        self.projected = projected
+        self.kind = kind
+        self.assigned = assigned
+        self.parts: tuple[list[Permission], str, str | None, list[Path]] | None = None
+
+    def finding(self, ident: str) -> Finding:
+        """The finding of one member (a role, or a user of the role set)."""
+        witnesses, counts, level, tails = self.parts or self._parts()
+        kind, rule = self.kind, self.rule
+        evidence = tails if kind == "role" else [(node("user", ident), *t) for t in tails]
+        return Finding(
+            kind="toxic_combination",
+            rule_id=rule.id,
+            subject={kind: ident},
+            severity=rule.severity,
+            level=level,
+            message=(
+                f"{kind} `{ident}` holds every permission pattern of `{rule.id}` "
+                f"({counts} matching permissions)"
+            ),
+            evidence=evidence,
+            permissions=witnesses,
+            location=rule.location,
         )
-        grants = [ctx.held_grants(closure, w)[0] for w in witnesses]
+
+    def _parts(self) -> tuple[list[Permission], str, str | None, list[Path]]:
+        """Witnesses (first match per pattern), counts, level and paths to the witnesses."""
+        ctx, assigned = self.ctx, self.assigned
+        held = [proj.held(assigned) for proj in self.projected]
+        # The witness of a pattern is its lowest held bit; the grant behind it reaches one of
+        # the roles whose closure allows (or, were this wrong, denies) that bit.
+        behind: dict[Permission, list[str]] = {}
+        for proj, mask in zip(self.projected, held, strict=True):
+            low = mask & -mask
+            witness = proj.space.permission(low.bit_length() - 1)
+            if witness not in behind:
+                allow, deny = proj.allow, proj.deny
+                behind[witness] = [
+                    r for r in assigned if allow.get(r, 0) & low or deny.get(r, 0) & low
+                ]
+        witnesses = sorted(behind)
         counts = " + ".join(str(mask.bit_count()) for mask in held)
         level = max(
-            (ctx.level_in(proj.space, mask) for proj, mask in zip(projected, held, strict=True)),
+            (
+                ctx.level_in(proj.space, mask)
+                for proj, mask in zip(self.projected, held, strict=True)
+            ),
             key=ctx.level_key,
         )
-        for kind, ident in ctx.subjects.members[group]:
-            evidence = [
-                (*ctx.grant_path(kind, ident, closure, g), permission_node(w))
-                for g, w in zip(grants, witnesses, strict=True)
-            ]
-            yield Finding(
-                kind="toxic_combination",
-                rule_id=rule.id,
-                subject={kind: ident},
-                severity=rule.severity,
-                level=level,
-                message=(
-                    f"{kind} `{ident}` holds every permission pattern of `{rule.id}` "
-                    f"({counts} matching permissions)"
-                ),
-                evidence=evidence,
-                permissions=witnesses,
-                location=rule.location,
-            )
+        tails: list[Path] = [
+            (*ctx.roles_path(assigned, ctx.first_allow(behind[w], w)), permission_node(w))
+            for w in witnesses
+        ]
+        parts = (witnesses, counts, level, tails)
+        if self.shared:
+            self.parts = parts  # built once for the users of the role set
+        return parts
+
+
+class ToxicHit:
+    """A pending toxic-combination finding: one member of a `ToxicGroup`."""
+
+    __slots__ = ("group", "subject_id")
+
+    kind = "toxic_combination"
+
+    def __init__(self, group: ToxicGroup, subject_id: str) -> None:
+        self.group = group
+        self.subject_id = subject_id
+
+    @property
+    def severity(self) -> str:
+        """The rule's severity."""
+        return self.group.rule.severity
+
+    @property
+    def rule_id(self) -> str:
+        """The rule's id."""
+        return self.group.rule.id
+
+    @property
+    def subject_kind(self) -> str:
+        """`role` or `user`."""
+        return self.group.kind
+
+    def build(self) -> Finding:
+        """Build the finding."""
+        return self.group.finding(self.subject_id)
 
 
 def pattern_space(ctx: ReviewContext, pattern: Pattern) -> PermissionSpace:

@@ -35,7 +35,6 @@ def unused_permissions(
 ) -> Iterator[Finding]:
     """One finding per role or user holding permissions not exercised in the window."""
     used = _exercised(ctx, events, since, now)
-    subjects = ctx.subjects
     role_used: dict[str, int] = {}
     for (kind, ident), mask in used.items():
         closure = ctx.compiled.closure_of(kind, ident)  # type: ignore[arg-type]
@@ -48,20 +47,17 @@ def unused_permissions(
             closure = ctx.compiled.role_closure[rid]
             evidence = ctx.explain("role", rid, closure, unused)
             yield _finding(ctx, "role", rid, held, unused, evidence, when)
-    groups = sorted(set(subjects.user_group.values()))
-    members: dict[int, list[str]] = {}
-    for uid, group in subjects.user_group.items():
-        members.setdefault(group, []).append(uid)
-    for done, group in enumerate(groups, 1):
-        held = ctx.full.held(subjects.closures[group])
+    sets = ctx.role_sets
+    for done, group in enumerate(range(len(sets.roles)), 1):
+        held = ctx.full.held(sets.roles[group])
         if held:
-            for uid in members[group]:
+            for uid in sets.members[group]:
                 unused = held & ~used.get(("user", uid), 0)
                 if unused:
                     evidence = _user_evidence(ctx, uid, unused)
                     yield _finding(ctx, "user", uid, held, unused, evidence, when)
-        if done % 2000 == 0 or done == len(groups):
-            ctx.progress("usage", done, len(groups))
+        if done % 2000 == 0 or done == len(sets.roles):
+            ctx.progress("usage", done, len(sets.roles))
 
 
 def _exercised(
