@@ -164,23 +164,55 @@ def _finding_dict(finding: Any) -> dict[str, Any]:
 
 
 class _Side:
-    """One version of the policy with the inverse closures the per-key holder query needs."""
+    """One version of the policy with the inverse closures the per-key holder query needs.
+
+    Inverse closures are computed on demand, for the roles the evaluated keys
+    name: a change usually touches a few hundred keys of a policy with
+    thousands of roles and users.
+    """
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self.compiled = compiled
         self.class_desc = descendants(compiled.policy.classes)
         self.purpose_desc = descendants(compiled.policy.purposes)
-        self.role_inheritors: dict[str, set[str]] = defaultdict(set)
-        for role, closure in compiled.role_closure.items():
-            for member in closure:
-                self.role_inheritors[member].add(role)
-        self.user_inheritors: dict[str, set[str]] = defaultdict(set)
-        for user, closure in compiled.user_closure.items():
-            for member in closure:
-                self.user_inheritors[member].add(user)
+        self._heirs: dict[str, list[str]] = defaultdict(list)  # role -> roles inheriting it
+        for role in compiled.policy.roles.values():
+            for parent in role.inherits:
+                self._heirs[parent].append(role.id)
+        self._assigned: dict[str, list[str]] = defaultdict(list)  # role -> users given it
+        for user in compiled.policy.users.values():
+            for role_id in user.roles:
+                self._assigned[role_id].append(user.id)
         # A grant filed under `*` reaches every subject whose closure is not empty.
-        self.role_inheritors[WILDCARD] = set(compiled.role_closure)
-        self.user_inheritors[WILDCARD] = {u for u, c in compiled.user_closure.items() if c}
+        self._role_inheritors: dict[str, frozenset[str]] = {
+            WILDCARD: frozenset(compiled.role_closure)
+        }
+        self._user_inheritors: dict[str, frozenset[str]] = {
+            WILDCARD: frozenset(u for u, c in compiled.user_closure.items() if c)
+        }
+
+    def role_inheritors(self, role: str) -> frozenset[str]:
+        """The roles whose closure holds `role` (all of them for `WILDCARD`)."""
+        found = self._role_inheritors.get(role)
+        if found is None:
+            reached = {role} if role in self.compiled.role_closure else set()
+            pending = list(reached)
+            while pending:
+                for heir in self._heirs.get(pending.pop(), ()):
+                    if heir not in reached:
+                        reached.add(heir)
+                        pending.append(heir)
+            found = self._role_inheritors[role] = frozenset(reached)
+        return found
+
+    def user_inheritors(self, role: str) -> frozenset[str]:
+        """The users whose closure holds `role` (all with a role for `WILDCARD`)."""
+        found = self._user_inheritors.get(role)
+        if found is None:
+            assigned = self._assigned
+            found = frozenset(u for r in self.role_inheritors(role) for u in assigned.get(r, ()))
+            self._user_inheritors[role] = found
+        return found
 
     def declares(self, key: Key) -> bool:
         """True when the class, purpose and action of a key are all declared in this version."""
@@ -214,11 +246,11 @@ class _Side:
         if not allows:
             return roles, users
         for role in allows:
-            roles |= self.role_inheritors[role]
-            users |= self.user_inheritors[role]
+            roles |= self.role_inheritors(role)
+            users |= self.user_inheritors(role)
         for role in denies:
-            roles -= self.role_inheritors[role]
-            users -= self.user_inheritors[role]
+            roles -= self.role_inheritors(role)
+            users -= self.user_inheritors(role)
         return roles, users
 
     def direct_obligations(self, key: Key) -> dict[str, frozenset[str]]:
@@ -283,8 +315,8 @@ def _changed_grants(old: CompiledPolicy, new: CompiledPolicy) -> tuple[list[Gran
     old_signatures = [grant_signature(g) for g in old.grants]
     new_signatures = [grant_signature(g) for g in new.grants]
     old_count, new_count = Counter(old_signatures), Counter(new_signatures)
-    only_old = old_count - new_count
-    only_new = new_count - old_count
+    only_old = {s for s, n in old_count.items() if n > new_count.get(s, 0)}
+    only_new = {s for s, n in new_count.items() if n > old_count.get(s, 0)}
     return (
         [g for g, s in zip(old.grants, old_signatures, strict=True) if s in only_old],
         [g for g, s in zip(new.grants, new_signatures, strict=True) if s in only_new],
@@ -357,10 +389,7 @@ def _obligation_changes(
     if old_direct != new_direct:
         for role in old_direct.keys() | new_direct.keys():
             if old_direct.get(role) != new_direct.get(role):
-                suspects |= both & (
-                    old_side.role_inheritors.get(role, set())
-                    | new_side.role_inheritors.get(role, set())
-                )
+                suspects |= both & (old_side.role_inheritors(role) | new_side.role_inheritors(role))
     changes = []
     for role in suspects:
         before = _obligations(old_side, old_direct, role)
@@ -397,13 +426,18 @@ def _diff(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
     return PolicyDiff(
         old,
         new,
-        sorted(added),
-        sorted(removed),
-        sorted(users_added),
-        sorted(users_removed),
+        sorted(added, key=_access_order),
+        sorted(removed, key=_access_order),
+        sorted(users_added, key=_access_order),
+        sorted(users_removed, key=_access_order),
         sorted(obligations),
         keys_evaluated=len(keys),
     )
+
+
+def _access_order(access: Access) -> tuple[str, str, str, str]:
+    """The dataclass order of an `Access`, as a plain tuple (sorting compares tuples in C)."""
+    return (access.subject, access.info_class, access.purpose, access.action)
 
 
 def review_function() -> Any:
