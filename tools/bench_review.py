@@ -1,18 +1,30 @@
 """Benchmark of the privilege review on bank-sized generated policies.
 
-    .venv/bin/python tools/bench_review.py [--users 10000,30000,100000] [--roles 3000]
-        [--grants 30000] [--sod 50] [--toxic 50] [--classes 400] [--purposes 80]
-        [--seed 7] [--usage EVENTS]
+    .venv/bin/python tools/bench_review.py [--users 10000,30000,100000] [--repeat 1]
+        [--roles 3000] [--grants 30000] [--sod 50] [--toxic 50] [--classes 400]
+        [--purposes 80] [--seed 7] [--usage EVENTS]
 
-For each user count, a child process generates the policy
+For each user count (`--repeat` times), a child process generates the policy
 (`tools/generate_policy.py`'s `generate_policy`, or the small fallback below
-when that tool is absent), writes it as YAML, loads and compiles it, then runs
-`pdp.analysis.review.review` on it — all findings, exact — and reports the
-seconds of each step and the process's peak resident memory (`ru_maxrss`, the
-whole process: Python, the policy, the compiled index and the review).
-With `--usage N`, N random allowed decisions of the policy's users feed the
-`unused_permission` check. Target: 100,000 users reviewed in under 60 s and
-4 GB. Prints a Markdown table.
+when that tool is absent), writes it as YAML, loads and compiles it, then:
+
+- `review s`: `pdp.analysis.review.review` — every finding decided, exact,
+  sorted and counted (findings are kept as small entries);
+- `build s`: every finding built and turned into its JSON mapping
+  (`Finding.to_dict()`: message, evidence paths, permissions, fingerprint), as
+  a report writer does — so `review s + build s` is the whole review;
+- memory: `peak MB` is the child's peak resident memory (`ru_maxrss`: Python,
+  generator, YAML loader, compiled index and review); `review peak MB` is the
+  peak during review and build alone (the kernel's high-water mark reset with
+  `/proc/self/clear_refs` just before the review; it includes the policy and
+  the compiled index already in memory).
+
+Load and compile are reported apart and are not part of the review's time.
+The seconds of each review stage (from the review's progress calls) go to
+stderr. With `--usage N`, N random allowed decisions of the policy's users feed
+the `unused_permission` check. Target: 100,000 users reviewed in under 60 s
+and 4 GB. Prints a Markdown table, the growth from the smallest to the largest
+size and, for sizes run more than once, the spread of the review's time.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ def main() -> None:
     """Run one child per user count and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", default="10000,30000,100000")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per user count")
     parser.add_argument("--roles", type=int, default=3000)
     parser.add_argument("--grants", type=int, default=30000)
     parser.add_argument("--sod", type=int, default=50)
@@ -52,7 +65,8 @@ def main() -> None:
         print(json.dumps(child(json.loads(args.child))))
         return
     rows = []
-    for users in (int(u) for u in args.users.split(",")):
+    sizes = [int(u) for u in args.users.split(",")]
+    for users in (u for u in sizes for _ in range(args.repeat)):
         params = {
             "grants": args.grants,
             "roles": args.roles,
@@ -71,14 +85,17 @@ def main() -> None:
             text=True,
             cwd=ROOT,
         )
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(f"done: {users} users", file=sys.stderr)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        stages = ", ".join(f"{k} {v}" for k, v in row["stages"].items())
+        print(f"done: {users} users: review {row['review_s']} s ({stages})", file=sys.stderr)
+        print(table(rows), file=sys.stderr)
     print(table(rows))
 
 
 def child(params: dict[str, Any]) -> dict[str, Any]:
     """Generate, load, compile and review one policy; the timings and peak memory."""
-    from pdp.analysis.review import review
+    from pdp.analysis.review import CHECKS, review
     from pdp.core.compile import compile_policy
     from pdp.core.load import load_policy
 
@@ -89,6 +106,7 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "policy.yaml"
         write(document, path)
+        del document  # the generator's plain data is not part of what is measured
         generated = time.perf_counter()
         policy = load_policy(path)
     loaded = time.perf_counter()
@@ -98,11 +116,34 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
     now = datetime(2026, 11, 26, tzinfo=UTC)
     if usage_count:
         usage = list(random_usage(compiled, usage_count, now, params["seed"]))
-    before = time.perf_counter()
+    # The review reports "context", then each check's name when it is done, then "sorting":
+    # the time since the previous such report is that stage's.
+    boundaries = {"context", "unused permissions", "sorting"}
+    boundaries.update(check.__name__.replace("_", " ") for check in CHECKS)
+    stages: dict[str, float] = {}
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage in boundaries:
+            moment = time.perf_counter()
+            stages[stage] = stages.get(stage, 0.0) + moment - last[0]
+            last[0] = moment
+
+    rss_before = current_rss()
+    reset_peak = reset_high_water_mark()
+    before = last[0] = time.perf_counter()
     result = review(
-        compiled, usage=usage, since=now - timedelta(days=90) if usage else None, now=now
+        compiled,
+        usage=usage,
+        since=now - timedelta(days=90) if usage else None,
+        now=now,
+        progress=progress,
     )
     reviewed = time.perf_counter()
+    evidence = 0
+    for finding in result.findings:
+        evidence += len(finding.to_dict()["evidence"])
+    built = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {
         "generator": source,
@@ -118,10 +159,47 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
         "load_s": round(loaded - generated, 2),
         "compile_s": round(compiled_at - loaded, 2),
         "review_s": round(reviewed - before, 2),
+        "build_s": round(built - reviewed, 2),
+        "stages": {k: round(v, 2) for k, v in stages.items()},
         "peak_rss_mb": round(rss / 2**20),
+        "rss_before_review_mb": round(rss_before / 2**20),
+        "review_peak_mb": round(high_water_mark() / 2**20) if reset_peak else None,
         "findings": result.summary["findings"],
+        "evidence_paths": evidence,
         "by_kind": {k: v for k, v in result.summary["by_kind"].items() if v},
     }
+
+
+def _status(field: str) -> int:
+    """A `/proc/self/status` memory field in bytes (0 where there is no /proc)."""
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def current_rss() -> int:
+    """The process's resident memory now, in bytes."""
+    return _status("VmRSS")
+
+
+def high_water_mark() -> int:
+    """The process's peak resident memory since start or the last reset, in bytes."""
+    return _status("VmHWM")
+
+
+def reset_high_water_mark() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux); False where not possible."""
+    try:
+        with Path("/proc/self/clear_refs").open("w", encoding="ascii") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def random_usage(compiled: Any, count: int, now: datetime, seed: int) -> Any:
@@ -251,23 +329,51 @@ def _tree(rng: random.Random, prefix: str, size: int, roots: int) -> list[str]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """The results as a Markdown table, with the machine."""
+    """The results as a Markdown table, with the machine, the growth and the spread."""
     lines = [
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; generator: {rows[0]['generator']}",
         "",
         "| users | roles | grants | rules | subject groups | load s | compile s | review s "
-        "| peak RSS MB | findings |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| build s | review + build s | review peak MB | peak MB | findings |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for r in rows:
+        whole = round(r["review_s"] + r["build_s"], 2)
+        review_peak = "n/a" if r["review_peak_mb"] is None else f"{r['review_peak_mb']:,}"
         lines.append(
             f"| {r['users']:,} | {r['roles']:,} | {r['grants']:,} | {r['rules']} "
             f"| {r['subject_groups']:,} | {r['load_s']} | {r['compile_s']} | {r['review_s']} "
-            f"| {r['peak_rss_mb']:,} | {r['findings']:,} |"
+            f"| {r['build_s']} | {whole} | {review_peak} | {r['peak_rss_mb']:,} "
+            f"| {r['findings']:,} |"
         )
     lines.append("")
     lines.extend(f"- {r['users']:,} users: {r['by_kind']}" for r in rows)
+    by_size: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_size.setdefault(r["users"], []).append(r)
+    sizes = sorted(by_size)
+    if len(sizes) > 1:
+        small, large = by_size[sizes[0]], by_size[sizes[-1]]
+
+        def best(runs: list[dict[str, Any]], key: str) -> float:
+            return float(min(r[key] + (r["build_s"] if key == "review_s" else 0) for r in runs))
+
+        lines.append(
+            f"- growth {sizes[0]:,} -> {sizes[-1]:,} users (x{sizes[-1] / sizes[0]:g}): "
+            f"review + build x{best(large, 'review_s') / best(small, 'review_s'):.2f}, "
+            f"peak MB x{best(large, 'peak_rss_mb') / best(small, 'peak_rss_mb'):.2f} "
+            "(fastest run of each size)"
+        )
+    for size in sizes:
+        runs = by_size[size]
+        if len(runs) > 1:
+            times = [r["review_s"] + r["build_s"] for r in runs]
+            lines.append(
+                f"- {size:,} users, {len(runs)} runs: review + build {min(times):.1f}-"
+                f"{max(times):.1f} s (spread {100 * (max(times) / min(times) - 1):.0f}%)"
+            )
     return "\n".join(lines)
 
 

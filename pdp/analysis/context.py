@@ -83,7 +83,7 @@ class ReviewContext:
             level: space.class_mask([c for c, k in policy.classes.items() if k.level == level])
             for level in policy.levels
         }
-        return cls(
+        ctx = cls(
             compiled=compiled,
             space=space,
             allow_keys=allow_keys,
@@ -100,6 +100,8 @@ class ReviewContext:
             level_masks=levels,
             class_rank={c: policy.level_rank(k.level) for c, k in policy.classes.items()},
         )
+        report("context", 1, 1)
+        return ctx
 
     @property
     def policy(self) -> Policy:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, Protocol, overload
 
 from pdp.core.model import SEVERITIES
@@ -164,6 +165,28 @@ def entry_key(entry: Pending) -> tuple[int, str, str, str, str]:
     )
 
 
+def _ordered(entries: Iterable[Pending]) -> list[Pending]:
+    """Entries in `entry_key` order (stable), sorted a severity and kind at a time.
+
+    Within one kind the rule id is usually always set or always None: the rest
+    of the key then compares with a C-level `attrgetter`.
+    """
+    buckets: dict[tuple[int, str], list[Pending]] = {}
+    for entry in entries:
+        key = (-SEVERITY_RANK[entry.severity], entry.kind)
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = []
+        bucket.append(entry)
+    rest = attrgetter("subject_kind", "subject_id", "rule_id")
+    ordered: list[Pending] = []
+    for key in sorted(buckets):
+        bucket = buckets[key]
+        named = {e.rule_id is None for e in bucket}
+        ordered.extend(sorted(bucket, key=rest if len(named) == 1 else entry_key))
+    return ordered
+
+
 class Findings(Sequence[Finding]):
     """The findings of a review, most severe first, each built when it is read.
 
@@ -172,7 +195,7 @@ class Findings(Sequence[Finding]):
     """
 
     def __init__(self, entries: Iterable[Pending], *, ordered: bool = False) -> None:
-        self.entries: list[Pending] = list(entries) if ordered else sorted(entries, key=entry_key)
+        self.entries: list[Pending] = list(entries) if ordered else _ordered(entries)
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -92,10 +92,13 @@ def review(
     entries: list[Pending] = []
     for check in CHECKS:
         entries.extend(check(ctx))
+        ctx.progress(check.__name__.replace("_", " "), 1, 1)
     if usage is not None:
         window = _aware(since) if since is not None else None
         entries.extend(unused_permissions(ctx, usage, window, moment))
+        ctx.progress("unused permissions", 1, 1)
     findings = Findings(entries)
+    ctx.progress("sorting", 1, 1)
     return Review(compiled.version, moment, findings, summarize(ctx, findings))
 
 

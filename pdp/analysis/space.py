@@ -91,22 +91,34 @@ class PermissionSpace:
             found = self._boxes.get(key)
             if found is not None:
                 return found
-        mask = 0
-        a = self.action_index.get(action)
-        c0, c1 = self.class_range.get(info_class, (0, 0))
-        p0, p1 = self.purpose_range.get(purpose, (0, 0))
-        if a is not None and c1 > c0 and p1 > p0:
-            run = self.stride(p1 - p0, self.n_actions) << (p0 * self.n_actions + a)
-            mask = (run * self.stride(c1 - c0, self.block)) << (c0 * self.block)
+        mask = self.spread(info_class, self.run(purpose, action))
         if self._boxes is not None:
             self._boxes[key] = mask
         return mask
 
+    def run(self, purpose: str, action: str) -> int:
+        """The bits of one class block a key's (purpose, action) covers: the purpose's subtree."""
+        a = self.action_index.get(action)
+        p0, p1 = self.purpose_range.get(purpose, (0, 0))
+        if a is None or p1 <= p0:
+            return 0
+        return self.stride(p1 - p0, self.n_actions) << (p0 * self.n_actions + a)
+
+    def spread(self, info_class: str, run: int) -> int:
+        """A block's bits repeated over the blocks of a class's subtree (0 when it has none)."""
+        c0, c1 = self.class_range.get(info_class, (0, 0))
+        if not run or c1 <= c0:
+            return 0
+        return (run * self.stride(c1 - c0, self.block)) << (c0 * self.block)
+
     def boxes(self, keys: Iterable[tuple[str, str, str]]) -> int:
-        """The union of the boxes of several keys."""
+        """The union of the boxes of several keys (one large shift per class, not per key)."""
+        runs: dict[str, int] = {}
+        for cls, purp, act in keys:
+            runs[cls] = runs.get(cls, 0) | self.run(purp, act)
         mask = 0
-        for key in keys:
-            mask |= self.box(*key)
+        for cls, run in runs.items():
+            mask |= self.spread(cls, run)
         return mask
 
     def cells(

@@ -72,13 +72,14 @@ def _project(ctx: ReviewContext, pattern: Pattern) -> Projected:
 
 
 def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -> Iterator[Pending]:
+    found = ToxicRule(ctx, rule, projected)
     # Roles: each role's closure sets are at hand.
     roles = set(ctx.compiled.role_closure)
     for proj in projected:
         roles &= proj.allow.keys()
     for rid in sorted(roles):
         if all(proj.allow[rid] & ~proj.deny.get(rid, 0) for proj in projected):
-            yield ToxicHit(ToxicGroup(ctx, rule, projected, "role", (rid,)), rid)
+            yield ToxicHit(found, "role", rid, (rid,))
     # Users, by role set: a set may hold pattern i only if one of its roles' closures allows
     # something matching it; it surely does when, besides, none of its roles' closures denies
     # anything matching it. Only the sets in between need the set algebra.
@@ -90,46 +91,36 @@ def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -
         if not candidates:
             return
     assert candidates is not None
-    unsure = [sets.assigning(proj.deny) & candidates for proj in projected]
-    for group in sorted(candidates):
-        assigned = sets.roles[group]
-        if not all(
-            group not in doubt or proj.held(assigned)
-            for proj, doubt in zip(projected, unsure, strict=True)
-        ):
-            continue
-        members = sets.members[group]
-        found = ToxicGroup(ctx, rule, projected, "user", assigned, len(members) > 1)
+    unsure: set[int] = set()
+    for proj in projected:
+        unsure |= sets.assigning(proj.deny)
+    unsure &= candidates
+    failing = {g for g in unsure if not all(proj.held(sets.roles[g]) for proj in projected)}
+    for group in sorted(candidates - failing):
+        assigned, members = sets.roles[group], sets.members[group]
+        if len(members) > 1:
+            found.shared.add(assigned)
         for uid in members:
-            yield ToxicHit(found, uid)
+            yield ToxicHit(found, "user", uid, assigned)
 
 
-class ToxicGroup:
-    """One toxic rule met by one role, or by the users of one role set: builds their findings."""
+Parts = tuple[list[Permission], str, str | None, list[Path]]
 
-    __slots__ = ("assigned", "ctx", "kind", "parts", "projected", "rule", "shared")
 
-    def __init__(
-        self,
-        ctx: ReviewContext,
-        rule: SodRule,
-        projected: list[Projected],
-        kind: str,
-        assigned: tuple[str, ...],
-        shared: bool = False,
-    ) -> None:
+class ToxicRule:
+    """One toxic rule and its pattern projections: builds the findings of its `ToxicHit`s."""
+
+    def __init__(self, ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -> None:
         self.ctx = ctx
-        self.shared = shared
         self.rule = rule
         self.projected = projected
-        self.kind = kind
-        self.assigned = assigned
-        self.parts: tuple[list[Permission], str, str | None, list[Path]] | None = None
+        self.shared: set[tuple[str, ...]] = set()  # role sets of several users
+        self._parts: dict[tuple[str, ...], Parts] = {}
 
-    def finding(self, ident: str) -> Finding:
-        """The finding of one member (a role, or a user of the role set)."""
-        witnesses, counts, level, tails = self.parts or self._parts()
-        kind, rule = self.kind, self.rule
+    def finding(self, kind: str, ident: str, assigned: tuple[str, ...]) -> Finding:
+        """The finding of one subject (a role, or a user with these assigned roles)."""
+        witnesses, counts, level, tails = self.parts(assigned)
+        rule = self.rule
         evidence = tails if kind == "role" else [(node("user", ident), *t) for t in tails]
         return Finding(
             kind="toxic_combination",
@@ -146,9 +137,12 @@ class ToxicGroup:
             location=rule.location,
         )
 
-    def _parts(self) -> tuple[list[Permission], str, str | None, list[Path]]:
+    def parts(self, assigned: tuple[str, ...]) -> Parts:
         """Witnesses (first match per pattern), counts, level and paths to the witnesses."""
-        ctx, assigned = self.ctx, self.assigned
+        found = self._parts.get(assigned)
+        if found is not None:
+            return found
+        ctx = self.ctx
         held = [proj.held(assigned) for proj in self.projected]
         # The witness of a pattern is its lowest held bit; the grant behind it reaches one of
         # the roles whose closure allows (or, were this wrong, denies) that bit.
@@ -175,40 +169,31 @@ class ToxicGroup:
             for w in witnesses
         ]
         parts = (witnesses, counts, level, tails)
-        if self.shared:
-            self.parts = parts  # built once for the users of the role set
+        if assigned in self.shared:
+            self._parts[assigned] = parts  # built once for the users of the role set
         return parts
 
 
 class ToxicHit:
-    """A pending toxic-combination finding: one member of a `ToxicGroup`."""
+    """A pending toxic-combination finding: one subject meeting one toxic rule."""
 
-    __slots__ = ("group", "subject_id")
+    __slots__ = ("assigned", "rule_id", "severity", "source", "subject_id", "subject_kind")
 
     kind = "toxic_combination"
 
-    def __init__(self, group: ToxicGroup, subject_id: str) -> None:
-        self.group = group
+    def __init__(
+        self, source: ToxicRule, subject_kind: str, subject_id: str, assigned: tuple[str, ...]
+    ) -> None:
+        self.source = source
+        self.rule_id = source.rule.id
+        self.severity = source.rule.severity
+        self.subject_kind = subject_kind
         self.subject_id = subject_id
-
-    @property
-    def severity(self) -> str:
-        """The rule's severity."""
-        return self.group.rule.severity
-
-    @property
-    def rule_id(self) -> str:
-        """The rule's id."""
-        return self.group.rule.id
-
-    @property
-    def subject_kind(self) -> str:
-        """`role` or `user`."""
-        return self.group.kind
+        self.assigned = assigned
 
     def build(self) -> Finding:
         """Build the finding."""
-        return self.group.finding(self.subject_id)
+        return self.source.finding(self.subject_kind, self.subject_id, self.assigned)
 
 
 def pattern_space(ctx: ReviewContext, pattern: Pattern) -> PermissionSpace:
