@@ -12,8 +12,9 @@ hashing and inserting never take the serving process's interpreter lock.
 Pipe protocol. Parent to child (binary): `D <n>\\n` and n bytes, the bodies
 joined by `\\n` (canonical JSON never holds a raw newline); `F <k>\\n`, flush k;
 end of file, close. Child to parent (lines): `S <healthy> <failures> <dropped>
-<written>` when any changes, and `F <k> <healthy> <failures> <dropped>
-<written>` once everything before flush k is written (or a write failed).
+<written>` when any changes and at least once a second, and `F <k> <healthy>
+<failures> <dropped> <written>` once everything before flush k is written (or
+a write failed). A writer silent for 5 s is taken as hung: not healthy.
 
 Shutdown and failures:
 - `close()` ships what is queued, closes the pipe and waits for the child to
@@ -50,6 +51,8 @@ log = logging.getLogger("pdp.audit")
 START_TIMEOUT = 30.0
 RESTART_DELAY = 1.0
 STATUS_INTERVAL = 0.1
+HEARTBEAT_EVERY = 10  # status intervals: the writer reports at least once a second
+STALE_AFTER = 5.0  # seconds without a report after which a writer is taken as hung
 
 
 class _Child:
@@ -78,6 +81,7 @@ class _Child:
         self.dropped = 0
         self.written = 0
         self.shipped = 0
+        self.seen = time.monotonic()
         self.reader: threading.Thread | None = None
 
     @property
@@ -94,6 +98,7 @@ class _Child:
             dropped,
             written,
         )
+        self.seen = time.monotonic()
         self.ready.set()
 
     @property
@@ -172,9 +177,16 @@ class ProcessDecisionLog(SqlReads):
 
     @property
     def healthy(self) -> bool:
-        """True when the writer process runs (or was closed) and its last write succeeded."""
+        """True when the writer reports (or was closed) and its last write succeeded.
+
+        A writer silent for `STALE_AFTER` seconds (hung) is not healthy.
+        """
         child = self._child
-        return child is not None and (child.alive or self._closed) and child.healthy
+        if child is None or not child.healthy:
+            return False
+        if self._closed:
+            return True
+        return child.alive and time.monotonic() - child.seen < STALE_AFTER
 
     @property
     def write_failures(self) -> int:
@@ -397,8 +409,10 @@ class _Reporter:
         self.send(b"S %b\n" % self.fields(), force)
 
     def watch(self, stop: threading.Event) -> None:
+        ticks = 0
         while not stop.wait(STATUS_INTERVAL):
-            self.status()
+            ticks += 1
+            self.status(force=ticks % HEARTBEAT_EVERY == 0)
 
 
 def serve_pipe(decision_log: SqlDecisionLog, source: IO[bytes], out: IO[bytes]) -> None:

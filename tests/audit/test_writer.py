@@ -105,3 +105,24 @@ def test_the_writer_process_writes_to_postgresql(pg_url: str) -> None:
     log.close()
     assert list(read_records(pg_url)) == [make_record(i) for i in range(1, 201)]
     assert verify_source(pg_url).ok
+
+
+def test_a_silent_writer_is_taken_as_hung(log_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pdp.audit.writer as writer
+
+    log = open_log(str(log_path), writer="process")
+    assert isinstance(log, ProcessDecisionLog)
+    time.sleep(1.2)  # the writer reports at least once a second while idle
+    assert log.healthy
+    monkeypatch.setattr(writer, "STALE_AFTER", 0.3)
+    child = log._child
+    assert child is not None
+    os.kill(child.process.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: not log.healthy, 3)
+        assert not log.healthy and child.alive
+    finally:
+        os.kill(child.process.pid, signal.SIGCONT)
+    wait_until(lambda: log.healthy, 3)
+    assert log.healthy
+    log.close()
