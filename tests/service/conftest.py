@@ -66,8 +66,15 @@ def log_url(tmp_path: Path) -> str:
 
 
 def build_app(policy_dir: Path, log_url: str, **config: Any) -> FastAPI:
-    """An app on the test policy with a config (watching off unless asked)."""
+    """An app on the test policy with a config (watching off unless asked).
+
+    The log is written by a thread unless asked (`log_writer="process"`, the
+    service's default): a writer process per test would double the suite's
+    time; tests/audit/test_writer.py, the process tests and
+    `test_the_default_writer_process_logs_every_decision` cover it.
+    """
     config.setdefault("watch", False)
+    config.setdefault("log_writer", "thread")
     return create_app(DecisionPoint.from_path(policy_dir), ServiceConfig(log=log_url, **config))
 
 

@@ -156,3 +156,20 @@ def test_remembered_answers_follow_a_reload(app: FastAPI, client: TestClient) ->
     assert (first["reasons"], second["reasons"]) == (["G-TELLER-ID"], ["G-TELLER-ID-2"])
     batch = client.post("/v1/decisions/batch", json={"requests": [TELLER_OPENING] * 3}).json()
     assert {r["policy_version"] for r in batch["results"]} == {dp.version}
+
+
+def test_the_default_writer_process_logs_every_decision(policy_dir: Any, log_url: str) -> None:
+    from pdp.audit.writer import ProcessDecisionLog
+    from tests.service.conftest import build_app
+
+    app = build_app(policy_dir, log_url, log_writer="process")
+    with TestClient(app) as c:
+        assert isinstance(app.state.service.log, ProcessDecisionLog)
+        one = c.post("/v1/decisions", json=TELLER_OPENING).json()
+        batch = c.post("/v1/decisions/batch", json={"requests": [TELLER_OPENING] * 300}).json()
+        assert c.get("/readyz").status_code == 200
+    # the lifespan closed the log: everything is stored
+    from pdp.audit import read_records
+
+    ids = [one["decision_id"]] + [r["decision_id"] for r in batch["results"]]
+    assert [r.decision_id for r in read_records(log_url) if r.kind == "decision"] == ids
