@@ -250,29 +250,29 @@ class Decider:
         add = answers.append
         memo = self._answers
         plain = PLAIN_FIELDS
-        try:
-            for item in items:
-                if type(item) is dict and item.keys() <= plain:
-                    get = item.get
-                    key: QuestionKey = (
-                        caller,
-                        get("role"),
-                        get("user"),
-                        get("info_class"),
-                        get("purpose"),
-                        get("action"),
-                        None,
-                    )
-                else:
-                    key = _question(item, caller)
-                # a remembered key holds only validated strings, and only equal strings
-                # match them: a hit means the item is valid
+        for item in items:
+            if type(item) is dict and item.keys() <= plain:
+                get = item.get
+                key: QuestionKey = (
+                    caller,
+                    get("role"),
+                    get("user"),
+                    get("info_class"),
+                    get("purpose"),
+                    get("action"),
+                    None,
+                )
+            else:
+                key = _question(item, caller)
+            # a remembered key holds only validated strings, and only equal strings
+            # match them: a hit means the item is valid
+            try:
                 answer = memo.get(key)
-                if answer is None or answer.version != version:
-                    answer = self._first_time(item, key, caller, version)
-                add(answer)
-        except TypeError:  # an unhashable value (list, object) where a string goes
-            raise InvalidRequestError from None
+            except TypeError:  # an unhashable value (list, object) where a string goes
+                raise InvalidRequestError from None
+            if answer is None or answer.version != version:
+                answer = self._first_time(item, key, caller, version)
+            add(answer)
         return answers
 
     def _validated(self, item: Any) -> DecisionRequestV1:
