@@ -1,0 +1,78 @@
+"""The Decider's fast path agrees with the request schema: it answers exactly what pydantic accepts.
+
+A differential property: random batches (valid items, valid items with one
+field changed, added or removed — after their valid twin, so the memo of
+answers is hit — and junk) go to the service, and each
+request is answered (200) exactly when `DecisionBatchRequestV1` /
+`DecisionRequestV1` accept its body — never a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from pdp.service.schemas import DecisionBatchRequestV1, DecisionRequestV1
+from tests.service.conftest import POLICY, TELLER_OPENING, TestClient, build_app
+
+TMP = Path(tempfile.mkdtemp(prefix="pdp-deciding-"))
+(TMP / "policy").mkdir()
+shutil.copy(POLICY, TMP / "policy" / "policy.yaml")
+APP = build_app(TMP / "policy", f"sqlite:///{TMP / 'decisions.db'}")
+CLIENT = TestClient(APP)
+
+
+def teardown_module() -> None:
+    APP.state.service.log.close()
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+ids = st.sampled_from(["teller", "u1", "identity.id_number", "account_opening", "use", ""])
+scalar = st.none() | st.booleans() | st.integers() | ids | st.just("x" * 257) | st.text(max_size=4)
+value = st.recursive(
+    scalar,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["consent", "x"]), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+consent = st.lists(st.sampled_from(["marketing", "a", ""]), max_size=3) | value
+good = st.fixed_dictionaries(
+    {k: st.just(v) for k, v in TELLER_OPENING.items()},
+    optional={"context": st.none() | st.fixed_dictionaries({}, optional={"consent": consent})},
+)
+fields = st.sampled_from(["role", "user", "info_class", "purpose", "action", "context", "extra"])
+changed = st.tuples(good, fields, value).map(lambda t: {**t[0], t[1]: t[2]})
+dropped = st.tuples(good, fields).map(lambda t: {k: v for k, v in t[0].items() if k != t[1]})
+item = good | changed | dropped | st.dictionaries(fields, value, max_size=6) | value
+
+
+def accepted(model: type[BaseModel], body: str) -> bool:
+    try:
+        model.model_validate_json(body)
+    except ValidationError:
+        return False
+    return True
+
+
+def post(path: str, body: str) -> int:
+    response = CLIENT.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code < 500, response.text
+    return response.status_code
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(item, min_size=1, max_size=4))
+def test_answered_exactly_when_the_schema_accepts(items: list[Any]) -> None:
+    batch = json.dumps({"requests": items})
+    assert (post("/v1/decisions/batch", batch) == 200) == accepted(DecisionBatchRequestV1, batch)
+    single = json.dumps(items[0])
+    assert (post("/v1/decisions", single) == 200) == accepted(DecisionRequestV1, single)
