@@ -60,7 +60,7 @@ class ReviewContext:
     level_masks: dict[str, int] = field(default_factory=dict)
     class_rank: dict[str, int] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
-    _space_levels: dict[PermissionSpace, dict[str, int]] = field(default_factory=dict)
+    _space_levels: dict[PermissionSpace, list[tuple[str, int]]] = field(default_factory=dict)
     _grant_roles: dict[int, frozenset[str]] = field(default_factory=dict)
     _start_paths: dict[tuple[str, int], Path | None] = field(default_factory=dict)
     _first_allow: dict[tuple[str, Permission], tuple[int, bool]] = field(default_factory=dict)
@@ -124,25 +124,6 @@ class ReviewContext:
                 return level
         return None
 
-    def level_in(self, space: PermissionSpace, mask: int) -> str | None:
-        """The highest level of a set of a projected space, None when it is empty."""
-        # Keyed by the space itself, not `id(space)`: an id is reused once a space is freed.
-        masks = self._space_levels.get(space)
-        if masks is None:
-            classes = self.policy.classes
-            masks = self._space_levels[space] = {
-                level: space.class_mask([c for c in space.classes if classes[c].level == level])
-                for level in self.policy.levels
-            }
-        for level in reversed(self.policy.levels):
-            if mask & masks[level]:
-                return level
-        return None
-
-    def level_key(self, level: str | None) -> int:
-        """A sort key of levels: -1 for none, else the level's rank."""
-        return -1 if level is None else self.policy.level_rank(level)
-
     def level_of_permissions(self, permissions: Iterable[Permission]) -> str | None:
         """The highest level of the classes of some permissions, None when there are none."""
         return self.level_of_classes(c for c, _, _ in permissions)
@@ -172,19 +153,32 @@ class ReviewContext:
         roles a start reaches are its closure, so each start's path is cached.
         """
         best: Path | None = None
+        cache = self._start_paths
         for start in starts:
             key = (start, index)
-            if key in self._start_paths:
-                found = self._start_paths[key]
-            else:
+            found = cache.get(key, ())
+            if found == ():
                 targets = self.compiled.role_closure[start] & self.grant_roles(index)
-                found = self.paths.path((start,), targets) if targets else None
-                self._start_paths[key] = found = found or None
+                path = self.paths.path((start,), targets) if targets else ()
+                grant = node("grant", self.compiled.grants[index].id)
+                found = cache[key] = (*path, grant) if path else None
             if found is not None and (best is None or (len(found), found) < (len(best), best)):
                 best = found
         if best is None:
             raise ReviewInconsistencyError(f"grant {index} reaches none of {sorted(starts)}")
-        return (*best, node("grant", self.compiled.grants[index].id))
+        return best
+
+    def space_levels(self, space: PermissionSpace) -> list[tuple[str, int]]:
+        """Each level of a space, highest first, with the set of its classes' permissions."""
+        # Keyed by the space itself, not `id(space)`: an id is reused once a space is freed.
+        masks = self._space_levels.get(space)
+        if masks is None:
+            classes = self.policy.classes
+            masks = self._space_levels[space] = [
+                (level, space.class_mask([c for c in space.classes if classes[c].level == level]))
+                for level in reversed(self.policy.levels)
+            ]
+        return masks
 
     def grant_roles(self, index: int) -> frozenset[str]:
         """The roles a grant names, `*` expanded (cached)."""

@@ -150,6 +150,19 @@ def matches(pattern: Any, perm: Perm) -> bool:
     )
 
 
+def tree_key(perm: Perm) -> tuple[list[str], list[str], str]:
+    """Tree order of permissions: class, then purpose (each id before its descendants), action."""
+    c, p, a = perm
+    return (c.split("."), p.split("."), a)
+
+
+def toxic_details(policy: Policy, found: list[list[Perm]]) -> tuple[str, str, tuple[Perm, ...]]:
+    """Per pattern match counts, the highest level of every match, the first match of each."""
+    counts = " + ".join(str(len(matched)) for matched in found)
+    level = max((policy.classes[x[0]].level for m in found for x in m), key=LEVELS.index)
+    return counts, level, tuple(sorted({matched[0] for matched in found}))
+
+
 def expected(policy: Policy) -> dict[str, set[Any]]:
     subs = subjects(policy)
     holds = {s: held(policy, roles) for s, roles in subs.items()}
@@ -161,10 +174,13 @@ def expected(policy: Policy) -> dict[str, set[Any]]:
         for s, roles in subs.items():
             if rule.kind == "sod" and len(roles & set(rule.roles)) > rule.max:
                 out["sod"].add((rule.id, s))
-            if rule.kind == "toxic" and all(
-                any(matches(pt, x) for x in holds[s]) for pt in rule.patterns
-            ):
-                out["toxic"].add((rule.id, s))
+            if rule.kind == "toxic":
+                found = [
+                    sorted((x for x in holds[s] if matches(pt, x)), key=tree_key)
+                    for pt in rule.patterns
+                ]
+                if all(found):
+                    out["toxic"].add((rule.id, s, *toxic_details(policy, found)))
     for r in policy.roles:
         duties = {d for x in closure(policy, [r]) for d in policy.roles[x].duties}
         if duties:
@@ -232,7 +248,8 @@ def found(compiled: CompiledPolicy) -> dict[str, set[Any]]:
         if f.kind == "sod_violation":
             out["sod"].add((f.rule_id, s))
         elif f.kind == "toxic_combination":
-            out["toxic"].add((f.rule_id, s))
+            counts = f.message.rpartition("(")[2].partition(" matching")[0]
+            out["toxic"].add((f.rule_id, s, counts, f.level, tuple(f.permissions)))
         elif f.kind == "outside_duties":
             out["duties"].add((f.subject_id, tuple(sorted(f.permissions))))
         elif f.kind == "dormant_role":
@@ -284,3 +301,27 @@ def test_toxic_witnesses_and_evidence_are_held(text: str) -> None:
                 assert compiled.held(closure_, c, p, a).held
         for path in f.evidence if f.kind != "equivalent_roles" else ():
             assert path[0] in (f"{f.subject_kind}:{f.subject_id}", f"role:{f.subject_id}")
+
+
+def test_toxic_levels_are_each_rules_own() -> None:
+    # Many rules whose patterns alternate between a C1 and a C3 class: each finding's level is
+    # its own rule's (a level cache keyed by `id(space)` once gave a freed space's levels).
+    rules = [
+        {"id": f"TOX{i}", "permissions": [{"classes": [c]}, {"classes": [c]}]}
+        for i, c in enumerate(["low", "high"] * 10)
+    ]
+    document = {
+        "actions": ["use"],
+        "classes": {"low": {"level": "C1"}, "high": {"level": "C3"}},
+        "purposes": {"p": {}},
+        "roles": {"r": {}},
+        "grants": [
+            {"id": "G", "roles": ["r"], "classes": ["*"], "purposes": ["*"], "actions": ["*"]}
+        ],
+        "separation_of_duties": rules,
+    }
+    compiled = compile_policy(load_policy_text(yaml.safe_dump(document), "levels.yaml"))
+    levels = {
+        f.rule_id: f.level for f in review(compiled).findings if f.kind == "toxic_combination"
+    }
+    assert levels == {f"TOX{i}": "C1" if i % 2 == 0 else "C3" for i in range(20)}

@@ -116,6 +116,13 @@ class ToxicRule:
         self.projected = projected
         self.shared: set[tuple[str, ...]] = set()  # role sets of several users
         self._parts: dict[tuple[str, ...], Parts] = {}
+        self._nodes: dict[Permission, str] = {}
+        # Per level, highest first: the level's permissions in each pattern's space.
+        by_space = [ctx.space_levels(proj.space) for proj in projected]
+        self._levels = [
+            (level, [masks[i][1] for masks in by_space])
+            for i, (level, _) in enumerate(by_space[0] if by_space else ())
+        ]
 
     def finding(self, kind: str, ident: str, assigned: tuple[str, ...]) -> Finding:
         """The finding of one subject (a role, or a user with these assigned roles)."""
@@ -157,15 +164,20 @@ class ToxicRule:
                 ]
         witnesses = sorted(behind)
         counts = " + ".join(str(mask.bit_count()) for mask in held)
-        level = max(
+        level = next(
             (
-                ctx.level_in(proj.space, mask)
-                for proj, mask in zip(self.projected, held, strict=True)
+                name
+                for name, masks in self._levels
+                if any(m & h for m, h in zip(masks, held, strict=True))
             ),
-            key=ctx.level_key,
+            None,
         )
+        nodes = self._nodes
         tails: list[Path] = [
-            (*ctx.roles_path(assigned, ctx.first_allow(behind[w], w)), permission_node(w))
+            (
+                *ctx.roles_path(assigned, ctx.first_allow(behind[w], w)),
+                nodes.get(w) or nodes.setdefault(w, permission_node(w)),
+            )
             for w in witnesses
         ]
         parts = (witnesses, counts, level, tails)
