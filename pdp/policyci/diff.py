@@ -449,9 +449,13 @@ def review_function() -> Any:
     return getattr(module, "review", None)
 
 
-def add_findings(diff: PolicyDiff) -> None:
-    """Fill in the findings the change introduces and resolves (by review fingerprint)."""
-    review = review_function()
+def add_findings(diff: PolicyDiff, review: Any = None) -> None:
+    """Fill in the findings the change introduces and resolves (by review fingerprint).
+
+    `review` (default: `review_function()`) lets a caller that already reviewed
+    either version pass a memoised review instead of reviewing it again.
+    """
+    review = review or review_function()
     if review is None:
         diff.findings_note = "the privilege review is not available in this build"
         return

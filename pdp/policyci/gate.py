@@ -228,9 +228,12 @@ def _base_policy(options: CiOptions) -> tuple[CompiledPolicy | None, str]:
 
 
 def _review_step(
-    options: CiOptions, compiled: CompiledPolicy, base: CompiledPolicy | None, result: CiResult
+    options: CiOptions,
+    compiled: CompiledPolicy,
+    base: CompiledPolicy | None,
+    result: CiResult,
+    review: Any,
 ) -> None:
-    review = review_function()
     if review is None:
         result.steps.append(Step("review", "skip", "the privilege review is not available"))
         return
@@ -277,12 +280,13 @@ def _diff_step(
     base: CompiledPolicy | None,
     why: str,
     result: CiResult,
+    review: Any,
 ) -> None:
     if base is None:
         result.steps.append(Step("diff", "skip", why))
         return
     diff = diff_policies(base, compiled)
-    add_findings(diff)
+    add_findings(diff, review)
     result.diff = diff
     result.sarif += [
         r for r in sarif_results(diff, options.level) if r["ruleId"] == "pdp/new-access"
@@ -323,6 +327,21 @@ def _replay_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult)
     )
 
 
+def _once_per_policy(review: Any) -> Any:
+    """`review`, memoised per compiled policy for one run (the review and diff steps share it)."""
+    if review is None:
+        return None
+    done: dict[int, tuple[CompiledPolicy, Any]] = {}
+
+    def reviewed(compiled: CompiledPolicy) -> Any:
+        found = done.get(id(compiled))
+        if found is None:
+            found = done[id(compiled)] = (compiled, review(compiled))  # keeps the id alive
+        return found[1]
+
+    return reviewed
+
+
 def run_ci(options: CiOptions) -> CiResult:
     """Run every step; raise `CiInputError` when an input other than the policy is unusable."""
     result = CiResult()
@@ -334,7 +353,8 @@ def run_ci(options: CiOptions) -> CiResult:
     _fmt_step(options, result)
     _test_step(options, compiled, result)
     base, why = _base_policy(options)
-    _review_step(options, compiled, base, result)
-    _diff_step(options, compiled, base, why, result)
+    review = _once_per_policy(review_function())
+    _review_step(options, compiled, base, result, review)
+    _diff_step(options, compiled, base, why, result, review)
     _replay_step(options, compiled, result)
     return result

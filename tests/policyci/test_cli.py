@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -285,3 +286,22 @@ def test_new_and_resolved_findings(tmp_path: Path) -> None:
     ]
     _, text = _run("diff", str(after), str(before))
     assert "findings: 1 new, 1 resolved" in text and "resolved high sod_violation" in text
+
+
+def test_ci_reviews_each_version_once(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pdp.policyci import gate
+
+    review = gate.review_function()
+    assert review is not None
+    reviewed: list[str] = []
+
+    def counted(compiled: Any) -> Any:
+        reviewed.append(compiled.version)
+        return review(compiled)
+
+    monkeypatch.setattr(gate, "review_function", lambda: counted)
+    code, out = _run(
+        "ci", "--policy", "policies", "--base", "HEAD~1", "--fail-on", "none", "--gate", "new"
+    )
+    assert code == 0, out
+    assert len(reviewed) == 2 and len(set(reviewed)) == 2
