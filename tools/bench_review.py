@@ -10,12 +10,13 @@ when that tool is absent), writes it as YAML, loads and compiles it, then:
 
 - `review s`: `pdp.analysis.review.review` — every finding decided, exact,
   sorted and counted (findings are kept as small entries);
-- `build s`: every finding built and turned into its JSON mapping
-  (`Finding.to_dict()`: message, evidence paths, permissions, fingerprint), as
-  a report writer does — so `review s + build s` is the whole review;
+- `report s`: the JSON report written, streamed to a byte counter
+  (`pdp.analysis.report.render.write_report`: every finding built — message,
+  evidence paths, permissions, fingerprint — and dumped), so `review s +
+  report s` is the whole review as `pdp review --format json` does it;
 - memory: `peak MB` is the child's peak resident memory (`ru_maxrss`: Python,
   generator, YAML loader, compiled index and review); `review peak MB` is the
-  peak during review and build alone (the kernel's high-water mark reset with
+  peak during review and report alone (the kernel's high-water mark reset with
   `/proc/self/clear_refs` just before the review; it includes the policy and
   the compiled index already in memory).
 
@@ -30,6 +31,7 @@ size and, for sizes run more than once, the spread of the review's time.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -95,6 +97,7 @@ def main() -> None:
 
 def child(params: dict[str, Any]) -> dict[str, Any]:
     """Generate, load, compile and review one policy; the timings and peak memory."""
+    from pdp.analysis.report.render import write_report
     from pdp.analysis.review import CHECKS, review
     from pdp.core.compile import compile_policy
     from pdp.core.load import load_policy
@@ -140,9 +143,8 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
         progress=progress,
     )
     reviewed = time.perf_counter()
-    evidence = 0
-    for finding in result.findings:
-        evidence += len(finding.to_dict()["evidence"])
+    sink = ByteCounter()
+    write_report(result, "json", compiled, sink)
     built = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {
@@ -159,15 +161,28 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
         "load_s": round(loaded - generated, 2),
         "compile_s": round(compiled_at - loaded, 2),
         "review_s": round(reviewed - before, 2),
-        "build_s": round(built - reviewed, 2),
+        "report_s": round(built - reviewed, 2),
         "stages": {k: round(v, 2) for k, v in stages.items()},
         "peak_rss_mb": round(rss / 2**20),
         "rss_before_review_mb": round(rss_before / 2**20),
         "review_peak_mb": round(high_water_mark() / 2**20) if reset_peak else None,
         "findings": result.summary["findings"],
-        "evidence_paths": evidence,
+        "report_mb": round(sink.size / 2**20),
         "by_kind": {k: v for k, v in result.summary["by_kind"].items() if v},
     }
+
+
+class ByteCounter(io.StringIO):
+    """A text stream that only counts the UTF-8 bytes written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        """Count, do not keep."""
+        self.size += len(text.encode())
+        return len(text)
 
 
 def _status(field: str) -> int:
@@ -335,18 +350,18 @@ def table(rows: list[dict[str, Any]]) -> str:
         f"Python {platform.python_version()}; generator: {rows[0]['generator']}",
         "",
         "| users | roles | grants | rules | subject groups | load s | compile s | review s "
-        "| build s | review + build s | review peak MB | peak MB | findings |",
+        "| report s | review + report s | review peak MB | peak MB | findings | report MB |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: |",
+        "| ---: | ---: |",
     ]
     for r in rows:
-        whole = round(r["review_s"] + r["build_s"], 2)
+        whole = round(r["review_s"] + r["report_s"], 2)
         review_peak = "n/a" if r["review_peak_mb"] is None else f"{r['review_peak_mb']:,}"
         lines.append(
             f"| {r['users']:,} | {r['roles']:,} | {r['grants']:,} | {r['rules']} "
             f"| {r['subject_groups']:,} | {r['load_s']} | {r['compile_s']} | {r['review_s']} "
-            f"| {r['build_s']} | {whole} | {review_peak} | {r['peak_rss_mb']:,} "
-            f"| {r['findings']:,} |"
+            f"| {r['report_s']} | {whole} | {review_peak} | {r['peak_rss_mb']:,} "
+            f"| {r['findings']:,} | {r['report_mb']:,} |"
         )
     lines.append("")
     lines.extend(f"- {r['users']:,} users: {r['by_kind']}" for r in rows)
@@ -358,20 +373,20 @@ def table(rows: list[dict[str, Any]]) -> str:
         small, large = by_size[sizes[0]], by_size[sizes[-1]]
 
         def best(runs: list[dict[str, Any]], key: str) -> float:
-            return float(min(r[key] + (r["build_s"] if key == "review_s" else 0) for r in runs))
+            return float(min(r[key] + (r["report_s"] if key == "review_s" else 0) for r in runs))
 
         lines.append(
             f"- growth {sizes[0]:,} -> {sizes[-1]:,} users (x{sizes[-1] / sizes[0]:g}): "
-            f"review + build x{best(large, 'review_s') / best(small, 'review_s'):.2f}, "
+            f"review + report x{best(large, 'review_s') / best(small, 'review_s'):.2f}, "
             f"peak MB x{best(large, 'peak_rss_mb') / best(small, 'peak_rss_mb'):.2f} "
             "(fastest run of each size)"
         )
     for size in sizes:
         runs = by_size[size]
         if len(runs) > 1:
-            times = [r["review_s"] + r["build_s"] for r in runs]
+            times = [r["review_s"] + r["report_s"] for r in runs]
             lines.append(
-                f"- {size:,} users, {len(runs)} runs: review + build {min(times):.1f}-"
+                f"- {size:,} users, {len(runs)} runs: review + report {min(times):.1f}-"
                 f"{max(times):.1f} s (spread {100 * (max(times) / min(times) - 1):.0f}%)"
             )
     return "\n".join(lines)

@@ -57,14 +57,19 @@ class Review:
     findings: Findings
     summary: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON report: `{"policy_version", "generated_at", "summary", "findings"}`."""
-        return {
+    def to_dict(self, *, findings: bool = True) -> dict[str, Any]:
+        """The JSON report: `{"policy_version", "generated_at", "summary", "findings"}`.
+
+        With `findings=False` the `findings` key is left out (a writer streams them).
+        """
+        document: dict[str, Any] = {
             "policy_version": self.policy_version,
             "generated_at": timestamp(self.generated_at),
             "summary": self.summary,
-            "findings": [f.to_dict() for f in self.findings],
         }
+        if findings:
+            document["findings"] = [f.to_dict() for f in self.findings]
+        return document
 
     def at_or_above(self, severity: str) -> Sequence[Finding]:
         """The findings of this severity or a higher one."""

@@ -15,8 +15,11 @@ from urllib.parse import unquote, urlparse
 import jsonschema
 import pytest
 
+from pdp.analysis.finding import Findings
 from pdp.analysis.report import schema_path
 from pdp.analysis.report.render import render
+from pdp.analysis.report.sarif import render_sarif
+from pdp.analysis.report.stream import PLACEHOLDER, write_json
 from pdp.analysis.review import Review, review
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import load_policy
@@ -47,6 +50,24 @@ def test_json_report_validates_against_the_shipped_schema(
     broken = dict(document, findings=[dict(document["findings"][0], severity="urgent")])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_streamed_json_and_sarif_are_the_whole_documents_text(
+    result: Review, compiled: CompiledPolicy
+) -> None:
+    whole = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    assert render(result, "json", compiled) == whole
+    sarif = json.dumps(render_sarif(result), indent=2, ensure_ascii=False) + "\n"
+    assert render(result, "sarif", compiled) == sarif
+    empty = Review(result.policy_version, result.generated_at, Findings([]), result.summary)
+    assert render(empty, "json", compiled) == (
+        json.dumps(empty.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    )
+    nested = {"a": [1, {"b": PLACEHOLDER}], "c": "d"}
+    out = io.StringIO()
+    write_json(nested, iter([{"x": [1, 2]}, "y"]), out)
+    expected = {"a": [1, {"b": [{"x": [1, 2]}, "y"]}], "c": "d"}
+    assert out.getvalue() == json.dumps(expected, indent=2) + "\n"
 
 
 def test_sarif_validates_and_points_at_policy_lines(

@@ -82,7 +82,7 @@ def _role_picture(
     graph = role_graph(compiled)
     total = graph.number_of_nodes()
     if total > MAX_GRAPH_ROLES:
-        involved = [f.subject_id for f in review.findings if f.subject_kind == "role"]
+        involved = [e.subject_id for e in review.findings.entries if e.subject_kind == "role"]
         keep: set[str] = set()
         for rid in involved:
             name = node("role", rid)
@@ -99,14 +99,15 @@ def _role_picture(
 
 
 def _toxic_pictures(review: Review) -> list[dict[str, str]]:
-    found = [f for f in review.findings if f.kind == "toxic_combination"]
-    found.sort(key=lambda f: (f.subject_kind != "role", f.rule_id or "", f.subject_id))
+    entries = [e for e in review.findings.entries if e.kind == "toxic_combination"]
+    entries.sort(key=lambda e: (e.subject_kind != "role", e.rule_id or "", e.subject_id))
+    found = [e.build() for e in entries[:MAX_TOXIC]]
     return [
         {
             "title": f"{f.rule_id}: {f.subject_kind} {f.subject_id}",
             "svg": path_svg(f.evidence, f"{f.rule_id} — {f.subject_kind} {f.subject_id}"),
         }
-        for f in found[:MAX_TOXIC]
+        for f in found
     ]
 
 
@@ -121,7 +122,9 @@ def _heat_map(review: Review, ctx: ReviewContext, levels: list[str]) -> dict[str
         classes.sort(key=lambda c: c.split("."))
     roles = sorted(policy.roles)
     if len(roles) > MAX_HEAT_ROLES:
-        involved = dict.fromkeys(f.subject_id for f in review.findings if f.subject_kind == "role")
+        involved = dict.fromkeys(
+            e.subject_id for e in review.findings.entries if e.subject_kind == "role"
+        )
         roles = [r for r in involved if r in policy.roles][:MAX_HEAT_ROLES]
     subtree = {c: ctx.space.class_mask(ctx.class_desc[c]) for c in classes}
     rows = []

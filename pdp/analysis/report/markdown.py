@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pdp.analysis.finding import KINDS, Finding
+from pdp.analysis.finding import KINDS, Finding, Pending
 from pdp.analysis.review import Review, timestamp
 
 ROWS_PER_SEVERITY = 50
@@ -26,13 +26,16 @@ def render_markdown(review: Review) -> str:
         "| --- | ---: |",
         *(f"| `{k}` | {s['by_kind'][k]} |" for k in KINDS if s["by_kind"].get(k)),
     ]
+    by_severity: dict[str, list[Pending]] = {}
+    for entry in review.findings.entries:  # built only for the rows shown
+        by_severity.setdefault(entry.severity, []).append(entry)
     for severity in s["by_severity"]:
-        found = [f for f in review.findings if f.severity == severity]
+        found = by_severity.get(severity, [])
         if not found:
             continue
         lines += ["", f"### {severity.capitalize()} ({len(found)})", ""]
         lines += ["| kind | subject | level | finding | where |", "| --- | --- | --- | --- | --- |"]
-        lines += [_row(f) for f in found[:ROWS_PER_SEVERITY]]
+        lines += [_row(e.build()) for e in found[:ROWS_PER_SEVERITY]]
         if len(found) > ROWS_PER_SEVERITY:
             lines.append(f"\n… and {len(found) - ROWS_PER_SEVERITY} more {severity} findings.")
     return "\n".join(lines) + "\n"

@@ -1,33 +1,50 @@
-"""One entry point for every report format."""
+"""One entry point for every report format: `write_report` to a stream, `render` to text."""
 
 from __future__ import annotations
 
-import json
+import io
+from typing import TextIO
 
 from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
 
 
-def render(review: Review, fmt: str, compiled: CompiledPolicy) -> str:
-    """The review as a report in `fmt` (text, json, markdown, html, sarif, csv)."""
+def write_report(review: Review, fmt: str, compiled: CompiledPolicy, out: TextIO) -> None:
+    """Write the review as a report in `fmt` (text, json, markdown, html, sarif, csv).
+
+    JSON, SARIF, CSV and text are written a finding at a time: a review with a
+    million findings never holds its whole report in memory.
+    """
     if fmt == "json":
-        return json.dumps(review.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "markdown":
+        from pdp.analysis.report.stream import PLACEHOLDER, write_json
+
+        document = review.to_dict(findings=False)
+        document["findings"] = PLACEHOLDER
+        write_json(document, (f.to_dict() for f in review.findings), out)
+    elif fmt == "sarif":
+        from pdp.analysis.report.sarif import write_sarif
+
+        write_sarif(review, out)
+    elif fmt == "csv":
+        from pdp.analysis.report.spreadsheet import write_csv
+
+        write_csv(review, out)
+    elif fmt == "markdown":
         from pdp.analysis.report.markdown import render_markdown
 
-        return render_markdown(review)
-    if fmt == "sarif":
-        from pdp.analysis.report.sarif import render_sarif
-
-        return json.dumps(render_sarif(review), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "csv":
-        from pdp.analysis.report.spreadsheet import render_csv
-
-        return render_csv(review)
-    if fmt == "html":
+        out.write(render_markdown(review))
+    elif fmt == "html":
         from pdp.analysis.report.html import render_html
 
-        return render_html(review, compiled)
-    from pdp.analysis.report.text import render_text
+        out.write(render_html(review, compiled))
+    else:
+        from pdp.analysis.report.text import write_text
 
-    return render_text(review)
+        write_text(review, out)
+
+
+def render(review: Review, fmt: str, compiled: CompiledPolicy) -> str:
+    """The review as a report in `fmt` (text, json, markdown, html, sarif, csv), as text."""
+    out = io.StringIO()
+    write_report(review, fmt, compiled, out)
+    return out.getvalue()

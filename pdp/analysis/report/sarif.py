@@ -11,10 +11,11 @@ gives code-scanning UIs the numeric rank.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote
 
 from pdp.analysis.finding import KINDS, Finding
+from pdp.analysis.report.stream import PLACEHOLDER, write_json
 from pdp.analysis.review import Review
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -48,7 +49,22 @@ DEFAULT_SEVERITY = {
 
 def render_sarif(review: Review) -> dict[str, Any]:
     """The review as a SARIF 2.1.0 log (a JSON-ready mapping)."""
+    log = _log(review)
     index = {kind: i for i, kind in enumerate(KINDS)}
+    log["runs"][0]["results"] = [_result(f, index[f.kind]) for f in review.findings]
+    return log
+
+
+def write_sarif(review: Review, out: TextIO) -> None:
+    """Write the SARIF log as indented JSON, a result at a time (`render_sarif`'s text)."""
+    log = _log(review)
+    log["runs"][0]["results"] = PLACEHOLDER
+    index = {kind: i for i, kind in enumerate(KINDS)}
+    write_json(log, (_result(f, index[f.kind]) for f in review.findings), out)
+
+
+def _log(review: Review) -> dict[str, Any]:
+    """The SARIF log without its results (`results` is None, to be filled in)."""
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -62,7 +78,7 @@ def render_sarif(review: Review) -> dict[str, Any]:
                     }
                 },
                 "automationDetails": {"id": f"pdp-review/{review.policy_version}"},
-                "results": [_result(f, index[f.kind]) for f in review.findings],
+                "results": None,
                 "properties": {
                     "policy_version": review.policy_version,
                     "summary": review.summary,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TextIO
 
 from pdp.analysis.review import Review
 
@@ -25,9 +26,15 @@ COLUMNS = (
 
 
 def render_csv(review: Review) -> str:
+    """Findings as CSV text (see `write_csv`)."""
+    out = io.StringIO()
+    write_csv(review, out)
+    return out.getvalue()
+
+
+def write_csv(review: Review, out: TextIO) -> None:
     """Findings as CSV with a header; permissions `class/purpose/action` joined by `; `,
     evidence paths joined by ` | `, the nodes of a path by ` > `."""
-    out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for f in review.findings:
@@ -49,4 +56,3 @@ def render_csv(review: Review) -> str:
                 f.fingerprint,
             )
         )
-    return out.getvalue()

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import io
+from typing import TextIO
+
 from pdp.analysis.review import Review
 
 
 def render_text(review: Review) -> str:
+    """The text report as a string (see `write_text`)."""
+    out = io.StringIO()
+    write_text(review, out)
+    return out.getvalue()
+
+
+def write_text(review: Review, out: TextIO) -> None:
     """Findings one a line, most severe first, with where they come from."""
     summary = review.summary
     counts = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
-    lines = [
+    out.write(
         f"privilege review of policy {review.policy_version}: "
-        f"{summary['findings']} findings" + (f" ({counts})" if counts else "")
-    ]
+        f"{summary['findings']} findings" + (f" ({counts})" if counts else "") + "\n"
+    )
     for f in review.findings:
         where = f" [{f.location}]" if f.location is not None and f.location.file else ""
-        lines.append(f"{f.severity:<8} {f.kind:<18} {f.message}{where}")
-    return "\n".join(lines) + "\n"
+        out.write(f"{f.severity:<8} {f.kind:<18} {f.message}{where}\n")
