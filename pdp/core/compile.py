@@ -70,7 +70,8 @@ class CompiledPolicy:
         allows: list[int] = []
         denies: list[int] = []
         allow, deny = self.allow, self.deny
-        action = sys.intern(action)  # the index's own string object: keys compare by pointer
+        if type(action) is str:  # the index's own string object: keys compare by pointer
+            action = sys.intern(action)
         purposes = self.purpose_ancestors[purpose]
         for cls in self.class_ancestors[info_class]:
             for purp in purposes:

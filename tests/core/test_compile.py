@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pdp.core.compile import compile_policy
 from pdp.core.load import check_texts, load_policy
 from pdp.core.model import WILDCARD, Policy
 from pdp.core.normalize import canonical_text, normalize, policy_version
+from pdp.decision_point import DecisionPoint
 from tests.strategies import policies, to_yaml
 
 REFERENCE = Path(__file__).resolve().parents[2] / "policies"
@@ -66,10 +68,19 @@ def test_the_sentinel_reaches_every_non_empty_closure_and_nothing_else() -> None
     assert compiled.held(nobody, "c.x", "p", "use").denies == ()
 
 
+class Action(StrEnum):
+    """A caller's own str subclass for actions."""
+
+    USE = "use"
+
+
 def test_held_answers_for_an_action_string_that_is_not_the_policy_s_own() -> None:
     compiled = compile_policy(_policy(WILDCARD_POLICY))
     action = "".join(["u", "se"])  # equal, but another object than the interned id
     assert compiled.held(compiled.role_closure["r1"], "c", "p", action).allows == (0, 2)
+    assert compiled.held(compiled.role_closure["r1"], "c", "p", Action.USE).allows == (0, 2)
+    point = DecisionPoint(compiled)
+    assert point.decide(role="r1", info_class="c", purpose="p", action=Action.USE).allowed
 
 
 def test_reference_policy_version_is_unchanged() -> None:
