@@ -1,7 +1,7 @@
 """Benchmark: the cost of a decision in pdp, plain pycasbin and cedarpy, and of loading a policy.
 
     .venv/bin/python tools/bench_decide.py [--sizes 100,3000,30000] [--queries 2000]
-        [--casbin-samples 200] [--cedar-samples 500] [--seed 0]
+        [--casbin-samples 200] [--cedar-samples 500] [--seed 0] [--pdp-only]
 
 For each generated policy (tools/generate_policy.py; roles and users scale with
 the grants: 30,000 grants come with 3,000 roles and 100,000 users) it measures,
@@ -185,6 +185,8 @@ def bench_size(grants: int, args: argparse.Namespace, workdir: Path) -> dict[str
         dp.decide(**q)
     row["pdp_memo_ns"] = _median_ns([lambda q=q: dp.decide(**q) for q in queries])
     row["allowed"] = sum(dp.decide(**q).allowed for q in queries)
+    if args.pdp_only:
+        return row
 
     enforcer = casbin_enforcer(compiled)
     samples = queries[: args.casbin_samples if grants < 30_000 else min(args.casbin_samples, 12)]
@@ -229,6 +231,8 @@ def bench_size(grants: int, args: argparse.Namespace, workdir: Path) -> dict[str
 
 
 def _us(ns: float) -> str:
+    if ns != ns:  # not measured (--pdp-only)
+        return "—"
     return f"{ns / 1000:,.2f} µs" if ns < 1e6 else f"{ns / 1e6:,.1f} ms"
 
 
@@ -240,6 +244,13 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        if "casbin_ns" not in r:  # --pdp-only
+            r = {
+                **r,
+                **dict.fromkeys(("casbin_ns", "cedar_ns", "cedar_batch_ns"), float("nan")),
+                **dict.fromkeys(("casbin_n", "cedar_n"), 0),
+                **dict.fromkeys(("casbin_mismatch", "cedar_mismatch", "cedar_batch_mismatch"), 0),
+            }
         lines.append(
             f"| {r['grants']:,} | {r['roles']:,} | {r['users']:,} "
             f"| {r['load_s']:.2f} s + {r['compile_s']:.2f} s | {_us(r['pdp_cold_ns'])} "
@@ -268,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--casbin-samples", type=int, default=200)
     parser.add_argument("--cedar-samples", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--pdp-only", action="store_true", help="measure pdp only (no pycasbin, no cedarpy)"
+    )
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
