@@ -397,10 +397,13 @@ def main() -> None:
     parser.add_argument("--batch-connections", type=int, default=2)
     parser.add_argument("--httpx", action="store_true", help="use the httpx generator, not wrk")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep-log", action="store_true", help="keep the decision log")
     args = parser.parse_args()
     args.duration = max(1, min(args.duration, 60))
     args.rounds = max(1, min(args.rounds, 10))
     figures = measure(args)
+    if not args.keep_log:  # a run's log holds millions of records (about 1 GB)
+        shutil.rmtree(Path(figures["log"].removeprefix("sqlite:///")).parent, ignore_errors=True)
     if args.json:
         print(json.dumps(figures, indent=2))
         return
