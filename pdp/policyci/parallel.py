@@ -2,7 +2,7 @@
 
 Reading a bank-sized policy is CPU-bound Python, so two of them take twice as
 long in one process. `compile_sources` reads every source's texts first, then,
-when the texts are large and the machine has a spare core, parses the others
+when the texts are large and the machine has a core to spare, parses the others
 in forked worker processes while it parses the first itself; a worker sends
 back its `CheckResult` pickled, and the compiling happens here. The answers,
 and the error raised when a source is broken (the first broken one, in order),
@@ -50,13 +50,15 @@ def compile_sources(sources: Sequence[str], path: str = DEFAULT_PATH) -> list[Co
 
 
 def can_fork() -> bool:
-    """True where forking is safe and useful: Linux, one thread, two usable cores."""
-    return (
-        sys.platform == "linux"
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-        and len(os.sched_getaffinity(0)) >= 2
-    )
+    """True where forking is safe and useful: Linux, one thread, a core to spare.
+
+    A core is spared when the machine's recent load leaves one free besides
+    this process; on a busy machine a second process only adds the pickling.
+    """
+    if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    cores = len(os.sched_getaffinity(0))
+    return threading.active_count() == 1 and cores >= 2 and os.getloadavg()[0] <= cores - 1
 
 
 def _checked(read: list[Texts | Exception]) -> list[CheckResult | Exception]:
