@@ -52,13 +52,16 @@ def test_json_report_validates_against_the_shipped_schema(
         jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
 
 
-def test_streamed_json_and_sarif_are_the_whole_documents_text(
+def test_streamed_json_and_sarif_hold_the_whole_documents_one_finding_a_line(
     result: Review, compiled: CompiledPolicy
 ) -> None:
-    whole = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    assert render(result, "json", compiled) == whole
-    sarif = json.dumps(render_sarif(result), indent=2, ensure_ascii=False) + "\n"
-    assert render(result, "sarif", compiled) == sarif
+    text = render(result, "json", compiled)
+    assert json.loads(text) == json.loads(json.dumps(result.to_dict()))
+    lines = text.splitlines()
+    assert sum(line.startswith('    {"kind": ') for line in lines) == len(result.findings) > 0
+    assert lines[:2] == ["{", f'  "policy_version": "{result.policy_version}",']
+    sarif = render(result, "sarif", compiled)
+    assert json.loads(sarif) == json.loads(json.dumps(render_sarif(result)))
     empty = Review(result.policy_version, result.generated_at, Findings([]), result.summary)
     assert render(empty, "json", compiled) == (
         json.dumps(empty.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -66,8 +69,10 @@ def test_streamed_json_and_sarif_are_the_whole_documents_text(
     nested = {"a": [1, {"b": PLACEHOLDER}], "c": "d"}
     out = io.StringIO()
     write_json(nested, iter([{"x": [1, 2]}, "y"]), out)
-    expected = {"a": [1, {"b": [{"x": [1, 2]}, "y"]}], "c": "d"}
-    assert out.getvalue() == json.dumps(expected, indent=2) + "\n"
+    assert out.getvalue() == (
+        '{\n  "a": [\n    1,\n    {\n      "b": [\n        {"x": [1, 2]},\n        "y"\n'
+        '      ]\n    }\n  ],\n  "c": "d"\n}\n'
+    )
 
 
 def test_sarif_validates_and_points_at_policy_lines(

@@ -7,14 +7,21 @@ from typing import TextIO
 
 from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
+from pdp.core.gcpause import paused_gc
 
 
 def write_report(review: Review, fmt: str, compiled: CompiledPolicy, out: TextIO) -> None:
     """Write the review as a report in `fmt` (text, json, markdown, html, sarif, csv).
 
     JSON, SARIF, CSV and text are written a finding at a time: a review with a
-    million findings never holds its whole report in memory.
+    million findings never holds its whole report in memory (JSON and SARIF
+    write one finding a line).
     """
+    with paused_gc():  # a million findings' dicts, no cycles (see `review`)
+        _write(review, fmt, compiled, out)
+
+
+def _write(review: Review, fmt: str, compiled: CompiledPolicy, out: TextIO) -> None:
     if fmt == "json":
         from pdp.analysis.report.stream import PLACEHOLDER, write_json
 

@@ -1,9 +1,20 @@
 """Writing a JSON document whose one long list is streamed: the JSON and SARIF reports.
 
 A bank's review has about a million findings: building the whole document
-(and its text) at once takes gigabytes. `write_json` writes the document with
-`json.dumps(..., indent=2, ensure_ascii=False)`'s exact text, but takes the
-long list as an iterator and writes its items one at a time.
+(and its text) at once takes gigabytes, and Python's indenting encoder is
+pure Python. `write_json` writes the document indented (`indent=2`) but its
+long list one item a line, compact (the C encoder), each item written as soon
+as it is made:
+
+    {
+      "summary": {...},
+      "findings": [
+        {"kind": "toxic_combination", "rule_id": "TOX-1", ...},
+        {"kind": "outside_duties", ...}
+      ]
+    }
+
+One finding a line also makes two reports easy to diff.
 """
 
 from __future__ import annotations
@@ -19,8 +30,8 @@ INDENT = 2
 def write_json(document: Any, items: Iterable[Any], out: TextIO) -> None:
     """Write `document` as indented JSON, its one `PLACEHOLDER` value replaced by `items`.
 
-    The text is what `json.dumps(document, indent=2, ensure_ascii=False)`
-    writes with the list in place of the placeholder, plus a final newline.
+    Everything but the items is `json.dumps(document, indent=2,
+    ensure_ascii=False)`'s text; each item is one line, compact; a final newline.
     """
     text = json.dumps(document, indent=INDENT, ensure_ascii=False)
     marker = json.dumps(PLACEHOLDER, ensure_ascii=False)
@@ -33,7 +44,7 @@ def write_json(document: Any, items: Iterable[Any], out: TextIO) -> None:
     first = True
     for item in items:
         out.write("[" + inner if first else "," + inner)
-        out.write(json.dumps(item, indent=INDENT, ensure_ascii=False).replace("\n", inner))
+        out.write(json.dumps(item, ensure_ascii=False))
         first = False
     out.write("[]" if first else "\n" + " " * depth + "]")
     out.write(tail + "\n")
