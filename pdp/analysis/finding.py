@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from operator import attrgetter
 from typing import Any, Protocol, overload
 
@@ -75,15 +75,19 @@ class Finding:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A stable id of the finding: kind, rule id, subject and sorted permissions, hashed."""
-        identity = [
-            self.kind,
-            self.rule_id or "",
-            self.subject_kind,
-            self.subject_id,
-            sorted(list(p) for p in self.permissions),
-        ]
-        text = json.dumps(identity, separators=(",", ":"), ensure_ascii=False)
+        """A stable id of the finding: kind, rule id, subject and sorted permissions, hashed.
+
+        The SHA-256 of `json.dumps([kind, rule_id or "", subject kind, subject id,
+        sorted permissions as lists], separators=(",", ":"), ensure_ascii=False)`;
+        the permissions' text is cached per permission (findings list thousands).
+        """
+        head = json.dumps(
+            [self.kind, self.rule_id or "", self.subject_kind, self.subject_id],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        listed = ",".join(map(_identity_text, sorted(self.permissions)))
+        text = f"{head[:-1]},[{listed}]]"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     @property
@@ -115,6 +119,46 @@ class Finding:
             "location": location_dict(self.location),
             "fingerprint": self.fingerprint,
         }
+
+    def to_json(self) -> str:
+        """`json.dumps(self.to_dict(), ensure_ascii=False)`, with each permission's text cached."""
+        document = self.to_dict() if not self.permissions else self._without_permissions()
+        text = json.dumps(document, ensure_ascii=False)
+        if not self.permissions:
+            return text
+        listed = ", ".join(map(_permission_text, self.permissions))
+        return text.replace(_SLOT, f"[{listed}]", 1)
+
+    def _without_permissions(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "rule_id": self.rule_id,
+            "subject": dict(self.subject),
+            "severity": self.severity,
+            "level": self.level,
+            "message": self.message,
+            "evidence": [list(path) for path in self.evidence],
+            "permissions": _SLOT_VALUE,
+            "location": location_dict(self.location),
+            "fingerprint": self.fingerprint,
+        }
+
+
+_SLOT_VALUE = "\x00permissions\x00"  # control characters: escaped in JSON, never in an id
+_SLOT = json.dumps(_SLOT_VALUE)
+
+
+@lru_cache(maxsize=1 << 18)
+def _permission_text(permission: Permission) -> str:
+    """A permission as its `to_dict` mapping's JSON text."""
+    c, p, a = permission
+    return json.dumps({"info_class": c, "purpose": p, "action": a}, ensure_ascii=False)
+
+
+@lru_cache(maxsize=1 << 18)
+def _identity_text(permission: Permission) -> str:
+    """A permission as the compact JSON list the fingerprint hashes."""
+    return json.dumps(list(permission), separators=(",", ":"), ensure_ascii=False)
 
 
 class Pending(Protocol):

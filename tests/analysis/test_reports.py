@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -57,6 +58,12 @@ def test_streamed_json_and_sarif_hold_the_whole_documents_one_finding_a_line(
 ) -> None:
     text = render(result, "json", compiled)
     assert json.loads(text) == json.loads(json.dumps(result.to_dict()))
+    for f in result.findings:
+        assert f.to_json() == json.dumps(f.to_dict(), ensure_ascii=False)
+        identity = [f.kind, f.rule_id or "", f.subject_kind, f.subject_id]
+        identity.append(sorted(list(p) for p in f.permissions))
+        hashed = json.dumps(identity, separators=(",", ":"), ensure_ascii=False)
+        assert f.fingerprint == hashlib.sha256(hashed.encode()).hexdigest()[:32]
     lines = text.splitlines()
     assert sum(line.startswith('    {"kind": ') for line in lines) == len(result.findings) > 0
     assert lines[:2] == ["{", f'  "policy_version": "{result.policy_version}",']
@@ -68,7 +75,7 @@ def test_streamed_json_and_sarif_hold_the_whole_documents_one_finding_a_line(
     )
     nested = {"a": [1, {"b": PLACEHOLDER}], "c": "d"}
     out = io.StringIO()
-    write_json(nested, iter([{"x": [1, 2]}, "y"]), out)
+    write_json(nested, iter(['{"x": [1, 2]}', '"y"']), out)
     assert out.getvalue() == (
         '{\n  "a": [\n    1,\n    {\n      "b": [\n        {"x": [1, 2]},\n        "y"\n'
         '      ]\n    }\n  ],\n  "c": "d"\n}\n'

@@ -27,7 +27,7 @@ def _write(review: Review, fmt: str, compiled: CompiledPolicy, out: TextIO) -> N
 
         document = review.to_dict(findings=False)
         document["findings"] = PLACEHOLDER
-        write_json(document, (f.to_dict() for f in review.findings), out)
+        write_json(document, (f.to_json() for f in review.findings), out)
     elif fmt == "sarif":
         from pdp.analysis.report.sarif import write_sarif
 

@@ -10,6 +10,7 @@ gives code-scanning UIs the numeric rank.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -60,7 +61,8 @@ def write_sarif(review: Review, out: TextIO) -> None:
     log = _log(review)
     log["runs"][0]["results"] = PLACEHOLDER
     index = {kind: i for i, kind in enumerate(KINDS)}
-    write_json(log, (_result(f, index[f.kind]) for f in review.findings), out)
+    results = (json.dumps(_result(f, index[f.kind]), ensure_ascii=False) for f in review.findings)
+    write_json(log, results, out)
 
 
 def _log(review: Review) -> dict[str, Any]:

@@ -27,11 +27,12 @@ PLACEHOLDER = "\x00pdp-stream\x00"
 INDENT = 2
 
 
-def write_json(document: Any, items: Iterable[Any], out: TextIO) -> None:
+def write_json(document: Any, items: Iterable[str], out: TextIO) -> None:
     """Write `document` as indented JSON, its one `PLACEHOLDER` value replaced by `items`.
 
     Everything but the items is `json.dumps(document, indent=2,
-    ensure_ascii=False)`'s text; each item is one line, compact; a final newline.
+    ensure_ascii=False)`'s text; each item, already JSON text (compact, one
+    line), is written on its own line; a final newline.
     """
     text = json.dumps(document, indent=INDENT, ensure_ascii=False)
     marker = json.dumps(PLACEHOLDER, ensure_ascii=False)
@@ -44,7 +45,7 @@ def write_json(document: Any, items: Iterable[Any], out: TextIO) -> None:
     first = True
     for item in items:
         out.write("[" + inner if first else "," + inner)
-        out.write(json.dumps(item, ensure_ascii=False))
+        out.write(item)
         first = False
     out.write("[]" if first else "\n" + " " * depth + "]")
     out.write(tail + "\n")
