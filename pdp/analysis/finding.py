@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from operator import attrgetter
 from typing import Any, Protocol, overload
+from weakref import WeakKeyDictionary
 
+from pdp.analysis.space import PermissionSpace
 from pdp.core.model import SEVERITIES
 from pdp.core.queries import Permission
 from pdp.errors import Location
@@ -79,14 +81,18 @@ class Finding:
 
         The SHA-256 of `json.dumps([kind, rule_id or "", subject kind, subject id,
         sorted permissions as lists], separators=(",", ":"), ensure_ascii=False)`;
-        the permissions' text is cached per permission (findings list thousands).
+        each permission's text is cached (findings list thousands).
         """
         head = json.dumps(
             [self.kind, self.rule_id or "", self.subject_kind, self.subject_id],
             separators=(",", ":"),
             ensure_ascii=False,
         )
-        listed = ",".join(map(_identity_text, sorted(self.permissions)))
+        permissions = self.permissions
+        if isinstance(permissions, Permissions):
+            listed = permissions.identity_text()
+        else:
+            listed = ",".join(map(_identity_text, sorted(permissions)))
         text = f"{head[:-1]},[{listed}]]"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -126,7 +132,11 @@ class Finding:
         text = json.dumps(document, ensure_ascii=False)
         if not self.permissions:
             return text
-        listed = ", ".join(map(_permission_text, self.permissions))
+        permissions = self.permissions
+        if isinstance(permissions, Permissions):
+            listed = permissions.json_text()
+        else:
+            listed = ", ".join(map(_permission_text, permissions))
         return text.replace(_SLOT, f"[{listed}]", 1)
 
     def _without_permissions(self) -> dict[str, Any]:
@@ -146,6 +156,92 @@ class Finding:
 
 _SLOT_VALUE = "\x00permissions\x00"  # control characters: escaped in JSON, never in an id
 _SLOT = json.dumps(_SLOT_VALUE)
+
+
+class Permissions(Sequence[Permission]):
+    """The permissions of a bitset of a space, as a read-only list decoded when read.
+
+    Findings of outside-duty or top-level access list thousands of
+    permissions; kept as a mask, their JSON text and fingerprint come from
+    per-bit texts of the space (built once per space) without a tuple per
+    permission. Equal to any sequence of the same permissions in order.
+    """
+
+    __slots__ = ("_decoded", "mask", "space")
+
+    def __init__(self, space: PermissionSpace, mask: int) -> None:
+        self.space = space
+        self.mask = mask
+        self._decoded: list[Permission] | None = None
+
+    def _list(self) -> list[Permission]:
+        if self._decoded is None:
+            self._decoded = self.space.decode(self.mask)
+        return self._decoded
+
+    def __len__(self) -> int:
+        return self.mask.bit_count()
+
+    @overload
+    def __getitem__(self, index: int) -> Permission: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Permission]: ...
+    def __getitem__(self, index: int | slice) -> Permission | list[Permission]:
+        return self._list()[index]
+
+    def __iter__(self) -> Iterator[Permission]:
+        return iter(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Permissions):
+            return self._list() == other._list()
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return self._list() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._list())
+
+    def json_text(self) -> str:
+        """The items of `to_dict`'s permissions list as JSON text, `, `-separated."""
+        texts = _texts(self.space).json
+        return ", ".join([texts[bit] for bit in self.space.indexes(self.mask)])
+
+    def identity_text(self) -> str:
+        """The permissions sorted as the fingerprint sorts them, as compact JSON lists."""
+        table = _texts(self.space)
+        bits = sorted(self.space.indexes(self.mask), key=table.rank.__getitem__)
+        identity = table.identity
+        return ",".join([identity[bit] for bit in bits])
+
+
+@dataclass(frozen=True)
+class _SpaceTexts:
+    """Per bit of a space: the permission's JSON text, its fingerprint text, its sort rank."""
+
+    json: list[str]
+    identity: list[str]
+    rank: list[int]
+
+
+_SPACE_TEXTS: WeakKeyDictionary[PermissionSpace, _SpaceTexts] = WeakKeyDictionary()
+
+
+def _texts(space: PermissionSpace) -> _SpaceTexts:
+    found = _SPACE_TEXTS.get(space)
+    if found is None:
+        table = space.table
+        rank = [0] * len(table)
+        for position, bit in enumerate(sorted(range(len(table)), key=table.__getitem__)):
+            rank[bit] = position
+        found = _SPACE_TEXTS[space] = _SpaceTexts(
+            [_permission_text.__wrapped__(p) for p in table],
+            [_identity_text.__wrapped__(p) for p in table],
+            rank,
+        )
+    return found
 
 
 @lru_cache(maxsize=1 << 18)

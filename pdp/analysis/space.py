@@ -183,6 +183,10 @@ class PermissionSpace:
         table = self.table
         return [table[match.start()] for match in _ONE.finditer(bin(mask)[:1:-1])]
 
+    def indexes(self, mask: int) -> list[int]:
+        """The bits set in a mask, lowest (first in tree order) first."""
+        return [match.start() for match in _ONE.finditer(bin(mask)[:1:-1])]
+
     def first(self, mask: int) -> Permission | None:
         """The permission of the lowest bit of a mask, or None when it is empty."""
         if not mask:

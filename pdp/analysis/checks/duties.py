@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from functools import partial
 
 from pdp.analysis.context import ReviewContext, level_severity
-from pdp.analysis.finding import Deferred, Finding, Pending
+from pdp.analysis.finding import Deferred, Finding, Pending, Permissions
 
 
 def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
     """One finding per role holding permissions for purposes outside its duties."""
     policy = ctx.policy
     inside: dict[frozenset[str], int] = {}
+    by_purpose = {p: ctx.space.purpose_mask([p]) for p in ctx.space.purposes}
     total = len(policy.roles)
     for done, (rid, closure) in enumerate(ctx.compiled.role_closure.items(), 1):
         duties = frozenset(d for r in closure for d in policy.roles[r].duties)
@@ -31,21 +32,28 @@ def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
             outside = held & ~mask
             if outside:
                 severity = level_severity(policy, ctx.level_of(outside), ("high", "medium", "low"))
-                make = partial(_finding, ctx, rid, closure, duties, outside)
+                make = partial(_finding, ctx, by_purpose, rid, closure, duties, outside)
                 yield Deferred("outside_duties", severity, None, "role", rid, make)
         if done % 500 == 0 or done == total:
             ctx.progress("duties", done, total)
 
 
 def _finding(
-    ctx: ReviewContext, rid: str, closure: frozenset[str], duties: frozenset[str], outside: int
+    ctx: ReviewContext,
+    by_purpose: dict[str, int],
+    rid: str,
+    closure: frozenset[str],
+    duties: frozenset[str],
+    outside: int,
 ) -> Finding:
-    permissions = ctx.space.decode(outside)
+    permissions = Permissions(ctx.space, outside)
     level = ctx.level_of(outside)
-    purposes = sorted({p for _, p, _ in permissions})
+    purposes = sorted(p for p, mask in by_purpose.items() if outside & mask)
     shown = ", ".join(f"`{p}`" for p in purposes[:3]) + (" …" if len(purposes) > 3 else "")
     evidence = ctx.explain("role", rid, closure, outside)
-    grant = ctx.compiled.grants[ctx.held_grants(closure, permissions[0])[0]]
+    first = ctx.space.first(outside)
+    assert first is not None
+    grant = ctx.compiled.grants[ctx.held_grants(closure, first)[0]]
     return Finding(
         kind="outside_duties",
         rule_id=None,

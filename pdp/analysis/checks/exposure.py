@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import partial
 
 from pdp.analysis.context import ReviewContext
-from pdp.analysis.finding import Deferred, Finding, Pending
+from pdp.analysis.finding import Deferred, Finding, Pending, Permissions
 from pdp.analysis.held import Projected
 from pdp.analysis.outliers import RobustScore, fit
 from pdp.analysis.space import PermissionSpace
@@ -73,6 +73,6 @@ def _finding(
             f"{score.threshold:g})"
         ),
         evidence=ctx.explain(kind, ident, closure, mask, space=space),
-        permissions=space.decode(mask),
+        permissions=Permissions(space, mask),
         location=location,
     )

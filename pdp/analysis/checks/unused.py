@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from pdp.analysis.context import ReviewContext, level_severity
-from pdp.analysis.finding import Finding, Path, node
+from pdp.analysis.finding import Finding, Path, Permissions, node
 from pdp.analysis.usage import UsageEvent
 
 
@@ -107,7 +107,7 @@ def _finding(
     evidence: list[Path],
     when: str,
 ) -> Finding:
-    permissions = ctx.space.decode(unused)
+    permissions = Permissions(ctx.space, unused)
     level = ctx.level_of(unused)
     entity = ctx.policy.roles[ident] if kind == "role" else ctx.policy.users[ident]
     return Finding(
