@@ -83,11 +83,7 @@ class Finding:
         sorted permissions as lists], separators=(",", ":"), ensure_ascii=False)`;
         each permission's text is cached (findings list thousands).
         """
-        head = json.dumps(
-            [self.kind, self.rule_id or "", self.subject_kind, self.subject_id],
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        head = COMPACT.encode([self.kind, self.rule_id or "", self.subject_kind, self.subject_id])
         permissions = self.permissions
         if isinstance(permissions, Permissions):
             listed = permissions.identity_text()
@@ -129,7 +125,7 @@ class Finding:
     def to_json(self) -> str:
         """`json.dumps(self.to_dict(), ensure_ascii=False)`, with each permission's text cached."""
         document = self.to_dict() if not self.permissions else self._without_permissions()
-        text = json.dumps(document, ensure_ascii=False)
+        text = ENCODER.encode(document)
         if not self.permissions:
             return text
         permissions = self.permissions
@@ -154,6 +150,9 @@ class Finding:
         }
 
 
+# One encoder each, made once: `json.dumps` with options builds a new encoder per call.
+ENCODER = json.JSONEncoder(ensure_ascii=False)  # `json.dumps(x, ensure_ascii=False)`
+COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _SLOT_VALUE = "\x00permissions\x00"  # control characters: escaped in JSON, never in an id
 _SLOT = json.dumps(_SLOT_VALUE)
 

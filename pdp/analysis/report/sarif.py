@@ -10,12 +10,11 @@ gives code-scanning UIs the numeric rank.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from pdp.analysis.finding import KINDS, Finding
+from pdp.analysis.finding import ENCODER, KINDS, Finding
 from pdp.analysis.report.stream import PLACEHOLDER, write_json
 from pdp.analysis.review import Review
 
@@ -61,7 +60,7 @@ def write_sarif(review: Review, out: TextIO) -> None:
     log = _log(review)
     log["runs"][0]["results"] = PLACEHOLDER
     index = {kind: i for i, kind in enumerate(KINDS)}
-    results = (json.dumps(_result(f, index[f.kind]), ensure_ascii=False) for f in review.findings)
+    results = (ENCODER.encode(_result(f, index[f.kind])) for f in review.findings)
     write_json(log, results, out)
 
 
