@@ -166,12 +166,18 @@ class Permissions(Sequence[Permission]):
     permission. Equal to any sequence of the same permissions in order.
     """
 
-    __slots__ = ("_decoded", "mask", "space")
+    __slots__ = ("_bits", "_decoded", "mask", "space")
 
     def __init__(self, space: PermissionSpace, mask: int) -> None:
         self.space = space
         self.mask = mask
         self._decoded: list[Permission] | None = None
+        self._bits: list[int] | None = None
+
+    def _indexes(self) -> list[int]:
+        if self._bits is None:
+            self._bits = self.space.indexes(self.mask)
+        return self._bits
 
     def _list(self) -> list[Permission]:
         if self._decoded is None:
@@ -206,12 +212,12 @@ class Permissions(Sequence[Permission]):
     def json_text(self) -> str:
         """The items of `to_dict`'s permissions list as JSON text, `, `-separated."""
         texts = _texts(self.space).json
-        return ", ".join([texts[bit] for bit in self.space.indexes(self.mask)])
+        return ", ".join([texts[bit] for bit in self._indexes()])
 
     def identity_text(self) -> str:
         """The permissions sorted as the fingerprint sorts them, as compact JSON lists."""
         table = _texts(self.space)
-        bits = sorted(self.space.indexes(self.mask), key=table.rank.__getitem__)
+        bits = sorted(self._indexes(), key=table.rank.__getitem__)
         identity = table.identity
         return ",".join([identity[bit] for bit in bits])
 
