@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -52,7 +52,7 @@ def review(
     """Review a policy's privileges: SoD, toxic combinations, duties, grants, exposure."""
     from datetime import UTC, datetime
 
-    from pdp.analysis.report.render import render
+    from pdp.analysis.report.render import write_report
     from pdp.analysis.review import review as run_review
     from pdp.analysis.usage import UsageError, parse_since, read_usage
     from pdp.core.compile import compile_policy
@@ -76,17 +76,28 @@ def review(
             result = run_review(compiled, usage=events, since=window, now=now, progress=progress)
     except (UsageError, StorageError) as exc:
         fail(str(exc), EXIT_INVALID)
-    text = render(result, fmt, compiled)
     if out is None:
-        sys.stdout.write(text)
+        write_report(result, fmt, compiled, sys.stdout)
     else:
         try:
-            out.write_text(text, encoding="utf-8")
+            _write_whole(out, lambda stream: write_report(result, fmt, compiled, stream))
         except OSError as exc:
             fail(f"cannot write `{out}`: {(exc.strerror or str(exc)).lower()}", EXIT_INVALID)
         typer.echo(f"wrote {out}: {result.summary['findings']} findings ({fmt})", err=True)
     failing = [] if fail_on == "none" else result.at_or_above(fail_on)
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+def _write_whole(out: Path, write: Callable[[TextIO], None]) -> None:
+    """Stream a report into a partial file beside `out`, then rename it: all or nothing."""
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as stream:
+            write(stream)
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager

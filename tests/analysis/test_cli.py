@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -56,6 +57,25 @@ def test_out_writes_the_report(tmp_path: Path) -> None:
     out = tmp_path / "review.sarif"
     code, _ = run(POLICY, "--format", "sarif", "--out", str(out), "--fail-on", "none")
     assert code == 0 and json.loads(out.read_text())["version"] == "2.1.0"
+
+
+def test_a_failed_write_leaves_the_previous_report_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pdp.analysis.report import render
+
+    out = tmp_path / "review.json"
+    out.write_text("previous report")
+
+    def broken(review: object, fmt: str, compiled: object, stream: Any) -> None:
+        stream.write('{"findings": [')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(render, "write_report", broken)
+    code, _ = run(POLICY, "--format", "json", "--out", str(out))
+    assert code == 2
+    assert out.read_text() == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["review.json"]
 
 
 def test_usage_csv_and_jsonl_give_unused_permissions(tmp_path: Path) -> None:
