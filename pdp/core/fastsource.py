@@ -122,44 +122,34 @@ def _same_scalars(data: dict[str, Any], text: str) -> bool:
     stack: list[Any] = [data]
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
-            items: Any = node.items()
-            for key, value in items:
-                if not isinstance(key, str):
+        pairs: Any = node.items() if isinstance(node, dict) else ((None, v) for v in node)
+        for key, value in pairs:
+            if key is not None and (not isinstance(key, str) or not _same_string(key, seen)):
+                return False
+            if isinstance(value, dict | list):
+                stack.append(value)
+            elif isinstance(value, str):
+                if not _same_string(value, seen):
                     return False
-                if key and key[0] in _RISKY_FIRST and key not in seen:
-                    seen.add(key)
-                    if not _plain_string(key):
-                        return False
-                if isinstance(value, dict | list):
-                    stack.append(value)
-                elif isinstance(value, str):
-                    if value and value[0] in _RISKY_FIRST and value not in seen:
-                        seen.add(value)
-                        if not _plain_string(value):
-                            return False
-                elif isinstance(value, bool) or value is None:
-                    continue
-                elif isinstance(value, int) and key in INT_KEYS:
-                    ints += 1
-                else:
-                    return False
-        else:
-            for value in node:
-                if isinstance(value, dict | list):
-                    stack.append(value)
-                elif isinstance(value, str):
-                    if value and value[0] in _RISKY_FIRST and value not in seen:
-                        seen.add(value)
-                        if not _plain_string(value):
-                            return False
-                elif not (isinstance(value, bool) or value is None):
-                    return False
+            elif isinstance(value, bool) or value is None:
+                continue
+            elif isinstance(value, int) and key in INT_KEYS:
+                ints += 1
+            else:
+                return False
     if ints == 0:
         return True
     tokens = _INT_VALUE.findall(text)
     plain = [t for t in tokens if _PLAIN_DECIMAL.fullmatch(t)]
     return len(plain) == len(tokens) and len(plain) >= ints
+
+
+def _same_string(value: str, seen: set[str]) -> bool:
+    """True when PyYAML reads this string as a string too (each distinct value checked once)."""
+    if not value or value[0] not in _RISKY_FIRST or value in seen:
+        return True
+    seen.add(value)
+    return _plain_string(value)
 
 
 def _plain_string(value: str) -> bool:
