@@ -107,6 +107,11 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as a JSON-ready mapping (the `findings` items of the JSON report)."""
+        return self._document(
+            [{"info_class": c, "purpose": p, "action": a} for c, p, a in self.permissions]
+        )
+
+    def _document(self, permissions: Any) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "rule_id": self.rule_id,
@@ -115,16 +120,14 @@ class Finding:
             "level": self.level,
             "message": self.message,
             "evidence": [list(path) for path in self.evidence],
-            "permissions": [
-                {"info_class": c, "purpose": p, "action": a} for c, p, a in self.permissions
-            ],
+            "permissions": permissions,
             "location": location_dict(self.location),
             "fingerprint": self.fingerprint,
         }
 
     def to_json(self) -> str:
         """`json.dumps(self.to_dict(), ensure_ascii=False)`, with each permission's text cached."""
-        document = self.to_dict() if not self.permissions else self._without_permissions()
+        document = self.to_dict() if not self.permissions else self._document(_SLOT_VALUE)
         text = ENCODER.encode(document)
         if not self.permissions:
             return text
@@ -134,20 +137,6 @@ class Finding:
         else:
             listed = ", ".join(map(_permission_text, permissions))
         return text.replace(_SLOT, f"[{listed}]", 1)
-
-    def _without_permissions(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rule_id": self.rule_id,
-            "subject": dict(self.subject),
-            "severity": self.severity,
-            "level": self.level,
-            "message": self.message,
-            "evidence": [list(path) for path in self.evidence],
-            "permissions": _SLOT_VALUE,
-            "location": location_dict(self.location),
-            "fingerprint": self.fingerprint,
-        }
 
 
 # One encoder each, made once: `json.dumps` with options builds a new encoder per call.
