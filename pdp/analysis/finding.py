@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from operator import attrgetter
@@ -91,6 +91,11 @@ class Finding:
             listed = ",".join(map(_identity_text, sorted(permissions)))
         text = f"{head[:-1]},[{listed}]]"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    @property
+    def identity(self) -> Hashable:
+        """A key equal for two findings only if their fingerprints are equal (see `Pending`)."""
+        return (*head(self), permissions_key(self.permissions))
 
     @property
     def rank(self) -> int:
@@ -211,6 +216,46 @@ class Permissions(Sequence[Permission]):
         return ",".join([identity[bit] for bit in bits])
 
 
+class Layout:
+    """What numbers the bits of a space (its classes, purposes, actions), hashed once.
+
+    Equal layouts give the same bit the same permission, so a mask and its
+    space's layout name a set of permissions across reviews of two versions.
+    """
+
+    __slots__ = ("_hash", "key")
+
+    def __init__(self, space: PermissionSpace) -> None:
+        self.key = (tuple(space.classes), tuple(space.purposes), tuple(space.actions))
+        self._hash = hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Layout):
+            return NotImplemented
+        return self is other or (self._hash == other._hash and self.key == other.key)
+
+
+_LAYOUTS: WeakKeyDictionary[PermissionSpace, Layout] = WeakKeyDictionary()
+
+
+def permissions_key(permissions: Sequence[Permission]) -> Hashable:
+    """A key of a permission list: equal keys, equal sorted lists (cheap for a mask)."""
+    if isinstance(permissions, Permissions):
+        return mask_key(permissions.space, permissions.mask)
+    return tuple(sorted(permissions))
+
+
+def mask_key(space: PermissionSpace, mask: int) -> Hashable:
+    """The key of `Permissions(space, mask)` without building it."""
+    layout = _LAYOUTS.get(space)
+    if layout is None:
+        layout = _LAYOUTS[space] = Layout(space)
+    return (layout, mask)
+
+
 @dataclass(frozen=True)
 class _SpaceTexts:
     """Per bit of a space: the permission's JSON text, its fingerprint text, its sort rank."""
@@ -230,9 +275,17 @@ def _texts(space: PermissionSpace) -> _SpaceTexts:
         rank = [0] * len(table)
         for position, bit in enumerate(sorted(range(len(table)), key=table.__getitem__)):
             rank[bit] = position
+        # Each id encoded once: the texts are those of `_permission_text`/`_identity_text`.
+        ids = {
+            i: json.dumps(i, ensure_ascii=False)
+            for i in (*space.classes, *space.purposes, *space.actions)
+        }
         found = _SPACE_TEXTS[space] = _SpaceTexts(
-            [_permission_text.__wrapped__(p) for p in table],
-            [_identity_text.__wrapped__(p) for p in table],
+            [
+                f'{{"info_class": {ids[c]}, "purpose": {ids[p]}, "action": {ids[a]}}}'
+                for c, p, a in table
+            ],
+            [f"[{ids[c]},{ids[p]},{ids[a]}]" for c, p, a in table],
             rank,
         )
     return found
@@ -269,12 +322,24 @@ class Pending(Protocol):
     def subject_kind(self) -> str: ...
     @property
     def subject_id(self) -> str: ...
+    @property
+    def identity(self) -> Hashable:
+        """A key, cheaper than the fingerprint, such that equal keys mean equal fingerprints.
+
+        Comparing the findings of two versions (`changed_findings`) matches
+        entries by key and builds only the ones left unmatched.
+        """
+
     def build(self) -> Finding: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Deferred:
-    """A `Pending` entry that builds its finding with a function."""
+    """A `Pending` entry that builds its finding with a function.
+
+    `key` is the key of the finding's permissions (`permissions_key`), when
+    known without building it; without one, `identity` builds the finding.
+    """
 
     kind: str
     severity: str
@@ -282,10 +347,65 @@ class Deferred:
     subject_kind: str
     subject_id: str
     make: Callable[[], Finding]
+    key: Hashable | None = None
+
+    @property
+    def identity(self) -> Hashable:
+        """See `Pending.identity`."""
+        if self.key is None:
+            return self.make().identity
+        return (*head(self), self.key)
 
     def build(self) -> Finding:
         """Build the finding."""
         return self.make()
+
+
+def head(entry: Pending) -> tuple[str, str | None, str, str]:
+    """What a fingerprint hashes besides the permissions: kind, rule id and subject."""
+    return (entry.kind, entry.rule_id, entry.subject_kind, entry.subject_id)
+
+
+def changed_findings(
+    before: Sequence[Pending], after: Sequence[Pending]
+) -> tuple[list[Finding], list[Finding]]:
+    """The findings of `after` whose fingerprint `before` lacks, and the other way round.
+
+    Each list has one finding per fingerprint (the last entry of it) and is
+    sorted by fingerprint: the same answer as comparing the fingerprints of
+    every finding of both, but entries are matched by their `identity` first
+    and only the unmatched ones are built and fingerprinted, each against the
+    entries of the other side with the same kind, rule and subject.
+    """
+    old_keys = [e.identity for e in before]
+    new_keys = [e.identity for e in after]
+    return (
+        _unmatched(after, new_keys, before, set(old_keys)),
+        _unmatched(before, old_keys, after, set(new_keys)),
+    )
+
+
+def added_findings(before: Sequence[Pending], after: Sequence[Pending]) -> list[Finding]:
+    """The first list of `changed_findings(before, after)` alone."""
+    keys = [e.identity for e in after]
+    return _unmatched(after, keys, before, {e.identity for e in before})
+
+
+def _unmatched(
+    entries: Sequence[Pending],
+    keys: list[Hashable],
+    others: Sequence[Pending],
+    known: set[Hashable],
+) -> list[Finding]:
+    left = [e for e, k in zip(entries, keys, strict=True) if k not in known]
+    heads = {head(e) for e in left}
+    seen = {o.build().fingerprint for o in others if head(o) in heads}
+    found: dict[str, Finding] = {}
+    for entry in left:
+        finding = entry.build()
+        if finding.fingerprint not in seen:
+            found[finding.fingerprint] = finding
+    return [found[fp] for fp in sorted(found)]
 
 
 def entry_key(entry: Pending) -> tuple[int, str, str, str, str]:

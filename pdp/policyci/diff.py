@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pdp.analysis.finding import changed_findings
 from pdp.core.compile import CompiledPolicy, expand
 from pdp.core.gcpause import paused_gc
 from pdp.core.model import WILDCARD, Grant
@@ -459,7 +460,5 @@ def add_findings(diff: PolicyDiff, review: Any = None) -> None:
     if review is None:
         diff.findings_note = "the privilege review is not available in this build"
         return
-    before = {f.fingerprint: f for f in review(diff.old).findings}
-    after = {f.fingerprint: f for f in review(diff.new).findings}
-    diff.new_findings = [f for fp, f in sorted(after.items()) if fp not in before]
-    diff.resolved_findings = [f for fp, f in sorted(before.items()) if fp not in after]
+    before, after = review(diff.old).findings, review(diff.new).findings
+    diff.new_findings, diff.resolved_findings = changed_findings(before.entries, after.entries)

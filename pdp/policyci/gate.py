@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from pdp.analysis.finding import added_findings
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import check_policy, policy_files
 from pdp.errors import Problem
@@ -237,7 +238,8 @@ def _review_step(
     if review is None:
         result.steps.append(Step("review", "skip", "the privilege review is not available"))
         return
-    findings = list(review(compiled).findings)
+    reviewed = review(compiled).findings
+    findings = list(reviewed)
     accepted = read_accepted(options.accept) if options.accept else []
     result.sarif += [finding_result(f) for f in findings]
     if options.fail_on == "none":
@@ -251,8 +253,9 @@ def _review_step(
         ]
     note = ""
     if options.gate == "new" and base is not None:
-        known = {f.fingerprint for f in review(base).findings}
-        gated = [f for f in gated if f.fingerprint not in known]
+        before = review(base).findings.entries
+        fresh = {f.fingerprint for f in added_findings(before, reviewed.entries)}
+        gated = [f for f in gated if f.fingerprint in fresh]
         note = " new"
     n_accepted = sum(is_accepted(f, accepted) for f in findings)
     summary = (

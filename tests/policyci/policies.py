@@ -37,6 +37,8 @@ def sanitize(policy: dict[str, Any]) -> dict[str, Any]:
     actions = set(policy["actions"])
     for role in policy["roles"].values():
         role["inherits"] = [r for r in role["inherits"] if r in roles]
+        if "duties" in role:
+            role["duties"] = [p for p in role["duties"] if p in purposes]
     for user in policy["users"].values():
         user["roles"] = [r for r in user["roles"] if r in roles]
     grants = []
@@ -51,6 +53,19 @@ def sanitize(policy: dict[str, Any]) -> dict[str, Any]:
         if all(grant[n] for n in ("roles", "classes", "purposes", "actions")):
             grants.append(grant)
     policy["grants"] = grants
+    rules = []
+    for rule in policy.get("separation_of_duties", []):
+        if "roles" in rule:
+            rule["roles"] = [r for r in rule["roles"] if r in roles]
+            if len(rule["roles"]) > rule["max"]:
+                rules.append(rule)
+            continue
+        for pattern in rule["permissions"]:
+            pattern["classes"] = [c for c in pattern["classes"] if c in classes]
+            pattern["actions"] = [a for a in pattern["actions"] if a in actions]
+        if all(p["classes"] and p["actions"] for p in rule["permissions"]):
+            rules.append(rule)
+    policy["separation_of_duties"] = rules
     return policy
 
 
@@ -84,6 +99,10 @@ def policies(draw: st.DrawFn) -> dict[str, Any]:
             if i
             else []
         }
+        if purposes and draw(st.booleans()):
+            roles[rid]["duties"] = draw(
+                st.lists(st.sampled_from(purposes), max_size=2, unique=True)
+            )
     users = {
         uid: {"roles": draw(st.lists(st.sampled_from(sorted(roles)), max_size=2, unique=True))}
         for uid in USERS[: draw(st.integers(0, len(USERS)))]
@@ -98,7 +117,28 @@ def policies(draw: st.DrawFn) -> dict[str, Any]:
         "grants": [],
     }
     policy["grants"] = [_grant(draw, policy) for _ in range(draw(st.integers(0, 6)))]
+    policy["separation_of_duties"] = [
+        _rule(draw, policy, f"R{i}") for i in range(draw(st.integers(0, 3)))
+    ]
     return sanitize(policy)
+
+
+def _rule(draw: st.DrawFn, policy: dict[str, Any], rid: str) -> dict[str, Any]:
+    """A separation-of-duty rule over roles, or a toxic combination of two patterns."""
+    severity = draw(st.sampled_from(["low", "high", "critical"]))
+    if not policy["classes"] or draw(st.booleans()):
+        return {"id": rid, "roles": sorted(ROLES[:3]), "max": 1, "severity": severity}
+    return {
+        "id": rid,
+        "permissions": [
+            {
+                "classes": _some(draw, sorted(policy["classes"]), wildcard=False),
+                "actions": _some(draw, list(policy["actions"]), wildcard=False),
+            }
+            for _ in range(2)
+        ],
+        "severity": severity,
+    }
 
 
 MUTATIONS = [
@@ -120,6 +160,10 @@ MUTATIONS = [
     "drop_purpose",
     "add_action",
     "drop_action",
+    "add_rule",
+    "drop_rule",
+    "duties",
+    "level",
 ]
 
 
@@ -153,6 +197,8 @@ def _mutate(draw: st.DrawFn, policy: dict[str, Any], kind: str) -> None:
         free = [r for r in ROLES if r not in policy["roles"]]
         if free:
             rid = free[0]
+            for role in policy["roles"].values():  # a new role has no heirs (a dropped one did)
+                role["inherits"] = [r for r in role["inherits"] if r != rid]
             policy["roles"][rid] = {
                 "inherits": draw(st.lists(st.sampled_from(sorted(policy["roles"])), max_size=1))
             }
@@ -188,6 +234,18 @@ def _mutate(draw: st.DrawFn, policy: dict[str, Any], kind: str) -> None:
             policy["actions"].append(missing[0])
     elif kind == "drop_action" and len(policy["actions"]) > 1:
         policy["actions"].pop()
+    elif kind == "add_rule":
+        policy["separation_of_duties"].append(_rule(draw, policy, "R9"))
+    elif kind == "drop_rule" and policy["separation_of_duties"]:
+        policy["separation_of_duties"].pop(0)
+    elif kind == "duties" and policy["purposes"]:
+        rid = draw(st.sampled_from(sorted(policy["roles"])))
+        policy["roles"][rid]["duties"] = draw(
+            st.lists(st.sampled_from(sorted(policy["purposes"])), max_size=2, unique=True)
+        )
+    elif kind == "level" and policy["classes"]:
+        cid = draw(st.sampled_from(sorted(policy["classes"])))
+        policy["classes"][cid] = {"level": draw(st.sampled_from(["C1", "C2", "C3"]))}
 
 
 @st.composite

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from functools import partial
 
 from pdp.analysis.context import ReviewContext, level_severity
-from pdp.analysis.finding import Deferred, Finding, Pending, Permissions
+from pdp.analysis.finding import Deferred, Finding, Pending, Permissions, mask_key
 
 
 def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
@@ -33,7 +33,8 @@ def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
             if outside:
                 severity = level_severity(policy, ctx.level_of(outside), ("high", "medium", "low"))
                 make = partial(_finding, ctx, by_purpose, rid, closure, duties, outside)
-                yield Deferred("outside_duties", severity, None, "role", rid, make)
+                key = mask_key(ctx.space, outside)
+                yield Deferred("outside_duties", severity, None, "role", rid, make, key)
         if done % 500 == 0 or done == total:
             ctx.progress("duties", done, total)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import partial
 
 from pdp.analysis.context import ReviewContext
-from pdp.analysis.finding import Deferred, Finding, Pending, Permissions
+from pdp.analysis.finding import Deferred, Finding, Pending, Permissions, mask_key
 from pdp.analysis.held import Projected
 from pdp.analysis.outliers import RobustScore, fit
 from pdp.analysis.space import PermissionSpace
@@ -28,14 +28,17 @@ def high_exposure(ctx: ReviewContext) -> Iterator[Pending]:
     )
     projected = ctx.project(space)
     sets = ctx.role_sets
-    roles = {r: projected.held((r,)).bit_count() for r in ctx.compiled.role_closure}
+    role_masks = {r: projected.held((r,)) for r in ctx.compiled.role_closure}
+    roles = {r: mask.bit_count() for r, mask in role_masks.items()}
     users = dict.fromkeys(ctx.policy.users, 0)
+    user_masks: dict[str, int] = {}
     for group in sets.assigning(projected.allow):
-        count = projected.held(sets.roles[group]).bit_count()
-        if count:
-            users.update(dict.fromkeys(sets.members[group], count))
+        mask = projected.held(sets.roles[group])
+        if mask:
+            users.update(dict.fromkeys(sets.members[group], mask.bit_count()))
+            user_masks.update(dict.fromkeys(sets.members[group], mask))
     ctx.progress("exposure", 1, 1)
-    for kind, counts in (("role", roles), ("user", users)):
+    for kind, counts, masks in (("role", roles, role_masks), ("user", users, user_masks)):
         score = fit(Counter(counts.values()).items())
         ctx.notes.setdefault("high_exposure", {})[f"{kind}s"] = score.to_dict()
         for ident, count in counts.items():
@@ -46,15 +49,15 @@ def high_exposure(ctx: ReviewContext) -> Iterator[Pending]:
                     None,
                     kind,
                     ident,
-                    partial(_finding, ctx, projected, kind, ident, score),
+                    partial(_finding, ctx, projected, kind, ident, score, masks[ident]),
+                    mask_key(space, masks[ident]),
                 )
 
 
 def _finding(
-    ctx: ReviewContext, projected: Projected, kind: str, ident: str, score: RobustScore
+    ctx: ReviewContext, projected: Projected, kind: str, ident: str, score: RobustScore, mask: int
 ) -> Finding:
     space = projected.space
-    mask = projected.held((ident,) if kind == "role" else ctx.policy.users[ident].roles)
     count = mask.bit_count()
     z = score.score(count)
     closure = ctx.compiled.closure_of(kind, ident)  # type: ignore[arg-type]

@@ -13,10 +13,10 @@ set algebra. Findings are built when read (`ToxicHit`), once per role set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 
 from pdp.analysis.context import ReviewContext, permission_node
-from pdp.analysis.finding import Finding, Path, Pending, node
+from pdp.analysis.finding import Finding, Path, Pending, head, node
 from pdp.analysis.held import Projected
 from pdp.analysis.space import PermissionSpace
 from pdp.core.model import WILDCARD, Pattern, SodRule
@@ -116,6 +116,8 @@ class ToxicRule:
         self.projected = projected
         self.shared: set[tuple[str, ...]] = set()  # role sets of several users
         self._parts: dict[tuple[str, ...], Parts] = {}
+        self._witnesses: dict[tuple[str, ...], tuple[Permission, ...]] = {}
+        self._low_bits: list[dict[str, int]] | None = None
         self._nodes: dict[Permission, str] = {}
         # Per level, highest first: the level's permissions in each pattern's space.
         by_space = [ctx.space_levels(proj.space) for proj in projected]
@@ -144,6 +146,41 @@ class ToxicRule:
             location=rule.location,
         )
 
+    def witnesses(self, assigned: tuple[str, ...]) -> tuple[Permission, ...]:
+        """The finding's permissions, sorted, without its paths (for `ToxicHit.identity`).
+
+        A pattern's witness is the lowest bit held in its projection. Where no
+        assigned role's closure denies anything there, that is the lowest of
+        the roles' lowest allowed bits; elsewhere the held set is computed.
+        """
+        found = self._witnesses.get(assigned)
+        if found is None:
+            witnesses = set()
+            for proj, lows in zip(self.projected, self._lows(), strict=True):
+                deny = proj.deny
+                if deny and any(r in deny for r in assigned):
+                    mask = proj.held(assigned)
+                    low = mask & -mask
+                else:
+                    low = min([lows[r] for r in assigned if r in lows], default=0)
+                witnesses.add(proj.space.permission(low.bit_length() - 1))
+            found = self._witnesses[assigned] = tuple(sorted(witnesses))
+        return found
+
+    def _lows(self) -> list[dict[str, int]]:
+        """Per pattern, each role's lowest allowed bit (computed once)."""
+        if self._low_bits is None:
+            self._low_bits = [{r: m & -m for r, m in proj.allow.items()} for proj in self.projected]
+        return self._low_bits
+
+    def _lowest(self, held: list[int]) -> dict[Permission, tuple[Projected, int]]:
+        """Per pattern, in order: its lowest held permission (the witness), projection and bit."""
+        lowest: dict[Permission, tuple[Projected, int]] = {}
+        for proj, mask in zip(self.projected, held, strict=True):
+            low = mask & -mask
+            lowest.setdefault(proj.space.permission(low.bit_length() - 1), (proj, low))
+        return lowest
+
     def parts(self, assigned: tuple[str, ...]) -> Parts:
         """Witnesses (first match per pattern), counts, level and paths to the witnesses."""
         found = self._parts.get(assigned)
@@ -153,15 +190,12 @@ class ToxicRule:
         held = [proj.held(assigned) for proj in self.projected]
         # The witness of a pattern is its lowest held bit; the grant behind it reaches one of
         # the roles whose closure allows (or, were this wrong, denies) that bit.
-        behind: dict[Permission, list[str]] = {}
-        for proj, mask in zip(self.projected, held, strict=True):
-            low = mask & -mask
-            witness = proj.space.permission(low.bit_length() - 1)
-            if witness not in behind:
-                allow, deny = proj.allow, proj.deny
-                behind[witness] = [
-                    r for r in assigned if allow.get(r, 0) & low or deny.get(r, 0) & low
-                ]
+        behind = {
+            witness: [
+                r for r in assigned if proj.allow.get(r, 0) & low or proj.deny.get(r, 0) & low
+            ]
+            for witness, (proj, low) in self._lowest(held).items()
+        }
         witnesses = sorted(behind)
         counts = " + ".join(str(mask.bit_count()) for mask in held)
         level = next(
@@ -202,6 +236,11 @@ class ToxicHit:
         self.subject_kind = subject_kind
         self.subject_id = subject_id
         self.assigned = assigned
+
+    @property
+    def identity(self) -> Hashable:
+        """See `pdp.analysis.finding.Pending.identity`: the head and the witnesses."""
+        return (*head(self), self.source.witnesses(self.assigned))
 
     def build(self) -> Finding:
         """Build the finding."""

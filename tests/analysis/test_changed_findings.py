@@ -1,0 +1,93 @@
+"""`changed_findings` against comparing the fingerprints of every finding of both versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+
+from pdp.analysis.finding import Finding, added_findings, changed_findings
+from pdp.analysis.review import review
+from tests.policyci.policies import compiled, policy_pairs
+
+
+def by_fingerprint(before: list[Finding], after: list[Finding]) -> list[str]:
+    """The plain reading: fingerprints of `after` that `before` lacks, sorted."""
+    known = {f.fingerprint for f in before}
+    return sorted({f.fingerprint for f in after} - known)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(policy_pairs())
+def test_changed_findings_equal_the_fingerprint_comparison(
+    pair: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    old, new = (review(compiled(data)).findings for data in pair)
+    added, resolved = changed_findings(old.entries, new.entries)
+    assert [f.fingerprint for f in added] == by_fingerprint(list(old), list(new))
+    assert [f.fingerprint for f in resolved] == by_fingerprint(list(new), list(old))
+    assert added_findings(old.entries, new.entries) == added
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(policy_pairs())
+def test_an_entry_identity_is_its_finding_identity(
+    pair: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    for data in pair:
+        for entry in review(compiled(data)).findings.entries:
+            assert entry.identity == entry.build().identity, entry.kind
+
+
+def test_equal_identities_mean_equal_fingerprints_across_versions() -> None:
+    """Two versions differing in one grant: matched entries have the same fingerprint."""
+    data: dict[str, Any] = {
+        "version": 1,
+        "actions": ["use", "disclose"],
+        "classes": {"a": {"level": "C3"}, "a.x": {"level": "C3"}, "b": {"level": "C1"}},
+        "purposes": {"p": {}, "s": {}},
+        "roles": {
+            "r0": {"inherits": [], "duties": ["s"]},
+            "r1": {"inherits": ["r0"]},
+            "r2": {"inherits": [], "duties": ["s"]},  # untouched by the change
+        },
+        "users": {"u0": {"roles": ["r1"]}, "u1": {"roles": ["r2"]}},
+        "grants": [
+            {
+                "effect": "allow",
+                "roles": ["r0"],
+                "classes": ["a.x"],
+                "purposes": ["p"],
+                "actions": ["disclose"],
+            },
+            {
+                "effect": "allow",
+                "roles": ["r1", "r2"],
+                "classes": ["b"],
+                "purposes": ["p"],
+                "actions": ["disclose"],
+            },
+        ],
+        "separation_of_duties": [
+            {
+                "id": "T",
+                "severity": "high",
+                "permissions": [
+                    {"classes": ["a"], "actions": ["disclose"]},
+                    {"classes": ["b"], "actions": ["disclose"]},
+                ],
+            },
+        ],
+    }
+    data["grants"].append({**data["grants"][0], "roles": ["r2"]})
+    wider = {**data, "grants": [{**data["grants"][0], "classes": ["a"]}, *data["grants"][1:]]}
+    before, after = review(compiled(data)).findings, review(compiled(wider)).findings
+    added, resolved = changed_findings(before.entries, after.entries)
+    matched = {e.identity for e in before.entries} & {e.identity for e in after.entries}
+    old_fp = {e.identity: e.build().fingerprint for e in before.entries}
+    new_fp = {e.identity: e.build().fingerprint for e in after.entries}
+    kinds = {k[0] for k in matched}  # r2's and u1's findings did not change
+    assert {"toxic_combination", "outside_duties"} <= kinds
+    assert all(old_fp[k] == new_fp[k] for k in matched)
+    assert [f.fingerprint for f in added] == by_fingerprint(list(before), list(after))
+    assert [f.fingerprint for f in resolved] == by_fingerprint(list(after), list(before))
