@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pdp.analysis.finding import Path, node
+from pdp.analysis.finding import Layout, Path, node
 from pdp.analysis.graph import RolePaths, role_graph
 from pdp.analysis.held import (
     FiledKeys,
@@ -27,6 +27,9 @@ from pdp.analysis.space import PermissionSpace
 from pdp.core.compile import CompiledPolicy, expand
 from pdp.core.model import Grant, Policy
 from pdp.core.queries import Permission, descendants
+
+if TYPE_CHECKING:
+    from pdp.analysis.focus import Focus
 
 Progress = Callable[[str, int, int], None]
 EVIDENCE_LIMIT = 8
@@ -60,21 +63,40 @@ class ReviewContext:
     level_masks: dict[str, int] = field(default_factory=dict)
     class_rank: dict[str, int] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    # When set, the subject-level checks judge only what a change can reach (`pdp.analysis.focus`).
+    focus: Focus | None = None
+    reuse: tuple[ReviewContext, frozenset[str]] | None = None
+    shared: bool = False
+    _projections: dict[Layout, Projected] = field(default_factory=dict)
     _space_levels: dict[PermissionSpace, list[tuple[str, int]]] = field(default_factory=dict)
     _grant_roles: dict[int, frozenset[str]] = field(default_factory=dict)
     _start_paths: dict[tuple[str, int], Path | None] = field(default_factory=dict)
     _first_allow: dict[tuple[str, Permission], tuple[int, bool]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, compiled: CompiledPolicy, progress: Progress | None = None) -> ReviewContext:
-        """Group subjects, project the index on the full space and compute every role's set."""
+    def build(
+        cls,
+        compiled: CompiledPolicy,
+        progress: Progress | None = None,
+        reuse: tuple[ReviewContext, frozenset[str]] | None = None,
+        *,
+        shared: bool = False,
+    ) -> ReviewContext:
+        """Group subjects, project the index on the full space and compute every role's set.
+
+        `reuse` is the context of another version of the policy (same frame)
+        and the roles whose own grants differ (`pdp.analysis.focus.regranted`):
+        the projections of every other role are taken from that context.
+        `shared` keeps this context's projections for such a use.
+        """
         report = progress or _no_progress
         policy = compiled.policy
         space = PermissionSpace(policy, cache=False)
         allow_keys, deny_keys = projections(compiled)
         order = inheritance_order(compiled)
         report("index", 0, 1)
-        full = Projected.of(space, allow_keys, deny_keys, order)
+        base = (reuse[0].full, reuse[1]) if reuse is not None else None
+        full = Projected.of(space, allow_keys, deny_keys, order, base, keep=shared)
         report("index", 1, 1)
         subjects = Subjects.of(compiled)
         role_held = {rid: full.held((rid,)) for rid in compiled.role_closure}
@@ -99,6 +121,8 @@ class ReviewContext:
             purpose_desc=descendants(policy.purposes),
             level_masks=levels,
             class_rank={c: policy.level_rank(k.level) for c, k in policy.classes.items()},
+            reuse=reuse,
+            shared=shared,
         )
         report("context", 1, 1)
         return ctx
@@ -113,9 +137,27 @@ class ReviewContext:
         """The highest sensitivity level of the policy (C3 by default)."""
         return self.policy.levels[-1]
 
+    def in_focus(self, kind: str, ident: str) -> bool:
+        """True unless a focus leaves this role's or user's own findings out."""
+        return self.focus is None or self.focus.subject(kind, ident)
+
     def project(self, space: PermissionSpace) -> Projected:
-        """The compiled index projected on a smaller space."""
-        return Projected.of(space, self.allow_keys, self.deny_keys, self.order)
+        """The compiled index projected on a smaller space.
+
+        Kept by the space's layout when `shared`; with `reuse`, the other version's
+        projection onto an equal layout provides the unchanged roles' sets.
+        """
+        layout = Layout(space)
+        base = None
+        if self.reuse is not None:
+            other = self.reuse[0]._projections.get(layout)
+            base = (other, self.reuse[1]) if other is not None else None
+        projected = Projected.of(
+            space, self.allow_keys, self.deny_keys, self.order, base, keep=self.shared
+        )
+        if self.shared:
+            self._projections[layout] = projected
+        return projected
 
     def level_of(self, mask: int) -> str | None:
         """The highest level of a full-space set, None when it is empty."""

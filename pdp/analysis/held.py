@@ -51,8 +51,11 @@ class FiledKeys:
             by_class[key[0]].append((key, shared.setdefault(members, members)))
         return cls(dict(by_class))
 
-    def own_masks(self, space: PermissionSpace) -> dict[str, int]:
-        """For each role, the set its own grants of this table cover in `space` (non-empty only)."""
+    def own_masks(
+        self, space: PermissionSpace, only: frozenset[str] | None = None
+    ) -> dict[str, int]:
+        """For each role (of `only`, when given), the set its own grants of this table cover in
+        `space` (non-empty only)."""
         # The keys of one grant are filed under the same roles: pool the keys by their roles, so
         # each role takes one union per distinct set of roles, not one per key, and only one
         # pooled set (as large as the space) is alive at a time.
@@ -61,12 +64,13 @@ class FiledKeys:
             lo, hi = space.class_range.get(cls, (0, 0))
             if hi > lo:
                 for key, members in entries:
-                    pooled[members].append(key)
+                    if only is None or not only.isdisjoint(members):
+                        pooled[members].append(key)
         masks: dict[str, int] = {}
         for members, keys in pooled.items():
             mask = space.boxes(keys)
             if mask:
-                for role in members:
+                for role in members if only is None else members & only:
                     masks[role] = masks.get(role, 0) | mask
         return masks
 
@@ -139,6 +143,10 @@ def inherited(own: Mapping[str, int], order: Order) -> dict[str, int]:
     return reach
 
 
+def _kept(masks: dict[str, int], changed: frozenset[str]) -> dict[str, int]:
+    return {r: m for r, m in masks.items() if r not in changed}
+
+
 def union(masks: Mapping[str, int], roles: Iterable[str]) -> int:
     """The union of the masks of some roles (roles without one count as empty)."""
     mask = 0
@@ -165,15 +173,37 @@ class Projected:
     space: PermissionSpace
     allow: dict[str, int]
     deny: dict[str, int]
+    own_allow: dict[str, int] = field(default_factory=dict, repr=False)
+    own_deny: dict[str, int] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(
-        cls, space: PermissionSpace, allow: FiledKeys, deny: FiledKeys, order: Order
+        cls,
+        space: PermissionSpace,
+        allow: FiledKeys,
+        deny: FiledKeys,
+        order: Order,
+        base: tuple[Projected, frozenset[str]] | None = None,
+        *,
+        keep: bool = False,
     ) -> Projected:
-        """Project the compiled index onto a space and close it over inheritance."""
-        return cls(
-            space, inherited(allow.own_masks(space), order), inherited(deny.own_masks(space), order)
-        )
+        """Project the compiled index onto a space and close it over inheritance.
+
+        `base` is the projection of another version onto a space numbered the
+        same way, with the roles whose own grants differ between the versions:
+        every other role's own sets are taken from it, not recomputed. With
+        `keep`, the own sets are kept for such a use.
+        """
+        if base is None:
+            own_allow, own_deny = allow.own_masks(space), deny.own_masks(space)
+        else:
+            other, changed = base
+            own_allow = _kept(other.own_allow, changed) | allow.own_masks(space, changed)
+            own_deny = _kept(other.own_deny, changed) | deny.own_masks(space, changed)
+        allowed, denied = inherited(own_allow, order), inherited(own_deny, order)
+        if not keep:
+            return cls(space, allowed, denied)
+        return cls(space, allowed, denied, own_allow, own_deny)
 
     def allowed(self, roles: Iterable[str]) -> int:
         """Union of the allow sets of some roles."""

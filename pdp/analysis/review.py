@@ -24,7 +24,15 @@ from pdp.analysis.checks.separation import sod_violations, toxic_combinations
 from pdp.analysis.checks.structure import dormant_roles, equivalent_roles, orphan_users
 from pdp.analysis.checks.unused import unused_permissions
 from pdp.analysis.context import ReviewContext
-from pdp.analysis.finding import KINDS, Finding, Findings, Pending, severity_at_least
+from pdp.analysis.finding import (
+    KINDS,
+    Finding,
+    Findings,
+    Pending,
+    changed_findings,
+    severity_at_least,
+)
+from pdp.analysis.focus import focus_of, regranted
 from pdp.analysis.usage import UsageEvent
 from pdp.core.compile import CompiledPolicy
 from pdp.core.gcpause import paused_gc
@@ -98,10 +106,7 @@ def review(
     # the collector's passes over the policy's large heap would cost more than the review.
     with paused_gc():
         ctx = ReviewContext.build(compiled, progress)
-        entries: list[Pending] = []
-        for check in CHECKS:
-            entries.extend(check(ctx))
-            ctx.progress(check.__name__.replace("_", " "), 1, 1)
+        entries = run_checks(ctx)
         if usage is not None:
             window = _aware(since) if since is not None else None
             entries.extend(unused_permissions(ctx, usage, window, moment))
@@ -109,6 +114,33 @@ def review(
         findings = Findings(entries)
         ctx.progress("sorting", 1, 1)
         return Review(compiled.version, moment, findings, summarize(ctx, findings))
+
+
+def run_checks(ctx: ReviewContext) -> list[Pending]:
+    """The pending findings of every check but `unused_permission` (which needs usage)."""
+    entries: list[Pending] = []
+    for check in CHECKS:
+        entries.extend(check(ctx))
+        ctx.progress(check.__name__.replace("_", " "), 1, 1)
+    return entries
+
+
+def review_changes(old: CompiledPolicy, new: CompiledPolicy) -> tuple[list[Finding], list[Finding]]:
+    """The findings `new` introduces and the ones it resolves, compared with `old`.
+
+    The same answer as `changed_findings` of the full reviews of both
+    versions (one finding per fingerprint, sorted by fingerprint), but where
+    the frames agree the subject-level checks judge only what the change can
+    reach (`pdp.analysis.focus`), and the new version's projections start from
+    the old one's for every role whose own grants are unchanged.
+    """
+    with paused_gc():
+        changed = regranted(old.policy, new.policy)
+        before = ReviewContext.build(old, shared=changed is not None)
+        after = ReviewContext.build(new, reuse=(before, changed) if changed is not None else None)
+        before.focus = after.focus = focus_of(before, after)
+        # The old version first: the new one's projections start from its.
+        return changed_findings(run_checks(before), run_checks(after))
 
 
 def summarize(ctx: ReviewContext, findings: Findings) -> dict[str, Any]:

@@ -55,15 +55,15 @@ def diff(
 
     from pdp.errors import PolicyError
     from pdp.policyci.diff import add_findings, diff_policies
-    from pdp.policyci.git import RevisionError, compile_source
+    from pdp.policyci.git import RevisionError
+    from pdp.policyci.parallel import compile_sources
     from pdp.policyci.render import render_markdown, render_text, sarif_log, sarif_results
 
     if path is None:
         on_disk = [s for s in (new, old) if Path(s).exists()]
         path = on_disk[0] if on_disk else "policies"
     try:
-        old_compiled = compile_source(old, path)
-        new_compiled = compile_source(new, path)
+        old_compiled, new_compiled = compile_sources([old, new], path)
     except PolicyError as exc:
         echo_problems(exc.problems)
         raise typer.Exit(EXIT_INVALID) from None

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pdp.analysis.finding import changed_findings
+from pdp.analysis.review import review_changes
 from pdp.core.compile import CompiledPolicy, expand
 from pdp.core.gcpause import paused_gc
 from pdp.core.model import WILDCARD, Grant
@@ -453,12 +454,12 @@ def review_function() -> Any:
 def add_findings(diff: PolicyDiff, review: Any = None) -> None:
     """Fill in the findings the change introduces and resolves (by review fingerprint).
 
-    `review` (default: `review_function()`) lets a caller that already reviewed
-    either version pass a memoised review instead of reviewing it again.
+    By default only what the change can reach is reviewed in both versions
+    (`pdp.analysis.review.review_changes`). A caller that already reviewed
+    either version in full passes its memoised `review` function instead.
     """
-    review = review or review_function()
     if review is None:
-        diff.findings_note = "the privilege review is not available in this build"
+        diff.new_findings, diff.resolved_findings = review_changes(diff.old, diff.new)
         return
     before, after = review(diff.old).findings, review(diff.new).findings
     diff.new_findings, diff.resolved_findings = changed_findings(before.entries, after.entries)

@@ -3,8 +3,8 @@
 Reading a bank-sized policy is CPU-bound Python, so two of them take twice as
 long in one process. `compile_sources` reads every source's texts first, then,
 when the texts are large and the machine has a core to spare, parses the others
-in forked worker processes while it parses the first itself; a worker sends
-back its `CheckResult` pickled, and the compiling happens here. The answers,
+in forked worker processes while it parses and compiles the first itself; a
+worker sends back its `CheckResult` pickled, and the compiling happens here. The answers,
 and the error raised when a source is broken (the first broken one, in order),
 are exactly those of calling `compile_source` on each source in turn; a worker
 that fails for any reason is replaced by parsing its texts here.
@@ -17,7 +17,7 @@ import os
 import pickle
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
@@ -40,12 +40,16 @@ def compile_sources(sources: Sequence[str], path: str = DEFAULT_PATH) -> list[Co
         except (PolicyError, RevisionError) as exc:
             read.append(exc)
     compiled = []
-    for outcome in _checked(read):
-        if isinstance(outcome, Exception):
-            raise outcome
-        if outcome.policy is None:
-            raise PolicyError(outcome.problems)
-        compiled.append(compile_policy(outcome.policy))
+    outcomes = _checked(read)
+    try:
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+            if outcome.policy is None:
+                raise PolicyError(outcome.problems)
+            compiled.append(compile_policy(outcome.policy))
+    finally:
+        outcomes.close()
     return compiled
 
 
@@ -61,21 +65,30 @@ def can_fork() -> bool:
     return threading.active_count() == 1 and cores >= 2 and os.getloadavg()[0] <= cores - 1
 
 
-def _checked(read: list[Texts | Exception]) -> list[CheckResult | Exception]:
+def _checked(read: list[Texts | Exception]) -> Generator[CheckResult | Exception, None, None]:
+    """Each source's check result, in order, as soon as it is needed.
+
+    The caller compiles the first policy while the workers still parse the
+    others; a worker still running when the caller stops reading is ended.
+    """
     jobs = {i: texts for i, texts in enumerate(read) if not isinstance(texts, Exception)}
     size = sum(len(text) for texts in jobs.values() for _, text in texts)
     workers: dict[int, tuple[BaseProcess, Connection]] = {}
     if len(jobs) > 1 and size >= PARALLEL_BYTES and can_fork():
         workers = {i: _start(texts) for i, texts in list(jobs.items())[1:]}
-    results: list[CheckResult | Exception] = []
-    for i, texts in enumerate(read):
-        if isinstance(texts, Exception):
-            results.append(texts)
-        elif i in workers:
-            results.append(_join(*workers[i], texts))
-        else:
-            results.append(check_texts(texts))
-    return results
+    try:
+        for i, texts in enumerate(read):
+            if isinstance(texts, Exception):
+                yield texts
+            elif i in workers:
+                yield _join(*workers.pop(i), texts)
+            else:
+                yield check_texts(texts)
+    finally:
+        for process, receiving in workers.values():
+            receiving.close()
+            process.kill()
+            process.join()
 
 
 def _start(texts: Texts) -> tuple[BaseProcess, Connection]:

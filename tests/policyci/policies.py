@@ -235,7 +235,9 @@ def _mutate(draw: st.DrawFn, policy: dict[str, Any], kind: str) -> None:
     elif kind == "drop_action" and len(policy["actions"]) > 1:
         policy["actions"].pop()
     elif kind == "add_rule":
-        policy["separation_of_duties"].append(_rule(draw, policy, "R9"))
+        rules = policy["separation_of_duties"]
+        taken = {r["id"] for r in rules}
+        rules.append(_rule(draw, policy, next(f"R{n}" for n in range(9) if f"R{n}" not in taken)))
     elif kind == "drop_rule" and policy["separation_of_duties"]:
         policy["separation_of_duties"].pop(0)
     elif kind == "duties" and policy["purposes"]:

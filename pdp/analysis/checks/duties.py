@@ -24,7 +24,7 @@ def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
     for done, (rid, closure) in enumerate(ctx.compiled.role_closure.items(), 1):
         duties = frozenset(d for r in closure for d in policy.roles[r].duties)
         held = ctx.role_held[rid]
-        if duties and held:
+        if duties and held and ctx.in_focus("role", rid):
             mask = inside.get(duties)
             if mask is None:
                 purposes = {p for d in duties for p in ctx.purpose_desc[d]}

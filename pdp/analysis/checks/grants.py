@@ -34,14 +34,21 @@ def over_broad_grants(ctx: ReviewContext) -> Iterator[Finding]:
     """Allow grants whose reach goes above the level of the classes they name."""
     grants = ctx.compiled.grants
     total = len(grants)
+    focus = ctx.focus
     for index, grant in enumerate(grants):
-        if grant.effect == "allow":
+        if grant.effect == "allow" and (focus is None or focus.grant(grant)):
             yield from _over_broad(ctx, grant)
         if (index + 1) % 2000 == 0 or index + 1 == total:
             ctx.progress("over-broad grants", index + 1, total)
 
 
 def _over_broad(ctx: ReviewContext, grant: Grant) -> Iterator[Finding]:
+    focus = ctx.focus
+    roles = [STAR] if STAR in grant.roles else list(grant.roles)
+    if focus is not None:
+        roles = [r for r in roles if focus.over_broad(grant, r)]
+        if not roles:
+            return
     policy = ctx.policy
     rank = ctx.class_rank
     named = set(expand(grant, policy, "classes"))
@@ -67,7 +74,7 @@ def _over_broad(ctx: ReviewContext, grant: Grant) -> Iterator[Finding]:
         if reached:
             yield _broad_finding(ctx, grant, STAR, reached, anchor, wild)
         return
-    for role in grant.roles:
+    for role in roles:
         reached = region & ctx.role_held[role]
         if reached:
             yield _broad_finding(ctx, grant, role, reached, anchor, wild)
@@ -124,17 +131,26 @@ def redundant_grants(ctx: ReviewContext) -> Iterator[Finding]:
     """Allow grants that give a role nothing other grants reaching it do not already give."""
     grants = ctx.compiled.grants
     total = len(grants)
+    focus = ctx.focus
     for index, grant in enumerate(grants):
-        if grant.effect == "allow":
+        if grant.effect == "allow" and (focus is None or focus.grant(grant, redundant=True)):
             yield from _redundant(ctx, index, grant)
         if (index + 1) % 2000 == 0 or index + 1 == total:
             ctx.progress("redundant grants", index + 1, total)
 
 
 def _redundant(ctx: ReviewContext, index: int, grant: Grant) -> Iterator[Finding]:
+    focus = ctx.focus
+    roles = list(expand(grant, ctx.policy, "roles"))
+    if focus is not None:
+        if STAR in grant.roles:
+            if not focus.redundant(grant, STAR):
+                return
+        else:
+            roles = [r for r in roles if focus.redundant(grant, r)]
     keys = list(ctx.grant_keys(grant))
     found: dict[str, set[int]] = {}
-    for role in expand(grant, ctx.policy, "roles"):
+    for role in roles:
         covering = _covering(ctx, index, ctx.compiled.role_closure[role], keys)
         if covering is None:
             if STAR in grant.roles:

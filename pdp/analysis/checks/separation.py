@@ -34,7 +34,8 @@ def sod_violations(ctx: ReviewContext) -> Iterator[Finding]:
                 continue
             level = ctx.level_of(_union(ctx.role_held[r] for r in held))
             for kind, ident in ctx.subjects.members[group]:
-                yield _sod_finding(ctx, rule, kind, ident, held, level)
+                if ctx.in_focus(kind, ident):
+                    yield _sod_finding(ctx, rule, kind, ident, held, level)
         ctx.progress("separation of duties", done, len(rules))
 
 
@@ -74,7 +75,7 @@ def _project(ctx: ReviewContext, pattern: Pattern) -> Projected:
 def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -> Iterator[Pending]:
     found = ToxicRule(ctx, rule, projected)
     # Roles: each role's closure sets are at hand.
-    roles = set(ctx.compiled.role_closure)
+    roles = {r for r in ctx.compiled.role_closure if ctx.in_focus("role", r)}
     for proj in projected:
         roles &= proj.allow.keys()
     for rid in sorted(roles):
@@ -91,6 +92,9 @@ def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -
         if not candidates:
             return
     assert candidates is not None
+    focus = ctx.focus
+    if focus is not None:
+        candidates = {g for g in candidates if not focus.users.isdisjoint(sets.members[g])}
     unsure: set[int] = set()
     for proj in projected:
         unsure |= sets.assigning(proj.deny)
@@ -101,7 +105,8 @@ def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -
         if len(members) > 1:
             found.shared.add(assigned)
         for uid in members:
-            yield ToxicHit(found, "user", uid, assigned)
+            if focus is None or uid in focus.users:
+                yield ToxicHit(found, "user", uid, assigned)
 
 
 Parts = tuple[list[Permission], str, str | None, list[Path]]
