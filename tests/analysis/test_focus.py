@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.finding import changed_findings
-from pdp.analysis.focus import focus_of
+from pdp.analysis.focus import focus_of, regranted
 from pdp.analysis.review import review, review_changes
 from tests.policyci.policies import compiled, policy_pairs
 
@@ -130,3 +130,25 @@ def test_changed_duties_put_the_role_and_its_heirs_in_focus() -> None:
         ("outside_duties", "r0"),
         ("outside_duties", "r1"),
     }
+
+
+def test_a_new_role_takes_what_unchanged_wildcard_grants_give_it() -> None:
+    """The new version's projections start from the old one's; a new role is computed anew."""
+    old = copy.deepcopy(BASE)
+    old["grants"].append(
+        {
+            "id": "G-ALL",
+            "effect": "allow",
+            "roles": ["*"],
+            "classes": ["a", "b"],
+            "purposes": ["p"],
+            "actions": ["disclose"],
+        }
+    )
+    new = copy.deepcopy(old)
+    new["roles"]["r3"] = {"inherits": []}
+    new["users"]["u2"] = {"roles": ["r3"]}
+    assert regranted(compiled(old).policy, compiled(new).policy) == {"r3"}
+    added, _ = review_changes(compiled(old), compiled(new))
+    assert ("toxic_combination", "r3") in {(f.kind, f.subject_id) for f in added}
+    assert ("toxic_combination", "u2") in {(f.kind, f.subject_id) for f in added}
