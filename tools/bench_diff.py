@@ -9,7 +9,9 @@ leaf class to its top-level category, and times each phase: load + compile of
 each version one after the other, and of both at once (`compile_sources`,
 which parses the second in a forked process when there is a spare core), the
 symbolic diff, the rendering, and the whole `pdp diff` command in a
-subprocess (with `--findings`, also the command comparing review findings).
+subprocess (with `--findings`, also the findings the change introduces and
+resolves, against the baseline of reviewing both versions in full and
+comparing every finding's fingerprint, and the command with findings).
 Baseline, measured in the same run: the naive diff that compares
 `held_permissions` of every role in both versions, timed on a sample of roles
 and extrapolated to all of them. The issue's target: the whole
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from pdp.analysis.review import review  # noqa: E402
 from pdp.core.compile import compile_policy  # noqa: E402
 from pdp.core.load import load_policy  # noqa: E402
 from pdp.core.queries import held_permissions  # noqa: E402
@@ -85,6 +88,13 @@ def widen_one_grant(document: dict[str, Any], seed: int) -> tuple[dict[str, Any]
     top = leaf.split(".")[0]
     grant["classes"] = sorted({top if c == leaf else c for c in grant["classes"]})
     return changed, f"grant #{index} ({grant.get('id', '?')}): `{leaf}` -> `{top}`"
+
+
+def full_comparison(old: Any, new: Any) -> tuple[list[str], list[str]]:
+    """The plain reading: review both versions in full, compare every finding's fingerprint."""
+    before = {f.fingerprint for f in review(old).findings}
+    after = {f.fingerprint for f in review(new).findings}
+    return sorted(after - before), sorted(before - after)
 
 
 def timed(label: str, func: Callable[[], Any]) -> Any:
@@ -146,7 +156,15 @@ def main() -> None:
             f"{sequential:.2f} s; forked worker: {'yes' if can_fork() else 'no'})"
         )
         if args.findings:
-            timed("review both versions (new/resolved findings)", lambda: add_findings(diff))
+            timed("new/resolved findings (focused review)", lambda: add_findings(diff))
+            plain = timed(
+                "baseline: full reviews, every fingerprint", lambda: full_comparison(old, new)
+            )
+            same = plain == (
+                [f.fingerprint for f in diff.new_findings],
+                [f.fingerprint for f in diff.resolved_findings],
+            )
+            print(f"  {'same new/resolved findings as the baseline':<44} {'yes' if same else 'NO'}")
         s = diff.summary()
         print(
             f"  -> {s['added']} added, {s['removed']} removed, {s['roles_gaining']} roles and "

@@ -71,9 +71,40 @@ class Focus:
         return bool(self.coverage) if role == WILDCARD else role in self.coverage
 
 
-def focus_of(old: ReviewContext, new: ReviewContext) -> Focus | None:
-    """The focus of a change from `old` to `new`, or None when their frames differ."""
-    if frame(old.policy) != frame(new.policy):
+@dataclass(frozen=True)
+class Change:
+    """The grants (by id) whose meaning differs between two versions of one frame."""
+
+    grants: frozenset[str]
+    named: frozenset[str]  # the roles those grants name, in either version
+    new_roles: frozenset[str]  # the roles only the new version declares
+
+    @property
+    def regranted(self) -> frozenset[str] | None:
+        """The roles whose own grants may differ (None: every role, a `*` grant changed).
+
+        Every other role is named by the same grants in both versions.
+        """
+        return None if WILDCARD in self.named else self.named | self.new_roles
+
+
+def change_of(old: Policy, new: Policy) -> Change | None:
+    """The grant changes from `old` to `new`, None when their frames differ."""
+    if frame(old) != frame(new):
+        return None
+    grants, named = _changed_grants(old, new)
+    return Change(
+        frozenset(grants), frozenset(named), frozenset(new.roles.keys() - old.roles.keys())
+    )
+
+
+def focus_of(old: ReviewContext, new: ReviewContext, change: Change | None = None) -> Focus | None:
+    """The focus of a change from `old` to `new`, or None when their frames differ.
+
+    `change` is `change_of` the two policies, when the caller has it already.
+    """
+    change = change or change_of(old.policy, new.policy)
+    if change is None:
         return None
     a, b = old.compiled, new.compiled
     roles: set[str] = set()
@@ -99,14 +130,14 @@ def focus_of(old: ReviewContext, new: ReviewContext) -> Focus | None:
         )
         or not roles.isdisjoint(a.policy.users[uid].roles)
     }
-    grants, named = _changed_grants(a.policy, b.policy)
+    named = change.named
     if WILDCARD in named:
         coverage = set(a.role_closure) | set(b.role_closure)
     else:
         coverage = set(roles)
         for side in (a, b):
             coverage.update(r for r, closure in side.role_closure.items() if named & closure)
-    return Focus(frozenset(roles), frozenset(users), frozenset(grants), frozenset(coverage))
+    return Focus(frozenset(roles), frozenset(users), change.grants, frozenset(coverage))
 
 
 def frame(policy: Policy) -> tuple[Any, ...]:
@@ -122,18 +153,9 @@ def frame(policy: Policy) -> tuple[Any, ...]:
 
 
 def regranted(old: Policy, new: Policy) -> frozenset[str] | None:
-    """The roles of `new` whose own grants may differ from `old`'s, None when all may.
-
-    The roles named by a grant whose meaning differs (`*`: all), and the
-    roles new in `new`; every other role is named by the same grants in both.
-    None as well when the frames differ (the spaces are numbered differently).
-    """
-    if frame(old) != frame(new):
-        return None
-    _, named = _changed_grants(old, new)
-    if WILDCARD in named:
-        return None
-    return frozenset(named | (new.roles.keys() - old.roles.keys()))
+    """`change_of(old, new).regranted`, None as well when the frames differ."""
+    change = change_of(old, new)
+    return change.regranted if change is not None else None
 
 
 def _duties(policy: Policy, closure: frozenset[str]) -> frozenset[str]:

@@ -32,7 +32,7 @@ from pdp.analysis.finding import (
     changed_findings,
     severity_at_least,
 )
-from pdp.analysis.focus import focus_of, regranted
+from pdp.analysis.focus import change_of, focus_of
 from pdp.analysis.usage import UsageEvent
 from pdp.core.compile import CompiledPolicy
 from pdp.core.gcpause import paused_gc
@@ -135,10 +135,14 @@ def review_changes(old: CompiledPolicy, new: CompiledPolicy) -> tuple[list[Findi
     the old one's for every role whose own grants are unchanged.
     """
     with paused_gc():
-        changed = regranted(old.policy, new.policy)
-        before = ReviewContext.build(old, shared=changed is not None)
-        after = ReviewContext.build(new, reuse=(before, changed) if changed is not None else None)
-        before.focus = after.focus = focus_of(before, after)
+        change = change_of(old.policy, new.policy)
+        regranted = change.regranted if change is not None else None
+        before = ReviewContext.build(old, shared=regranted is not None)
+        after = ReviewContext.build(
+            new, reuse=(before, regranted) if regranted is not None else None
+        )
+        if change is not None:
+            before.focus = after.focus = focus_of(before, after, change)
         # The old version first: the new one's projections start from its.
         return changed_findings(run_checks(before), run_checks(after))
 
