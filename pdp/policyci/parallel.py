@@ -20,6 +20,7 @@ import threading
 from collections.abc import Generator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.gcpause import paused_gc
@@ -56,13 +57,23 @@ def compile_sources(sources: Sequence[str], path: str = DEFAULT_PATH) -> list[Co
 def can_fork() -> bool:
     """True where forking is safe and useful: Linux, one thread, a core to spare.
 
-    A core is spared when the machine's recent load leaves one free besides
-    this process; on a busy machine a second process only adds the pickling.
+    A core is spared when, right now, the processes ready to run (this one
+    included) leave one free. The one-minute load average would count this
+    process's own work of the last minute, and refuse the fork exactly when a
+    busy process (a CI job) needs it.
     """
     if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
         return False
     cores = len(os.sched_getaffinity(0))
-    return threading.active_count() == 1 and cores >= 2 and os.getloadavg()[0] <= cores - 1
+    return threading.active_count() == 1 and cores >= 2 and running() <= cores - 1
+
+
+def running() -> float:
+    """The processes ready to run now (`/proc/loadavg`), else the one-minute load average."""
+    try:
+        return float(Path("/proc/loadavg").read_text("ascii").split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return os.getloadavg()[0]
 
 
 def _checked(read: list[Texts | Exception]) -> Generator[CheckResult | Exception, None, None]:

@@ -107,3 +107,8 @@ def test_small_policies_are_loaded_here(sources: dict[str, str]) -> None:
         compile_source(sources["reference"]).version,
         compile_source(sources["changed"]).version,
     ]
+
+
+def test_running_counts_this_process() -> None:
+    """`/proc/loadavg` counts the caller among the processes ready to run."""
+    assert parallel.running() >= 1
