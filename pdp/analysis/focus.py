@@ -36,6 +36,7 @@ from typing import Any
 
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.space import tree_order
+from pdp.core.compile import grant_signature
 from pdp.core.model import WILDCARD, Grant, Policy
 
 
@@ -174,20 +175,12 @@ def _changed_grants(old: Policy, new: Policy) -> tuple[set[str], set[str]]:
         for gid in before.keys() | after.keys()
         if gid not in before
         or gid not in after
-        or (before[gid] is not after[gid] and _meaning(before[gid]) != _meaning(after[gid]))
+        or (
+            before[gid] is not after[gid]
+            and grant_signature(before[gid]) != grant_signature(after[gid])
+        )
     }
     named = {
         r for grants in (before, after) for g in map(grants.get, changed) if g for r in g.roles
     }
     return changed, named
-
-
-def _meaning(grant: Grant) -> tuple[Any, ...]:
-    return (
-        grant.effect,
-        frozenset(grant.roles),
-        frozenset(grant.classes),
-        frozenset(grant.purposes),
-        frozenset(grant.actions),
-        frozenset(grant.obligations),
-    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from pdp.core.gcpause import paused_gc
 from pdp.core.hierarchy import pooled_closure, role_closures, tree_ancestors
@@ -103,6 +103,18 @@ def _reaching(filed: dict[str, tuple[int, ...]], closure: frozenset[str], out: l
     found = filed.get(WILDCARD)
     if found is not None:
         out.extend(found)
+
+
+def grant_signature(grant: Grant) -> tuple[Any, ...]:
+    """What a grant means, id and location aside: equal signatures cover the same keys alike."""
+    return (
+        grant.effect,
+        frozenset(grant.roles),
+        frozenset(grant.classes),
+        frozenset(grant.purposes),
+        frozenset(grant.actions),
+        frozenset(grant.obligations),
+    )
 
 
 def expand(grant: Grant, policy: Policy, field_name: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from pdp.analysis.finding import changed_findings
 from pdp.analysis.review import review_changes
-from pdp.core.compile import CompiledPolicy, expand
+from pdp.core.compile import CompiledPolicy, expand, grant_signature
 from pdp.core.gcpause import paused_gc
 from pdp.core.model import WILDCARD, Grant
 from pdp.core.queries import descendants
@@ -299,18 +299,6 @@ class _Side:
             for cls in c.classes:
                 for purp in c.purposes:
                     yield (cls, purp, act)
-
-
-def grant_signature(grant: Grant) -> tuple[Any, ...]:
-    """What a grant means, id and location aside: equal signatures cover the same keys alike."""
-    return (
-        grant.effect,
-        frozenset(grant.roles),
-        frozenset(grant.classes),
-        frozenset(grant.purposes),
-        frozenset(grant.actions),
-        frozenset(grant.obligations),
-    )
 
 
 def _changed_grants(old: CompiledPolicy, new: CompiledPolicy) -> tuple[list[Grant], list[Grant]]:

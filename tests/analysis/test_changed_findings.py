@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
 from pdp.analysis.finding import Finding, added_findings, changed_findings
 from pdp.analysis.review import review
-from tests.policyci.policies import compiled, policy_pairs
+from tests.policyci.policies import SMALL, compiled, policy_pairs
 
 
 def by_fingerprint(before: list[Finding], after: list[Finding]) -> list[str]:
@@ -41,46 +42,9 @@ def test_an_entry_identity_is_its_finding_identity(
 
 def test_equal_identities_mean_equal_fingerprints_across_versions() -> None:
     """Two versions differing in one grant: matched entries have the same fingerprint."""
-    data: dict[str, Any] = {
-        "version": 1,
-        "actions": ["use", "disclose"],
-        "classes": {"a": {"level": "C3"}, "a.x": {"level": "C3"}, "b": {"level": "C1"}},
-        "purposes": {"p": {}, "s": {}},
-        "roles": {
-            "r0": {"inherits": [], "duties": ["s"]},
-            "r1": {"inherits": ["r0"]},
-            "r2": {"inherits": [], "duties": ["s"]},  # untouched by the change
-        },
-        "users": {"u0": {"roles": ["r1"]}, "u1": {"roles": ["r2"]}},
-        "grants": [
-            {
-                "effect": "allow",
-                "roles": ["r0"],
-                "classes": ["a.x"],
-                "purposes": ["p"],
-                "actions": ["disclose"],
-            },
-            {
-                "effect": "allow",
-                "roles": ["r1", "r2"],
-                "classes": ["b"],
-                "purposes": ["p"],
-                "actions": ["disclose"],
-            },
-        ],
-        "separation_of_duties": [
-            {
-                "id": "T",
-                "severity": "high",
-                "permissions": [
-                    {"classes": ["a"], "actions": ["disclose"]},
-                    {"classes": ["b"], "actions": ["disclose"]},
-                ],
-            },
-        ],
-    }
-    data["grants"].append({**data["grants"][0], "roles": ["r2"]})
-    wider = {**data, "grants": [{**data["grants"][0], "classes": ["a"]}, *data["grants"][1:]]}
+    data = copy.deepcopy(SMALL)  # r2 and u1 are untouched by the change
+    wider = copy.deepcopy(SMALL)
+    wider["grants"][0]["classes"] = ["a"]
     before, after = review(compiled(data)).findings, review(compiled(wider)).findings
     added, resolved = changed_findings(before.entries, after.entries)
     matched = {e.identity for e in before.entries} & {e.identity for e in after.entries}

@@ -11,6 +11,7 @@ from pdp.analysis.context import ReviewContext
 from pdp.analysis.finding import changed_findings
 from pdp.analysis.focus import focus_of, regranted
 from pdp.analysis.review import review, review_changes
+from tests.policyci.policies import SMALL as BASE
 from tests.policyci.policies import compiled, policy_pairs
 
 
@@ -33,56 +34,6 @@ def test_review_changes_equal_the_full_comparison(
     # The findings themselves, not just their fingerprints, are those of the full review.
     full_new = {f.fingerprint: f.to_dict() for f in review(new).findings}
     assert all(full_new[f.fingerprint] == f.to_dict() for f in added)
-
-
-BASE: dict[str, Any] = {
-    "version": 1,
-    "actions": ["use", "disclose"],
-    "classes": {"a": {"level": "C3"}, "a.x": {"level": "C3"}, "b": {"level": "C1"}},
-    "purposes": {"p": {}, "s": {}},
-    "roles": {
-        "r0": {"inherits": [], "duties": ["s"]},
-        "r1": {"inherits": ["r0"]},
-        "r2": {"inherits": [], "duties": ["s"]},
-    },
-    "users": {"u0": {"roles": ["r1"]}, "u1": {"roles": ["r2"]}},
-    "grants": [
-        {
-            "id": "G0",
-            "effect": "allow",
-            "roles": ["r0"],
-            "classes": ["a.x"],
-            "purposes": ["p"],
-            "actions": ["disclose"],
-        },
-        {
-            "id": "G1",
-            "effect": "allow",
-            "roles": ["r1", "r2"],
-            "classes": ["b"],
-            "purposes": ["p"],
-            "actions": ["disclose"],
-        },
-        {
-            "id": "G2",
-            "effect": "allow",
-            "roles": ["r2"],
-            "classes": ["a.x"],
-            "purposes": ["p"],
-            "actions": ["disclose"],
-        },
-    ],
-    "separation_of_duties": [
-        {
-            "id": "T",
-            "severity": "high",
-            "permissions": [
-                {"classes": ["a"], "actions": ["disclose"]},
-                {"classes": ["b"], "actions": ["disclose"]},
-            ],
-        },
-    ],
-}
 
 
 def contexts(old: dict[str, Any], new: dict[str, Any]) -> tuple[ReviewContext, ReviewContext]:

@@ -296,3 +296,55 @@ def brute_force(
                     elif a and not b:
                         removed.add((s, cls, purp, act))
     return added, removed
+
+
+# A small policy whose review has findings of most kinds: r0 -> r1 inherit a C3 grant,
+# r2 holds the same by its own grants; toxic rule T pairs disclose on `a` and on `b`.
+SMALL: dict[str, Any] = {
+    "version": 1,
+    "actions": ["use", "disclose"],
+    "classes": {"a": {"level": "C3"}, "a.x": {"level": "C3"}, "b": {"level": "C1"}},
+    "purposes": {"p": {}, "s": {}},
+    "roles": {
+        "r0": {"inherits": [], "duties": ["s"]},
+        "r1": {"inherits": ["r0"]},
+        "r2": {"inherits": [], "duties": ["s"]},
+    },
+    "users": {"u0": {"roles": ["r1"]}, "u1": {"roles": ["r2"]}},
+    "grants": [
+        {
+            "id": "G0",
+            "effect": "allow",
+            "roles": ["r0"],
+            "classes": ["a.x"],
+            "purposes": ["p"],
+            "actions": ["disclose"],
+        },
+        {
+            "id": "G1",
+            "effect": "allow",
+            "roles": ["r1", "r2"],
+            "classes": ["b"],
+            "purposes": ["p"],
+            "actions": ["disclose"],
+        },
+        {
+            "id": "G2",
+            "effect": "allow",
+            "roles": ["r2"],
+            "classes": ["a.x"],
+            "purposes": ["p"],
+            "actions": ["disclose"],
+        },
+    ],
+    "separation_of_duties": [
+        {
+            "id": "T",
+            "severity": "high",
+            "permissions": [
+                {"classes": ["a"], "actions": ["disclose"]},
+                {"classes": ["b"], "actions": ["disclose"]},
+            ],
+        },
+    ],
+}
