@@ -17,14 +17,13 @@ tests checks this against every declared id of either version.
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pdp.analysis.finding import changed_findings
-from pdp.analysis.review import review_changes
+from pdp.analysis.review import Review, review, review_changes
 from pdp.core.compile import CompiledPolicy, expand, grant_signature
 from pdp.core.gcpause import paused_gc
 from pdp.core.model import WILDCARD, Grant
@@ -430,13 +429,9 @@ def _access_order(access: Access) -> tuple[str, str, str, str]:
     return (access.subject, access.info_class, access.purpose, access.action)
 
 
-def review_function() -> Any:
-    """`pdp.analysis.review.review`, or None when the review is not installed."""
-    try:
-        module = importlib.import_module("pdp.analysis.review")
-    except ImportError:
-        return None
-    return getattr(module, "review", None)
+def review_function() -> Callable[[CompiledPolicy], Review]:
+    """The privilege review (`pdp.analysis.review.review`): the seam `pdp ci` memoises."""
+    return review
 
 
 def add_findings(diff: PolicyDiff, review: Any = None) -> None:

@@ -235,9 +235,6 @@ def _review_step(
     result: CiResult,
     review: Any,
 ) -> None:
-    if review is None:
-        result.steps.append(Step("review", "skip", "the privilege review is not available"))
-        return
     reviewed = review(compiled).findings
     findings = list(reviewed)
     accepted = read_accepted(options.accept) if options.accept else []
@@ -332,8 +329,6 @@ def _replay_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult)
 
 def _once_per_policy(review: Any) -> Any:
     """`review`, memoised per compiled policy for one run (the review and diff steps share it)."""
-    if review is None:
-        return None
     done: dict[int, tuple[CompiledPolicy, Any]] = {}
 
     def reviewed(compiled: CompiledPolicy) -> Any:
