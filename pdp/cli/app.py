@@ -8,6 +8,7 @@ one line and exit non-zero.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import pkgutil
 import sys
@@ -40,7 +41,14 @@ _register_commands()
 
 
 def main() -> None:
-    """Run the CLI; turn any escaped error into a one-line message and exit code 1."""
+    """Run the CLI; turn any escaped error into a one-line message and exit code 1.
+
+    The cyclic garbage collector is off for the run (`pdp.core.gcpause`
+    explains why): a command is one batch job whose heap is mostly a policy
+    that lives until exit, and reference counting still frees everything that
+    is not in a cycle. `pdp serve`, the one long-lived command, turns it back on.
+    """
+    gc.disable()
     try:
         app()
     except PdpError as exc:

@@ -7,6 +7,7 @@ editable install; an installed wheel has none, so pass POLICY there).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -78,6 +79,8 @@ def serve(
 ) -> None:
     """Run the decision service (HTTP API, decision log, metrics, hot reload)."""
     from pdp.service.auth import hash_token
+
+    gc.enable()  # `pdp.cli.app.main` runs batch commands without it; a server needs it
 
     if print_token_hash:
         token = sys.stdin.readline().strip()
