@@ -54,7 +54,7 @@ def diff(
     from pathlib import Path
 
     from pdp.errors import PolicyError
-    from pdp.policyci.diff import add_findings, diff_policies
+    from pdp.policyci.diff import diff_policies, diff_with_findings, level_rank
     from pdp.policyci.git import RevisionError
     from pdp.policyci.parallel import compile_sources
     from pdp.policyci.render import render_markdown, render_text, sarif_log, sarif_results
@@ -69,11 +69,10 @@ def diff(
         raise typer.Exit(EXIT_INVALID) from None
     except RevisionError as exc:
         fail(str(exc), EXIT_INVALID)
-    result = diff_policies(old_compiled, new_compiled)
-    if level is not None and result.level_rank(level) < 0:
+    if level is not None and level_rank(level, new_compiled, old_compiled) < 0:
         fail(f"unknown level `{level}`", EXIT_INVALID)
-    if findings:
-        add_findings(result)
+    differ = diff_with_findings if findings else diff_policies
+    result = differ(old_compiled, new_compiled)
     if output is Format.json:
         echo_json(result.to_dict())
     elif output is Format.markdown:

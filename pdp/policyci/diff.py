@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pdp.analysis.finding import changed_findings
@@ -28,8 +29,10 @@ from pdp.core.compile import CompiledPolicy, expand, grant_signature
 from pdp.core.gcpause import paused_gc
 from pdp.core.model import WILDCARD, Grant
 from pdp.core.queries import descendants
+from pdp.policyci.parallel import Background, can_fork
 
 Key = tuple[str, str, str]
+PARALLEL_GRANTS = 2_000  # below this many grants in the two versions, a process costs more
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -105,10 +108,7 @@ class PolicyDiff:
 
     def level_rank(self, level: str) -> int:
         """The rank of a level in the new policy's levels (-1 when unknown)."""
-        for side in (self.new, self.old):
-            if level in side.policy.levels:
-                return side.policy.levels.index(level)
-        return -1
+        return level_rank(level, self.new, self.old)
 
     def added_at_or_above(self, level: str | None) -> list[Access]:
         """The added role permissions whose class is at or above `level` (all when None)."""
@@ -427,6 +427,32 @@ def _diff(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
 def _access_order(access: Access) -> tuple[str, str, str, str]:
     """The dataclass order of an `Access`, as a plain tuple (sorting compares tuples in C)."""
     return (access.subject, access.info_class, access.purpose, access.action)
+
+
+def level_rank(level: str, *sides: CompiledPolicy) -> int:
+    """The rank of a level in the first of `sides` that declares it (-1 when none does)."""
+    for side in sides:
+        if level in side.policy.levels:
+            return side.policy.levels.index(level)
+    return -1
+
+
+def diff_with_findings(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
+    """`diff_policies` with the findings of `add_findings` filled in.
+
+    On large policies with a core to spare, the findings are computed in a
+    forked process while this one computes the symbolic diff
+    (`pdp.policyci.parallel.Background`); the result is the same either way.
+    """
+    fork = len(old.grants) + len(new.grants) >= PARALLEL_GRANTS and can_fork()
+    findings = Background(partial(review_changes, old, new), fork=fork)
+    try:
+        diff = diff_policies(old, new)
+    except BaseException:
+        findings.cancel()
+        raise
+    diff.new_findings, diff.resolved_findings = findings.result()
+    return diff
 
 
 def review_function() -> Callable[[CompiledPolicy], Review]:

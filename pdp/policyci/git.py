@@ -91,7 +91,11 @@ def source_texts(source: str, path: str = DEFAULT_PATH) -> list[tuple[str, str]]
 
 def compile_source(source: str, path: str = DEFAULT_PATH) -> CompiledPolicy:
     """Load and compile the policy of a source; raise `PolicyError` or `RevisionError`."""
-    texts = source_texts(source, path)
+    return compile_texts(source_texts(source, path))
+
+
+def compile_texts(texts: list[tuple[str, str]]) -> CompiledPolicy:
+    """Check and compile a policy given as (file name, text) pairs; raise its `PolicyError`."""
     result = check_texts(texts)
     if result.policy is None:
         raise PolicyError(result.problems)
