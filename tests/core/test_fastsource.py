@@ -120,6 +120,7 @@ REFUSED = {
     "duplicate section": BASE + "users:\n  u2: {roles: [teller]}\n",
     "duplicate entity": BASE.replace("  teller: {}\n", "  teller: {}\n  teller: {}\n"),
     "second document": BASE + "---\nversion: 1\n",
+    "document end marker": BASE + "...\n",
     "merge key": BASE.replace("  teller: {}", "  base: &b {duties: [service]}\n  teller: {<<: *b}"),
     "tag": BASE.replace("label", "x").replace("teller: {}", "teller: !!map {}"),
     "quoted entity key": BASE.replace("  teller: {}", '  "teller": {}'),
