@@ -19,9 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pdp.core.fastpickle import by_fields
+
 Severity = Literal["error", "warning"]
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, order=True)
 class Location:
     """Where a problem or a policy element stands: file, 1-based line and column."""

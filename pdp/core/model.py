@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pdp.core.fastpickle import by_fields
 from pdp.errors import Location
 
 WILDCARD = "*"
@@ -29,6 +30,7 @@ SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 Effect = Literal["allow", "deny"]
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class InfoClass:
     """An information class: a dotted id in the class tree, with a sensitivity level."""
@@ -45,6 +47,7 @@ class InfoClass:
         return parent_of(self.id)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Purpose:
     """A purpose of processing: a dotted id in the purpose tree, with its own legal basis."""
@@ -61,6 +64,7 @@ class Purpose:
         return parent_of(self.id)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Role:
     """A role: what it inherits and the purposes (duties) it exists to serve."""
@@ -73,6 +77,7 @@ class Role:
     location: Location = field(default_factory=Location, compare=False)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class User:
     """A person or service account and the roles assigned to it."""
@@ -84,6 +89,7 @@ class User:
     location: Location = field(default_factory=Location, compare=False)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Grant:
     """An allow or deny rule over roles x classes x purposes x actions."""
