@@ -25,11 +25,11 @@ from typing import Any
 
 from pdp.analysis.finding import changed_findings
 from pdp.analysis.review import Review, review, review_changes
+from pdp.core.background import Background, can_fork
 from pdp.core.compile import CompiledPolicy, expand, grant_signature
 from pdp.core.gcpause import paused_gc
 from pdp.core.model import WILDCARD, Grant
 from pdp.core.queries import descendants
-from pdp.policyci.parallel import Background, can_fork
 
 Key = tuple[str, str, str]
 PARALLEL_GRANTS = 2_000  # below this many grants in the two versions, a process costs more
@@ -442,10 +442,11 @@ def diff_with_findings(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
 
     On large policies with a core to spare, the findings are computed in a
     forked process while this one computes the symbolic diff
-    (`pdp.policyci.parallel.Background`); the result is the same either way.
+    (`pdp.core.background`), and split over two processes once the diff is
+    done (`review_changes(..., split=True)`); the result is the same either way.
     """
-    fork = len(old.grants) + len(new.grants) >= PARALLEL_GRANTS and can_fork()
-    findings = Background(partial(review_changes, old, new), fork=fork)
+    large = len(old.grants) + len(new.grants) >= PARALLEL_GRANTS
+    findings = Background(partial(review_changes, old, new, split=large), fork=large and can_fork())
     try:
         diff = diff_policies(old, new)
     except BaseException:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 
+from pdp.analysis import review as review_module
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.finding import changed_findings
 from pdp.analysis.focus import focus_of, regranted
 from pdp.analysis.review import review, review_changes
+from pdp.core.background import Background
 from tests.policyci.policies import SMALL as BASE
 from tests.policyci.policies import compiled, policy_pairs
 
@@ -34,6 +37,29 @@ def test_review_changes_equal_the_full_comparison(
     # The findings themselves, not just their fingerprints, are those of the full review.
     full_new = {f.fingerprint: f.to_dict() for f in review(new).findings}
     assert all(full_new[f.fingerprint] == f.to_dict() for f in added)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(policy_pairs())
+def test_a_split_review_equals_the_plain_one(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """`split=True` runs some checks in a forked process: the findings are the same."""
+    old, new = (compiled(data) for data in pair)
+    forks: list[bool] = []
+
+    def recorded(func: Any, fork: bool) -> Any:
+        forks.append(fork)
+        return Background(func, fork)
+
+    with (
+        mock.patch.object(review_module, "can_fork", return_value=True),
+        mock.patch.object(review_module, "Background", recorded),
+    ):
+        split = review_changes(old, new, split=True)
+    assert forks == [True]
+    plain = review_changes(old, new)
+    assert [[f.to_dict() for f in side] for side in split] == [
+        [f.to_dict() for f in side] for side in plain
+    ]
 
 
 def contexts(old: dict[str, Any], new: dict[str, Any]) -> tuple[ReviewContext, ReviewContext]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import copy
 import os
-import pickle
 import sys
-import time
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
 
+from pdp.analysis import review
+from pdp.core import background
 from pdp.core.compile import CompiledPolicy
 from pdp.errors import PolicyError
 from pdp.policyci import diff as diffing
@@ -31,7 +30,7 @@ def forking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     started: list[int] = []
     start = parallel._start
 
-    def counted(texts: parallel.Texts) -> parallel.Background[CompiledPolicy]:
+    def counted(texts: parallel.Texts) -> background.Background[CompiledPolicy]:
         started.append(1)
         return start(texts)
 
@@ -101,54 +100,13 @@ def test_an_unreadable_source_raises_as_alone(
 def test_a_failing_worker_is_replaced_by_loading_here(
     forking: list[int], sources: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(parallel, "_work", lambda func, reading, writing: os._exit(1))
+    monkeypatch.setattr(background, "_work", lambda func, writing: os._exit(1))
     compiled = parallel.compile_sources([sources["reference"], sources["changed"]])
     assert len(forking) == 1
     assert compiled[1] == compile_source(sources["changed"])
 
 
-def cut_stream(func: object, reading: int, writing: int) -> None:
-    """A worker that dies halfway through sending its value."""
-    os.write(writing, pickle.dumps(list(range(10_000)), protocol=5)[:5_000])
-    os._exit(1)
-
-
-def test_a_worker_cut_off_mid_stream_is_replaced_by_computing_here(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(parallel, "_work", cut_stream)
-    background = parallel.Background(lambda: os.getpid(), fork=True)
-    assert background.forked
-    assert background.result() == os.getpid()
-
-
-def test_background_values_come_from_the_forked_process() -> None:
-    background = parallel.Background(lambda: os.getpid(), fork=True)
-    assert background.result() != os.getpid()
-    here = parallel.Background(lambda: os.getpid(), fork=False)
-    assert not here.forked and here.result() == os.getpid()
-
-
-def test_a_failing_function_raises_here_as_without_a_fork() -> None:
-    background = parallel.Background(lambda: 1 // 0, fork=True)
-    with pytest.raises(ZeroDivisionError):
-        background.result()
-
-
-def forever() -> None:
-    while True:
-        time.sleep(1)
-
-
-def test_a_cancelled_worker_is_ended() -> None:
-    background = parallel.Background(forever, fork=True)
-    process = background._process
-    assert process is not None and process.is_alive()
-    background.cancel()
-    assert not background.forked and process.exitcode is not None
-
-
-def test_findings_computed_in_a_worker_equal_those_computed_here(
+def test_findings_computed_in_workers_equal_those_computed_here(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     wider = copy.deepcopy(SMALL)
@@ -158,14 +116,15 @@ def test_findings_computed_in_a_worker_equal_those_computed_here(
     diffing.add_findings(here)
     assert here.new_findings and here.resolved_findings
     forks: list[bool] = []
-    background = parallel.Background
+    started = background.Background
 
     def recorded(func: object, fork: bool) -> object:
         forks.append(fork)
-        return background(func, fork)  # type: ignore[arg-type]
+        return started(func, fork)  # type: ignore[arg-type]
 
     monkeypatch.setattr(diffing, "PARALLEL_GRANTS", 0)
     monkeypatch.setattr(diffing, "can_fork", lambda: True)
+    monkeypatch.setattr(review, "can_fork", lambda: True)  # the findings' process splits too
     monkeypatch.setattr(diffing, "Background", recorded)
     forked = diffing.diff_with_findings(old, new)
     assert forks == [True]
@@ -180,17 +139,3 @@ def test_small_policies_are_loaded_here(sources: dict[str, str]) -> None:
         compile_source(sources["reference"]).version,
         compile_source(sources["changed"]).version,
     ]
-
-
-def test_running_counts_this_process() -> None:
-    """`/proc/loadavg` counts the caller among the processes ready to run."""
-    assert parallel.running() >= 1
-
-
-def test_a_refused_fork_computes_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(process: object) -> None:
-        raise OSError(11, "Resource temporarily unavailable")
-
-    monkeypatch.setattr(BaseProcess, "start", refuse)
-    background = parallel.Background(lambda: os.getpid(), fork=True)
-    assert not background.forked and background.result() == os.getpid()
