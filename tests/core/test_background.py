@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
+import threading
 import time
 
 import pytest
@@ -80,7 +81,13 @@ def test_running_counts_this_process() -> None:
 
 def test_an_overloaded_machine_is_not_forked(monkeypatch: pytest.MonkeyPatch) -> None:
     cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # other tests may leave threads
     monkeypatch.setattr(background, "running", lambda: float(cores + 1))
     assert not background.can_fork()
     monkeypatch.setattr(background, "running", lambda: float(cores))
     assert background.can_fork() == (cores >= 2)
+
+
+def test_a_threaded_process_is_not_forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert not background.can_fork()
