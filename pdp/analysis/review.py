@@ -35,7 +35,7 @@ from pdp.analysis.finding import (
 )
 from pdp.analysis.focus import change_of, focus_of
 from pdp.analysis.usage import UsageEvent
-from pdp.core.background import Background, can_fork
+from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy
 from pdp.core.gcpause import paused_gc
 from pdp.core.model import SEVERITIES
@@ -156,13 +156,12 @@ def review_changes(old: CompiledPolicy, new: CompiledPolicy, *, split: bool = Fa
             before.focus = after.focus = focus_of(before, after, change)
         if not (split and can_fork()):
             return _changes(before, after, CHECKS)
-        theirs = Background(partial(_changes, before, after, SPLIT_OFF), fork=True)
-        try:
-            mine = _changes(before, after, [c for c in CHECKS if c not in SPLIT_OFF])
-        except BaseException:
-            theirs.cancel()
-            raise
-        other = theirs.result()
+        rest = [c for c in CHECKS if c not in SPLIT_OFF]
+        other, mine = alongside(
+            partial(_changes, before, after, SPLIT_OFF),
+            partial(_changes, before, after, rest),
+            fork=True,
+        )
         return _merged(mine[0], other[0]), _merged(mine[1], other[1])
 
 

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, Generic, TypeVar
 from pdp.core.gcpause import paused_gc
 
 T = TypeVar("T")
+U = TypeVar("U")
 PIPE_BUFFER = 1 << 16  # pickle protocol 5 writes frames of 64 KiB
 
 
@@ -89,6 +90,21 @@ class Background(Generic[T]):
             if kill:  # not reaped yet, so the pid is still this worker's
                 os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+
+
+def alongside(there: Callable[[], T], here: Callable[[], U], fork: bool) -> tuple[T, U]:
+    """`there()` in a forked process (when `fork`) while this one computes `here()`.
+
+    The values are those of calling both here; an error in `here()` ends the
+    forked process before it propagates.
+    """
+    background = Background(there, fork)
+    try:
+        value = here()
+    except BaseException:
+        background.cancel()
+        raise
+    return background.result(), value
 
 
 def _work(func: Callable[[], Any], writing: int) -> None:

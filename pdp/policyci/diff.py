@@ -25,7 +25,7 @@ from typing import Any
 
 from pdp.analysis.finding import changed_findings
 from pdp.analysis.review import Review, review, review_changes
-from pdp.core.background import Background, can_fork
+from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy, expand, grant_signature
 from pdp.core.gcpause import paused_gc
 from pdp.core.model import WILDCARD, Grant
@@ -442,17 +442,17 @@ def diff_with_findings(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
 
     On large policies with a core to spare, the findings are computed in a
     forked process while this one computes the symbolic diff
-    (`pdp.core.background`), and split over two processes once the diff is
-    done (`review_changes(..., split=True)`); the result is the same either way.
+    (`pdp.core.background`), and that process splits its checks with another
+    once its review contexts are built (`review_changes(..., split=True)`);
+    the result is the same either way.
     """
     large = len(old.grants) + len(new.grants) >= PARALLEL_GRANTS
-    findings = Background(partial(review_changes, old, new, split=large), fork=large and can_fork())
-    try:
-        diff = diff_policies(old, new)
-    except BaseException:
-        findings.cancel()
-        raise
-    diff.new_findings, diff.resolved_findings = findings.result()
+    (added, resolved), diff = alongside(
+        partial(review_changes, old, new, split=large),
+        partial(diff_policies, old, new),
+        fork=large and can_fork(),
+    )
+    diff.new_findings, diff.resolved_findings = added, resolved
     return diff
 
 

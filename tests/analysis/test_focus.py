@@ -13,6 +13,7 @@ from pdp.analysis.context import ReviewContext
 from pdp.analysis.finding import changed_findings
 from pdp.analysis.focus import focus_of, regranted
 from pdp.analysis.review import review, review_changes
+from pdp.core import background
 from pdp.core.background import Background
 from tests.policyci.policies import SMALL as BASE
 from tests.policyci.policies import compiled, policy_pairs
@@ -52,7 +53,7 @@ def test_a_split_review_equals_the_plain_one(pair: tuple[dict[str, Any], dict[st
 
     with (
         mock.patch.object(review_module, "can_fork", return_value=True),
-        mock.patch.object(review_module, "Background", recorded),
+        mock.patch.object(background, "Background", recorded),
     ):
         split = review_changes(old, new, split=True)
     assert forks == [True]

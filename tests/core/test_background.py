@@ -7,11 +7,12 @@ import pickle
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
 from pdp.core import background
-from pdp.core.background import Background
+from pdp.core.background import Background, alongside
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the workers fork")
 
@@ -91,3 +92,23 @@ def test_an_overloaded_machine_is_not_forked(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_threaded_process_is_not_forked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threading, "active_count", lambda: 2)
     assert not background.can_fork()
+
+
+def test_alongside_gives_both_values() -> None:
+    there, here = alongside(os.getpid, lambda: "here", fork=True)
+    assert there != os.getpid() and here == "here"
+    assert alongside(os.getpid, lambda: "here", fork=False) == (os.getpid(), "here")
+
+
+def test_an_error_here_ends_the_forked_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[Background[None]] = []
+    original = Background
+
+    def recorded(func: Any, fork: bool) -> Background[None]:
+        started.append(original(func, fork))
+        return started[-1]
+
+    monkeypatch.setattr(background, "Background", recorded)
+    with pytest.raises(ZeroDivisionError):
+        alongside(forever, lambda: 1 // 0, fork=True)
+    assert len(started) == 1 and not started[0].forked  # killed and reaped

@@ -125,7 +125,7 @@ def test_findings_computed_in_workers_equal_those_computed_here(
     monkeypatch.setattr(diffing, "PARALLEL_GRANTS", 0)
     monkeypatch.setattr(diffing, "can_fork", lambda: True)
     monkeypatch.setattr(review, "can_fork", lambda: True)  # the findings' process splits too
-    monkeypatch.setattr(diffing, "Background", recorded)
+    monkeypatch.setattr(background, "Background", recorded)
     forked = diffing.diff_with_findings(old, new)
     assert forks == [True]
     assert forked.to_dict() == here.to_dict()
