@@ -176,7 +176,7 @@ def _changed_grants(old: Policy, new: Policy) -> tuple[set[str], set[str]]:
         if gid not in before
         or gid not in after
         or (
-            before[gid] is not after[gid]
+            before[gid] != after[gid]  # equal grants (location aside) mean the same; fast
             and grant_signature(before[gid]) != grant_signature(after[gid])
         )
     }

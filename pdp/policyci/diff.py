@@ -301,14 +301,24 @@ class _Side:
 
 
 def _changed_grants(old: CompiledPolicy, new: CompiledPolicy) -> tuple[list[Grant], list[Grant]]:
-    old_signatures = [grant_signature(g) for g in old.grants]
-    new_signatures = [grant_signature(g) for g in new.grants]
+    """The grants whose signature is in one version more often than in the other.
+
+    Grants equal at the same position in both versions have one signature and
+    cancel out, so only the others are compared (a change usually leaves all
+    but a few grants where they were).
+    """
+    same = [a == b for a, b in zip(old.grants, new.grants, strict=False)]
+    same += [False] * (max(len(old.grants), len(new.grants)) - len(same))
+    old_rest = [g for g, kept in zip(old.grants, same, strict=False) if not kept]
+    new_rest = [g for g, kept in zip(new.grants, same, strict=False) if not kept]
+    old_signatures = [grant_signature(g) for g in old_rest]
+    new_signatures = [grant_signature(g) for g in new_rest]
     old_count, new_count = Counter(old_signatures), Counter(new_signatures)
     only_old = {s for s, n in old_count.items() if n > new_count.get(s, 0)}
     only_new = {s for s, n in new_count.items() if n > old_count.get(s, 0)}
     return (
-        [g for g, s in zip(old.grants, old_signatures, strict=True) if s in only_old],
-        [g for g, s in zip(new.grants, new_signatures, strict=True) if s in only_new],
+        [g for g, s in zip(old_rest, old_signatures, strict=True) if s in only_old],
+        [g for g, s in zip(new_rest, new_signatures, strict=True) if s in only_new],
     )
 
 
