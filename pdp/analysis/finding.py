@@ -385,12 +385,6 @@ def changed_findings(
     )
 
 
-def added_findings(before: Sequence[Pending], after: Sequence[Pending]) -> list[Finding]:
-    """The first list of `changed_findings(before, after)` alone."""
-    keys = [e.identity for e in after]
-    return _unmatched(after, keys, before, {e.identity for e in before})
-
-
 def _unmatched(
     entries: Sequence[Pending],
     keys: list[Hashable],

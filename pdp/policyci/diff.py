@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from pdp.analysis.finding import changed_findings
 from pdp.analysis.review import Review, review, review_changes
 from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy, expand, grant_signature
@@ -467,19 +466,18 @@ def diff_with_findings(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
 
 
 def review_function() -> Callable[[CompiledPolicy], Review]:
-    """The privilege review (`pdp.analysis.review.review`): the seam `pdp ci` memoises."""
+    """The privilege review (`pdp.analysis.review.review`), as `pdp test` and `pdp ci` call it.
+
+    The seam `pdp ci` memoises, so its policy tests and review gate share one review.
+    """
     return review
 
 
-def add_findings(diff: PolicyDiff, review: Any = None) -> None:
+def add_findings(diff: PolicyDiff) -> None:
     """Fill in the findings the change introduces and resolves (by review fingerprint).
 
-    By default only what the change can reach is reviewed in both versions
-    (`pdp.analysis.review.review_changes`). A caller that already reviewed
-    either version in full passes its memoised `review` function instead.
+    Only what the change can reach is reviewed in both versions
+    (`pdp.analysis.review.review_changes`); the answer is that of reviewing
+    both in full.
     """
-    if review is None:
-        diff.new_findings, diff.resolved_findings = review_changes(diff.old, diff.new)
-        return
-    before, after = review(diff.old).findings, review(diff.new).findings
-    diff.new_findings, diff.resolved_findings = changed_findings(before.entries, after.entries)
+    diff.new_findings, diff.resolved_findings = review_changes(diff.old, diff.new)

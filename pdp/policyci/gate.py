@@ -16,11 +16,10 @@ from typing import Any
 
 import yaml
 
-from pdp.analysis.finding import added_findings
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import check_policy, policy_files
 from pdp.errors import Problem
-from pdp.policyci.diff import PolicyDiff, add_findings, diff_policies, review_function
+from pdp.policyci.diff import PolicyDiff, diff_with_findings, review_function
 from pdp.policyci.git import RevisionError, compile_source, is_revision
 from pdp.policyci.render import finding_result, render_markdown, sarif_results
 from pdp.policyci.testing import TestFileError, finding_matches, render_report, run_tests
@@ -189,13 +188,13 @@ def _fmt_step(options: CiOptions, result: CiResult) -> None:
         result.steps.append(Step("format", "pass", "every policy file is normalised"))
 
 
-def _test_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult) -> None:
+def _test_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult, review: Any) -> None:
     tests = options.tests
     if tests is None or not tests.exists():
         result.steps.append(Step("test", "skip", "no policy tests given"))
         return
     try:
-        run = run_tests(compiled, tests)
+        run = run_tests(compiled, tests, review)
     except TestFileError as exc:
         raise CiInputError(str(exc)) from None
     total = len(run.results)
@@ -231,7 +230,7 @@ def _base_policy(options: CiOptions) -> tuple[CompiledPolicy | None, str]:
 def _review_step(
     options: CiOptions,
     compiled: CompiledPolicy,
-    base: CompiledPolicy | None,
+    diff: PolicyDiff | None,
     result: CiResult,
     review: Any,
 ) -> None:
@@ -249,9 +248,8 @@ def _review_step(
             if SEVERITIES.index(f.severity) >= floor and not is_accepted(f, accepted)
         ]
     note = ""
-    if options.gate == "new" and base is not None:
-        before = review(base).findings.entries
-        fresh = {f.fingerprint for f in added_findings(before, reviewed.entries)}
+    if options.gate == "new" and diff is not None:
+        fresh = {f.fingerprint for f in diff.new_findings}  # the base's findings lack these
         gated = [f for f in gated if f.fingerprint in fresh]
         note = " new"
     n_accepted = sum(is_accepted(f, accepted) for f in findings)
@@ -274,19 +272,10 @@ def _review_step(
     result.steps.append(Step("review", "fail" if gated else "pass", summary, details))
 
 
-def _diff_step(
-    options: CiOptions,
-    compiled: CompiledPolicy,
-    base: CompiledPolicy | None,
-    why: str,
-    result: CiResult,
-    review: Any,
-) -> None:
-    if base is None:
+def _diff_step(options: CiOptions, diff: PolicyDiff | None, why: str, result: CiResult) -> None:
+    if diff is None:
         result.steps.append(Step("diff", "skip", why))
         return
-    diff = diff_policies(base, compiled)
-    add_findings(diff, review)
     result.diff = diff
     result.sarif += [
         r for r in sarif_results(diff, options.level) if r["ruleId"] == "pdp/new-access"
@@ -328,7 +317,7 @@ def _replay_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult)
 
 
 def _once_per_policy(review: Any) -> Any:
-    """`review`, memoised per compiled policy for one run (the review and diff steps share it)."""
+    """`review`, memoised per compiled policy for one run (the test and review steps share it)."""
     done: dict[int, tuple[CompiledPolicy, Any]] = {}
 
     def reviewed(compiled: CompiledPolicy) -> Any:
@@ -349,10 +338,13 @@ def run_ci(options: CiOptions) -> CiResult:
             result.steps.append(Step(name, "skip", "the policy does not load"))
         return result
     _fmt_step(options, result)
-    _test_step(options, compiled, result)
-    base, why = _base_policy(options)
     review = _once_per_policy(review_function())
-    _review_step(options, compiled, base, result, review)
-    _diff_step(options, compiled, base, why, result, review)
+    _test_step(options, compiled, result, review)
+    base, why = _base_policy(options)
+    # The findings of the change (new and resolved) come from the diff, which reviews the
+    # base only where the change reaches; the new version's full review serves the gate.
+    diff = diff_with_findings(base, compiled) if base is not None else None
+    _review_step(options, compiled, diff, result, review)
+    _diff_step(options, diff, why, result)
     _replay_step(options, compiled, result)
     return result

@@ -23,13 +23,14 @@ when any finding matches. A case may hold both `request` and `findings`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
 from pdp.core.decision import Decision, request_from
 from pdp.core.explain import Explanation, explain
@@ -232,16 +233,21 @@ def check_findings(findings: list[Any], spec: Any) -> list[str]:
     return failures
 
 
+Reviewer = Callable[[CompiledPolicy], Review]
+
+
 class _Findings:
     """The review's findings, computed once and only when a case asks for them."""
 
-    def __init__(self, compiled: CompiledPolicy) -> None:
+    def __init__(self, compiled: CompiledPolicy, review: Reviewer | None = None) -> None:
         self.compiled = compiled
+        self.review = review
         self.cached: list[Any] | None = None
 
     def get(self) -> list[Any]:
         if self.cached is None:
-            self.cached = list(review_function()(self.compiled).findings)
+            review = self.review or review_function()
+            self.cached = list(review(self.compiled).findings)
         return self.cached
 
 
@@ -259,22 +265,28 @@ def run_case(
     return CaseResult(file, name, not failures, tuple(failures), time.perf_counter() - started)
 
 
-def iter_results(compiled: CompiledPolicy, files: list[Path]) -> Iterator[CaseResult]:
+def iter_results(
+    compiled: CompiledPolicy, files: list[Path], review: Reviewer | None = None
+) -> Iterator[CaseResult]:
     """Every case result of the test files, in file and case order."""
-    findings = _Findings(compiled)
+    findings = _Findings(compiled, review)
     for file in files:
         for number, case in enumerate(read_cases(file), 1):
             yield run_case(compiled, findings, str(file), number, case)
 
 
-def run_tests(compiled: CompiledPolicy, path: Path) -> TestRun:
-    """Run every test file under `path` against a policy; raise `TestFileError` on bad files."""
+def run_tests(compiled: CompiledPolicy, path: Path, review: Reviewer | None = None) -> TestRun:
+    """Run every test file under `path` against a policy; raise `TestFileError` on bad files.
+
+    `review` reviews the policy when a case expects findings (default: the
+    privilege review); `pdp ci` passes the one its review gate shares.
+    """
     files = test_files(path)
     if not files:
         raise TestFileError(f"no test files under `{path}`")
     for file in files:
         read_cases(file)  # report a malformed file before running anything
-    return TestRun(compiled.version, list(iter_results(compiled, files)))
+    return TestRun(compiled.version, list(iter_results(compiled, files, review)))
 
 
 def render_report(run: TestRun) -> str:

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pdp.cli.app import app
+from pdp.policyci.git import compile_source
 
 ROOT = Path(__file__).parents[2]
 POLICIES = ROOT / "policies"
@@ -288,20 +289,88 @@ def test_new_and_resolved_findings(tmp_path: Path) -> None:
     assert "findings: 1 new, 1 resolved" in text and "resolved high sod_violation" in text
 
 
-def test_ci_reviews_each_version_once(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ci_reviews_only_the_new_version_in_full_and_once(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The policy tests and the gate share one review; the base is compared by the diff."""
     from pdp.policyci import gate
 
     review = gate.review_function()
-    assert review is not None
     reviewed: list[str] = []
 
     def counted(compiled: Any) -> Any:
         reviewed.append(compiled.version)
         return review(compiled)
 
+    tests = repo / "findings.test.yaml"
+    tests.write_text(
+        "tests:\n  - name: no SoD violation\n    findings:\n"
+        "      absent:\n        - {kind: sod_violation}\n",
+        encoding="utf-8",
+    )
     monkeypatch.setattr(gate, "review_function", lambda: counted)
     code, out = _run(
-        "ci", "--policy", "policies", "--base", "HEAD~1", "--fail-on", "none", "--gate", "new"
+        "ci",
+        "--policy",
+        "policies",
+        "--tests",
+        str(tests),
+        "--base",
+        "HEAD~1",
+        "--fail-on",
+        "none",
+        "--gate",
+        "new",
+        "--json",
     )
     assert code == 0, out
-    assert len(reviewed) == 2 and len(set(reviewed)) == 2
+    assert reviewed == [compile_source("policies").version]
+    steps = {s["name"]: s for s in json.loads(out)["steps"]}
+    assert steps["test"]["status"] == "pass" and steps["diff"]["status"] == "pass"
+
+
+def test_gate_new_fails_only_on_findings_the_base_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both = "u1: {roles: [teller, auditor]}\n  u2: {roles: [teller]}"
+    base = SOD.replace("u1: {roles: [teller]}", both)
+    root = tmp_path / "gated"
+    (root / "policies").mkdir(parents=True)
+    _git(root, "init", "-q", "-b", "main")
+    (root / "policies" / "policy.yaml").write_text(base, encoding="utf-8")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "base: u1 already holds both roles")
+    (root / "policies" / "policy.yaml").write_text(
+        base.replace("u2: {roles: [teller]}", "u2: {roles: [teller, auditor]}"), "utf-8"
+    )
+    _git(root, "commit", "-qam", "u2 now holds both roles too")
+    monkeypatch.chdir(root)
+    gated, counts = {}, {}
+    for gate in ("new", "all"):
+        summary = tmp_path / f"{gate}.md"
+        code, out = _run(
+            "ci",
+            "--policy",
+            "policies",
+            "--base",
+            "HEAD~1",
+            "--fail-on",
+            "high",
+            "--gate",
+            gate,
+            "--json",
+            "--summary",
+            str(summary),
+        )
+        assert code == 1, out
+        step = next(s for s in json.loads(out)["steps"] if s["name"] == "review")
+        assert step["status"] == "fail"
+        counts[gate] = step["summary"].split("; ")[1]
+        failing = summary.read_text("utf-8").split("### Findings that fail the gate")[1]
+        failing = failing.split("\n#")[0]  # the table alone, not the sections after it
+        gated[gate] = {u for u in ("u1", "u2") if f"user `{u}`" in failing}
+    assert gated == {"new": {"u2"}, "all": {"u1", "u2"}}
+    assert counts == {
+        "new": "1 new at or above `high` not accepted",
+        "all": "2 at or above `high` not accepted",
+    }
