@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import check_policy, policy_files
 from pdp.errors import Problem
 from pdp.policyci.diff import PolicyDiff, diff_with_findings, review_function
 from pdp.policyci.git import RevisionError, compile_source, is_revision
+from pdp.policyci.parallel import PARALLEL_BYTES
 from pdp.policyci.render import finding_result, render_markdown, sarif_results
 from pdp.policyci.testing import TestFileError, finding_matches, render_report, run_tests
 
@@ -164,28 +167,28 @@ def _check_step(options: CiOptions, result: CiResult) -> CompiledPolicy | None:
     return compiled
 
 
-def _fmt_step(options: CiOptions, result: CiResult) -> None:
+def unformatted_files(files: list[Path]) -> list[Path]:
+    """The policy files `pdp fmt` would change (unreadable ones are the check step's)."""
     from pdp.policyci.fmt import format_text
 
     unformatted = []
-    for file in policy_files(options.policy):
+    for file in files:
         try:
             text = file.read_text(encoding="utf-8")
             if format_text(text) != text:
                 unformatted.append(file)
         except Exception:  # a file the check step already reported
             continue
+    return unformatted
+
+
+def _fmt_step(unformatted: list[Path]) -> Step:
     if unformatted:
         names = ", ".join(f"`{f.name}`" for f in unformatted)
-        result.steps.append(
-            Step(
-                "format",
-                "note",
-                f"{len(unformatted)} file(s) not normalised ({names}): run `pdp fmt`",
-            )
+        return Step(
+            "format", "note", f"{len(unformatted)} file(s) not normalised ({names}): run `pdp fmt`"
         )
-    else:
-        result.steps.append(Step("format", "pass", "every policy file is normalised"))
+    return Step("format", "pass", "every policy file is normalised")
 
 
 def _test_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult, review: Any) -> None:
@@ -337,7 +340,21 @@ def run_ci(options: CiOptions) -> CiResult:
         for name in ("format", "test", "review", "diff", "replay"):
             result.steps.append(Step(name, "skip", "the policy does not load"))
         return result
-    _fmt_step(options, result)
+    # The format check round-trips every file through ruamel.yaml: on a large policy it
+    # takes longer than all the other steps together, so it runs alongside them.
+    files = policy_files(options.policy)
+    large = sum(f.stat().st_size for f in files) >= PARALLEL_BYTES
+    unformatted, _ = alongside(
+        partial(unformatted_files, files),
+        partial(_checks_of_compiled, options, compiled, result),
+        fork=large and can_fork(),
+    )
+    result.steps.insert(1, _fmt_step(unformatted))  # reported second, after the check
+    return result
+
+
+def _checks_of_compiled(options: CiOptions, compiled: CompiledPolicy, result: CiResult) -> None:
+    """The test, review, diff and replay steps."""
     review = _once_per_policy(review_function())
     _test_step(options, compiled, result, review)
     base, why = _base_policy(options)
@@ -347,4 +364,3 @@ def run_ci(options: CiOptions) -> CiResult:
     _review_step(options, compiled, diff, result, review)
     _diff_step(options, diff, why, result)
     _replay_step(options, compiled, result)
-    return result

@@ -374,3 +374,27 @@ def test_gate_new_fails_only_on_findings_the_base_lacks(
         "new": "1 new at or above `high` not accepted",
         "all": "2 at or above `high` not accepted",
     }
+
+
+def test_ci_checks_formatting_in_a_forked_process_with_the_same_result(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pdp.policyci import gate
+
+    args = ("ci", "--policy", "policies", "--base", "HEAD~1", "--fail-on", "none", "--json")
+    here = _run(*args)
+    monkeypatch.setattr(gate, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(gate, "can_fork", lambda: True)
+    forked: list[bool] = []
+    original = gate.unformatted_files
+
+    def recorded(files: list[Path]) -> list[Path]:
+        forked.append(os.getpid() != parent)
+        return original(files)
+
+    parent = os.getpid()
+    monkeypatch.setattr(gate, "unformatted_files", recorded)
+    assert _run(*args) == here
+    steps = [s["name"] for s in json.loads(here[1])["steps"]]
+    assert steps == ["check", "format", "test", "review", "diff", "replay"]
+    assert forked == []  # recorded in the forked process, whose memory this one does not share
