@@ -46,6 +46,9 @@ LOW = BASE.replace("classes: [identity.name]", "classes: [identity.name, account
 NARROWER = BASE.replace("actions: [use]\n", "actions: [use]\n    effect: deny\n")
 
 
+CI_VS_PARENT = ("ci", "--policy", "policies", "--base", "HEAD~1")
+
+
 def _run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.output
@@ -310,18 +313,7 @@ def test_ci_reviews_only_the_new_version_in_full_and_once(
     )
     monkeypatch.setattr(gate, "review_function", lambda: counted)
     code, out = _run(
-        "ci",
-        "--policy",
-        "policies",
-        "--tests",
-        str(tests),
-        "--base",
-        "HEAD~1",
-        "--fail-on",
-        "none",
-        "--gate",
-        "new",
-        "--json",
+        *CI_VS_PARENT, "--tests", str(tests), "--fail-on", "none", "--gate", "new", "--json"
     )
     assert code == 0, out
     assert reviewed == [compile_source("policies").version]
@@ -349,18 +341,7 @@ def test_gate_new_fails_only_on_findings_the_base_lacks(
     for gate in ("new", "all"):
         summary = tmp_path / f"{gate}.md"
         code, out = _run(
-            "ci",
-            "--policy",
-            "policies",
-            "--base",
-            "HEAD~1",
-            "--fail-on",
-            "high",
-            "--gate",
-            gate,
-            "--json",
-            "--summary",
-            str(summary),
+            *CI_VS_PARENT, "--fail-on", "high", "--gate", gate, "--json", "--summary", str(summary)
         )
         assert code == 1, out
         step = next(s for s in json.loads(out)["steps"] if s["name"] == "review")
@@ -381,7 +362,7 @@ def test_ci_checks_formatting_in_a_forked_process_with_the_same_result(
 ) -> None:
     from pdp.policyci import gate
 
-    args = ("ci", "--policy", "policies", "--base", "HEAD~1", "--fail-on", "none", "--json")
+    args = (*CI_VS_PARENT, "--fail-on", "none", "--json")
     here = _run(*args)
     monkeypatch.setattr(gate, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(gate, "can_fork", lambda: True)
