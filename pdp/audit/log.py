@@ -133,7 +133,19 @@ def _close_open_logs() -> None:
 
 
 class SqlReads(DecisionLog):
-    """The reading side of a log in a SQL store: verify, query, head and count."""
+    """The reading side of a log in a SQL store: verify, query, head and count.
+
+    Also the settings both writers take (`SqlDecisionLog`, `ProcessDecisionLog`).
+    """
+
+    def __init__(
+        self, url: str, *, batch_size: int, flush_interval: float, max_pending: int
+    ) -> None:
+        self._display = parse_log_url(url).display  # a malformed url raises now
+        self._url = url
+        self._batch_size = max(1, batch_size)
+        self._interval = max(0.001, flush_interval)
+        self._max_pending = max_pending
 
     @abstractmethod
     def _reader(self) -> SqlStore:
@@ -180,11 +192,9 @@ class SqlDecisionLog(SqlReads):
         flush_interval: float = 0.2,
         max_pending: int = MAX_PENDING,
     ) -> None:
-        self._display = parse_log_url(url).display  # a malformed url raises now
-        self._url = url
-        self._batch_size = max(1, batch_size)
-        self._interval = max(0.001, flush_interval)
-        self._max_pending = max_pending
+        super().__init__(
+            url, batch_size=batch_size, flush_interval=flush_interval, max_pending=max_pending
+        )
         self._queue: deque[LogRecord | str | _Flush] = deque()
         self._batch: list[LogRecord | str] = []
         self._markers: list[_Flush] = []

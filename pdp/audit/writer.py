@@ -43,7 +43,7 @@ from typing import IO
 
 from pdp.audit.log import DROPPED_REASON, MAX_PENDING, SqlDecisionLog, SqlReads, _open_logs
 from pdp.audit.record import LogRecord, event_record, safe_canonical_json
-from pdp.audit.store import SqlStore, open_store, parse_log_url
+from pdp.audit.store import SqlStore, open_store
 from pdp.errors import StorageError
 
 log = logging.getLogger("pdp.audit")
@@ -119,11 +119,9 @@ class ProcessDecisionLog(SqlReads):
         max_pending: int = MAX_PENDING,
         start_timeout: float = START_TIMEOUT,
     ) -> None:
-        self._display = parse_log_url(url).display  # a malformed url raises now
-        self._url = url
-        self._batch_size = max(1, batch_size)
-        self._interval = max(0.001, flush_interval)
-        self._max_pending = max_pending
+        super().__init__(
+            url, batch_size=batch_size, flush_interval=flush_interval, max_pending=max_pending
+        )
         self._lock = threading.Lock()  # guards _pending
         self._pending: list[str] = []
         self._ship_lock = threading.Lock()  # one shipment at a time; guards the child
