@@ -162,18 +162,18 @@ class Answer:
 
 
 def _question(item: Any, caller: str) -> QuestionKey:
-    """The memo key of an item with a `context`, or raise `InvalidRequestError`."""
-    if type(item) is not dict or not item.keys() <= ALL_FIELDS:
-        raise InvalidRequestError
-    context = item["context"]
+    """The memo key of an item, or raise `InvalidRequestError`.
+
+    The common item, plain fields and no `context`, is tested first: it is
+    the whole of most batches.
+    """
     consent: tuple[Any, ...] | None = None
-    if context is not None:
-        if type(context) is not dict or not context.keys() <= CONTEXT_FIELDS:
+    if type(item) is not dict:
+        raise InvalidRequestError
+    if not item.keys() <= PLAIN_FIELDS:
+        if not item.keys() <= ALL_FIELDS:
             raise InvalidRequestError
-        given = context.get("consent", [])
-        if type(given) is not list or len(given) > MAX_CONSENTS:
-            raise InvalidRequestError
-        consent = tuple(given)
+        consent = _consent(item["context"])
     get = item.get
     return (
         caller,
@@ -184,6 +184,19 @@ def _question(item: Any, caller: str) -> QuestionKey:
         get("action"),
         consent,
     )
+
+
+def _consent(context: Any) -> tuple[Any, ...] | None:
+    """The consent of a request's `context` as a tuple, or raise `InvalidRequestError`."""
+    consent: tuple[Any, ...] | None = None
+    if context is not None:
+        if type(context) is not dict or not context.keys() <= CONTEXT_FIELDS:
+            raise InvalidRequestError
+        given = context.get("consent", [])
+        if type(given) is not list or len(given) > MAX_CONSENTS:
+            raise InvalidRequestError
+        consent = tuple(given)
+    return consent
 
 
 class Decider:
@@ -249,21 +262,8 @@ class Decider:
         answers: list[Answer] = []
         add = answers.append
         memo = self._answers
-        plain = PLAIN_FIELDS
         for item in items:
-            if type(item) is dict and item.keys() <= plain:
-                get = item.get
-                key: QuestionKey = (
-                    caller,
-                    get("role"),
-                    get("user"),
-                    get("info_class"),
-                    get("purpose"),
-                    get("action"),
-                    None,
-                )
-            else:
-                key = _question(item, caller)
+            key = _question(item, caller)
             # a remembered key holds only validated strings, and only equal strings
             # match them: a hit means the item is valid
             try:
