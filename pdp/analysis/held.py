@@ -21,14 +21,55 @@ policies, and the review checks each finding's evidence with
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from pdp.analysis.space import PermissionSpace
 from pdp.core.compile import CompiledPolicy, Key
 from pdp.core.model import WILDCARD
 
 Filed = Mapping[Key, Mapping[str, tuple[int, ...]]]
+K = TypeVar("K", bound=Hashable)
+M = TypeVar("M")
+
+
+class Groups(Generic[K, M]):
+    """Members grouped by key, groups numbered in the order their keys first come."""
+
+    def __init__(self) -> None:
+        self.index: dict[K, int] = {}
+        self.keys: list[K] = []
+        self.members: list[list[M]] = []
+
+    def add(self, key: K, member: M) -> int:
+        """File `member` under `key`; its group's number."""
+        g = self.index.get(key)
+        if g is None:
+            g = self.index[key] = len(self.keys)
+            self.keys.append(key)
+            self.members.append([])
+        self.members[g].append(member)
+        return g
+
+
+def groups_by_role(keys: Sequence[Iterable[str]]) -> dict[str, list[int]]:
+    """For each role, the numbers of the groups whose roles hold it."""
+    by_role: dict[str, list[int]] = defaultdict(list)
+    for g, roles in enumerate(keys):
+        for role in roles:
+            by_role[role].append(g)
+    return dict(by_role)
+
+
+def groups_holding(by_role: Mapping[str, list[int]], roles: Iterable[str]) -> set[int]:
+    """The groups holding at least one of `roles` (`by_role` from `groups_by_role`)."""
+    found: set[int] = set()
+    for role in roles:
+        groups = by_role.get(role)
+        if groups:
+            found.update(groups)
+    return found
 
 
 @dataclass(frozen=True)
@@ -88,33 +129,14 @@ class Subjects:
     @classmethod
     def of(cls, compiled: CompiledPolicy) -> Subjects:
         """Group every role and user of a compiled policy by closure."""
-        index: dict[frozenset[str], int] = {}
-        closures: list[frozenset[str]] = []
-        members: list[list[tuple[str, str]]] = []
-
-        def group(closure: frozenset[str], member: tuple[str, str]) -> int:
-            g = index.get(closure)
-            if g is None:
-                g = index[closure] = len(closures)
-                closures.append(closure)
-                members.append([])
-            members[g].append(member)
-            return g
-
-        role_group = {r: group(c, ("role", r)) for r, c in compiled.role_closure.items()}
-        user_group = {u: group(c, ("user", u)) for u, c in compiled.user_closure.items()}
-        containing: dict[str, list[int]] = defaultdict(list)
-        for g, closure in enumerate(closures):
-            for role in closure:
-                containing[role].append(g)
-        return cls(closures, role_group, user_group, dict(containing), members)
+        groups: Groups[frozenset[str], tuple[str, str]] = Groups()
+        role_group = {r: groups.add(c, ("role", r)) for r, c in compiled.role_closure.items()}
+        user_group = {u: groups.add(c, ("user", u)) for u, c in compiled.user_closure.items()}
+        return cls(groups.keys, role_group, user_group, groups_by_role(groups.keys), groups.members)
 
     def reaching(self, roles: Iterable[str]) -> set[int]:
         """The groups whose closure holds at least one of `roles`."""
-        found: set[int] = set()
-        for role in roles:
-            found.update(self.containing.get(role, ()))
-        return found
+        return groups_holding(self.containing, roles)
 
 
 Order = tuple[tuple[str, tuple[str, ...]], ...]
@@ -235,32 +257,14 @@ class RoleSets:
     @classmethod
     def of(cls, compiled: CompiledPolicy) -> RoleSets:
         """Group the users of a compiled policy by their (sorted, distinct) roles."""
-        index: dict[tuple[str, ...], int] = {}
-        roles: list[tuple[str, ...]] = []
-        members: list[list[str]] = []
+        groups: Groups[tuple[str, ...], str] = Groups()
         for uid, user in compiled.policy.users.items():
-            key = tuple(sorted(set(user.roles)))
-            g = index.get(key)
-            if g is None:
-                g = index[key] = len(roles)
-                roles.append(key)
-                members.append([])
-            members[g].append(uid)
-        by_role: dict[str, list[int]] = defaultdict(list)
-        for g, assigned in enumerate(roles):
-            for role in assigned:
-                by_role[role].append(g)
-        return cls(roles, members, dict(by_role))
+            groups.add(tuple(sorted(set(user.roles))), uid)
+        return cls(groups.keys, groups.members, groups_by_role(groups.keys))
 
     def assigning(self, roles: Iterable[str]) -> set[int]:
         """The role sets holding at least one of `roles`."""
-        found: set[int] = set()
-        by_role = self.by_role
-        for role in roles:
-            groups = by_role.get(role)
-            if groups:
-                found.update(groups)
-        return found
+        return groups_holding(self.by_role, roles)
 
 
 def projections(compiled: CompiledPolicy) -> tuple[FiledKeys, FiledKeys]:
