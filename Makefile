@@ -2,30 +2,39 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
 .PHONY: run test check lint bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# What serving needs: the base library plus the `service` extra.
+$(VENV)/.installed-service: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[service]'
+	touch $@
+
+# Everything: all extras plus the development tools.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $@ $(VENV)/.installed-service
 
 ## run: set up, check the bundled policy and serve decisions on http://127.0.0.1:8181
-run: $(STAMP)
+run: $(VENV)/.installed-service
 	$(BIN)/pdp check policies/
 	$(BIN)/pdp serve policies/
 
 ## test: set up and run the whole test suite (what CI runs)
-test: $(STAMP)
+test: $(VENV)/.installed
 	$(BIN)/pytest -q
 
-## check: lint, types and tests
-check: $(STAMP)
+## lint: ruff (lint and format) and mypy --strict, as CI runs them
+lint: $(VENV)/.installed
 	$(BIN)/ruff check pdp tests tools
 	$(BIN)/ruff format --check pdp tests tools
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+
+## check: lint, types and tests
+check: lint test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

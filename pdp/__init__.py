@@ -21,7 +21,7 @@ from pdp.errors import (
     StorageError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CheckResult",

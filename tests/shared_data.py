@@ -1,10 +1,12 @@
-"""Where the shared external datasets live: `../shared` beside the checkout (as in CI)."""
+"""Where the shared external datasets live: `../shared` beside the checkout (as in CI).
+
+`PDP_SHARED` names another place.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-_CANDIDATES = (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared"))
-
-SHARED = next((p for p in _CANDIDATES if (p / "datasets").is_dir()), _CANDIDATES[0])
+SHARED = Path(os.environ.get("PDP_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 DATASETS = SHARED / "datasets"

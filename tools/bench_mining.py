@@ -1,6 +1,6 @@
 """Benchmark of role mining on the HP Labs datasets against Ene et al. (SACMAT 2008).
 
-    .venv/bin/python tools/bench_mining.py [--data /work/shared/datasets/rolemining/hp]
+    .venv/bin/python tools/bench_mining.py [--data ../shared/datasets/rolemining/hp]
         [--only hc,apj] [--repeat 1]
 
 For every dataset: the roles `mine_roles` finds, its proven lower bound, the
@@ -65,7 +65,8 @@ def bench(path: Path, repeat: int) -> dict[str, object]:
 def main() -> None:
     """Run the benchmark and print the Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/datasets/rolemining/hp"))
+    shared = Path(__file__).resolve().parents[2] / "shared"
+    parser.add_argument("--data", type=Path, default=shared / "datasets" / "rolemining" / "hp")
     parser.add_argument("--only", default="", help="comma-separated dataset names")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()

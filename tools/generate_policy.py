@@ -4,8 +4,8 @@ Importable (other benchmarks use it; keep the signature and shape stable)::
 
     from generate_policy import generate_policy, write_policy   # with tools/ on sys.path
     policy = generate_policy(grants=30_000, roles=3_000, users=100_000, seed=0)
-    write_policy(policy, "/tmp/bank.yaml")          # one file
-    write_policy(policy, "/tmp/bank/")              # a directory, one file per section
+    write_policy(policy, "bank.yaml")          # one file
+    write_policy(policy, "bank/")              # a directory, one file per section
 
 Command line::
 
