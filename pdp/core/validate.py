@@ -8,6 +8,26 @@ from pdp.core.model import WILDCARD, Grant, InfoClass, Policy, Role, SodRule
 from pdp.core.parse import Parsed
 from pdp.errors import Location, Problem
 
+RESERVED_REASONS = frozenset(
+    {
+        "default_deny",
+        "error",
+        "consent_required",
+        # version 2
+        "user_disabled",
+        "mfa_required",
+        "ticket_required",
+        "approval_required",
+        "relationship_required",
+        "bulk_limit_exceeded",
+        "outside_hours",
+        "separate_consent_required",
+        "audit_unavailable",
+    }
+)
+"""Diagnostic codes a decision gives as reasons: no grant may take one as its id."""
+RESERVED_PREFIXES = ("unknown_", "invalid_")
+
 _KIND_SECTION = {
     "role": "roles",
     "class": "classes",
@@ -151,6 +171,17 @@ def _check_unique_ids(parsed: Parsed) -> list[Problem]:
             )
         else:
             seen[item.id] = item.location
+    for grant in parsed.grants:
+        if grant.id in RESERVED_REASONS or grant.id.startswith(RESERVED_PREFIXES):
+            problems.append(
+                Problem(
+                    "reserved_id",
+                    f"grant id `{grant.id}` is a reserved diagnostic code",
+                    grant.location,
+                    id=grant.id,
+                    hint="decisions give it as a reason: name the grant otherwise",
+                )
+            )
     for uid, user in parsed.users.items():
         if uid in parsed.roles:
             problems.append(
