@@ -13,7 +13,6 @@ from pdp.core.model import Policy
 from pdp.core.normalize import policy_version
 from pdp.decision_point import DecisionPoint
 from pdp.errors import (
-    LogIntegrityError,
     PdpError,
     PolicyError,
     Problem,
@@ -29,7 +28,6 @@ __all__ = [
     "Decision",
     "DecisionPoint",
     "Explanation",
-    "LogIntegrityError",
     "Match",
     "PdpError",
     "Policy",

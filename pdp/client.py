@@ -24,23 +24,12 @@ from typing import Any
 import httpx
 
 from pdp.core.decision import Decision
-from pdp.errors import PdpError
+from pdp.errors import PdpClientError
 
 __all__ = ["AsyncPdpClient", "DecisionCache", "PdpClient", "PdpClientError"]
 
 BATCH_SIZE = 1_000  # the service's default `limits.max_batch`
 CacheKey = tuple[str | None, str | None, str, str, str, tuple[str, ...]]
-
-
-class PdpClientError(PdpError):
-    """The decision service could not answer: unreachable, refused or failed (treat as deny)."""
-
-    code = "client_error"
-
-    def __init__(self, message: str, status: int | None = None, error_code: str = "") -> None:
-        self.status = status
-        self.error_code = error_code
-        super().__init__(message)
 
 
 def request_body(

@@ -12,7 +12,6 @@ DOCUMENTED = {
     "Decision",
     "DecisionPoint",
     "Explanation",
-    "LogIntegrityError",
     "Match",
     "PdpError",
     "Policy",
@@ -44,7 +43,6 @@ def test_every_public_name_imports() -> None:
 def test_the_error_tree() -> None:
     assert issubclass(pdp.PolicyError, pdp.PdpError)
     assert issubclass(pdp.RequestError, pdp.PdpError)
-    assert issubclass(pdp.LogIntegrityError, pdp.StorageError)
     assert issubclass(pdp.StorageError, pdp.PdpError)
 
 

@@ -27,16 +27,13 @@ from pdp.analysis.space import PermissionSpace
 from pdp.core.compile import CompiledPolicy, expand
 from pdp.core.model import Grant, Policy
 from pdp.core.queries import Permission, descendants
+from pdp.errors import ReviewInconsistencyError
 
 if TYPE_CHECKING:
     from pdp.analysis.focus import Focus
 
 Progress = Callable[[str, int, int], None]
 EVIDENCE_LIMIT = 8
-
-
-class ReviewInconsistencyError(RuntimeError):
-    """The review's sets disagree with the core's decision index: a bug, never a finding."""
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:

@@ -26,18 +26,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pdp.errors import PdpError
+from pdp.errors import UsageError
 
 RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 TRUE = {"true", "1", "yes", "y", "allow", "allowed", "t"}
 FALSE = {"false", "0", "no", "n", "deny", "denied", "f"}
-
-
-class UsageError(PdpError):
-    """A usage source that cannot be read, or a bad window."""
-
-    code = "usage_invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from pdp.errors import PdpError
+from pdp.errors import PdpError, outcome_of
 
 SKIP = {"app", "output"}
 
@@ -41,7 +41,7 @@ _register_commands()
 
 
 def main() -> None:
-    """Run the CLI; turn any escaped error into a one-line message and exit code 1.
+    """Run the CLI; turn any escaped error into a one-line message and its exit code.
 
     The cyclic garbage collector is off for the run (`pdp.core.gcpause`
     explains why): a command is one batch job whose heap is mostly a policy
@@ -53,9 +53,9 @@ def main() -> None:
         app()
     except PdpError as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(outcome_of(exc).exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # no traceback reaches a user
         typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(outcome_of(exc).exit_code)

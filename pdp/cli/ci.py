@@ -74,7 +74,8 @@ def ci(
     as_json: Annotated[bool, typer.Option("--json", help="Print the steps as JSON.")] = False,
 ) -> None:
     """Run policy CI; exit 0 when every step passes, 1 when one fails, 2 on unusable input."""
-    from pdp.policyci.gate import CiInputError, CiOptions, run_ci
+    from pdp.errors import CiInputError
+    from pdp.policyci.gate import CiOptions, run_ci
     from pdp.policyci.render import sarif_log
 
     if accept is not None and not accept.exists():

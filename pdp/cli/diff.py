@@ -53,9 +53,8 @@ def diff(
     """Diff two policies by held permission; exit 1 per --fail-on, 2 on invalid input."""
     from pathlib import Path
 
-    from pdp.errors import PolicyError
+    from pdp.errors import PolicyError, RevisionError
     from pdp.policyci.diff import diff_policies, diff_with_findings, level_rank
-    from pdp.policyci.git import RevisionError
     from pdp.policyci.parallel import compile_sources
     from pdp.policyci.render import render_markdown, render_text, sarif_log, sarif_results
 

@@ -11,11 +11,11 @@ import typer
 
 from pdp.core.load import check_policy
 from pdp.core.model import Policy
-from pdp.errors import Problem
+from pdp.errors import EXIT_FAILED, EXIT_UNUSABLE, Problem
+from pdp.errors import EXIT_OK as EXIT_OK
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_INVALID = 2
+EXIT_FINDINGS = EXIT_FAILED  # the check failed: findings, a deny, new access
+EXIT_INVALID = EXIT_UNUSABLE  # unusable input or usage
 
 
 def echo_json(data: Any) -> None:

@@ -20,8 +20,9 @@ def policy_test(
 ) -> None:
     """Run policy tests; exit 0 when all pass, 1 when one fails, 2 on invalid input."""
     from pdp.core.compile import compile_policy
+    from pdp.errors import TestFileError
     from pdp.policyci.junit import junit_xml
-    from pdp.policyci.testing import TestFileError, render_report, run_tests
+    from pdp.policyci.testing import render_report, run_tests
 
     compiled = compile_policy(load_or_exit(policy, EXIT_INVALID))
     if not tests.exists():

@@ -54,9 +54,9 @@ def review(
 
     from pdp.analysis.report.render import write_report
     from pdp.analysis.review import review as run_review
-    from pdp.analysis.usage import UsageError, parse_since, read_usage
+    from pdp.analysis.usage import parse_since, read_usage
     from pdp.core.compile import compile_policy
-    from pdp.errors import StorageError
+    from pdp.errors import StorageError, UsageError
 
     if fmt not in FORMATS:
         fail(f"unknown format `{fmt}` (choose one of {', '.join(FORMATS)})", EXIT_INVALID)

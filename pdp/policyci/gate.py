@@ -20,19 +20,15 @@ import yaml
 from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import check_policy, policy_files
-from pdp.errors import Problem
+from pdp.errors import CiInputError, Problem, RevisionError, TestFileError
 from pdp.policyci.diff import PolicyDiff, diff_with_findings, review_function
-from pdp.policyci.git import RevisionError, compile_source, is_revision
+from pdp.policyci.git import compile_source, is_revision
 from pdp.policyci.parallel import PARALLEL_BYTES
 from pdp.policyci.render import finding_result, render_markdown, sarif_results
-from pdp.policyci.testing import TestFileError, finding_matches, render_report, run_tests
+from pdp.policyci.testing import finding_matches, render_report, run_tests
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️", "note": "ℹ️"}
-
-
-class CiInputError(Exception):
-    """An input of `pdp ci` is unusable (not a policy problem: those fail the check step)."""
 
 
 @dataclass

@@ -14,13 +14,9 @@ from pathlib import Path, PurePosixPath
 
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import POLICY_SUFFIXES, check_texts, read_policy_texts
-from pdp.errors import Location, PolicyError, Problem
+from pdp.errors import Location, PolicyError, Problem, RevisionError
 
 DEFAULT_PATH = "policies"
-
-
-class RevisionError(Exception):
-    """A source is neither a policy path nor a readable git revision."""
 
 
 def _git(args: list[str], cwd: Path) -> str:

@@ -17,8 +17,8 @@ from functools import partial
 
 from pdp.core.background import Background, can_fork
 from pdp.core.compile import CompiledPolicy
-from pdp.errors import PolicyError
-from pdp.policyci.git import DEFAULT_PATH, RevisionError, compile_texts, source_texts
+from pdp.errors import PolicyError, RevisionError
+from pdp.policyci.git import DEFAULT_PATH, compile_texts, source_texts
 
 Texts = list[tuple[str, str]]
 PARALLEL_BYTES = 1_000_000  # below this much policy text, a process costs more than it saves

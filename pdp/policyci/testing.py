@@ -34,14 +34,11 @@ from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
 from pdp.core.decision import Decision, request_from
 from pdp.core.explain import Explanation, explain
+from pdp.errors import TestFileError
 from pdp.policyci.diff import review_function
 
 TEST_SUFFIXES = (".yaml", ".yml")
 FINDING_KEYS = ("kind", "subject", "rule_id", "severity", "level")
-
-
-class TestFileError(Exception):
-    """A test file cannot be read or does not have the shape of a test file."""
 
 
 @dataclass(frozen=True)

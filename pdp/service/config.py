@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import yaml
 
-from pdp.errors import PdpError
+from pdp.errors import ConfigError
 from pdp.monitor.thresholds import (
     AlertConfig,
     ClassSpread,
@@ -45,12 +45,6 @@ SCOPES = ("decide", "explain", "review", "admin")
 DEFAULT_LOG = "sqlite:///pdp-decisions.db"
 HARD_MAX_BATCH = 10_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class ConfigError(PdpError):
-    """The service configuration file is unreadable or invalid."""
-
-    code = "config_invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from pdp.audit.record import decision_parts, event_record
 from pdp.core.decision import ERROR, Decision, Request, SubjectKind, deny
 from pdp.core.explain import Explanation
 from pdp.decision_point import DecisionPoint
+from pdp.errors import RequestError
 from pdp.monitor import Alert, Monitor, Observation
 from pdp.service.metrics import Metrics
 from pdp.service.schemas import MAX_CONSENTS, DecisionRequestV1
@@ -53,8 +54,7 @@ CONTEXT_FIELDS = frozenset({"consent"})
 QuestionKey = tuple[str, Any, Any, Any, Any, Any, tuple[Any, ...] | None]
 
 
-class InvalidRequestError(Exception):
-    """A request item does not match the schema: validate the body to report why."""
+InvalidRequestError = RequestError  # an item does not match the schema: validate to say why
 
 
 class _ReloadedError(Exception):

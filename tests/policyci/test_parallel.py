@@ -12,10 +12,10 @@ import pytest
 from pdp.analysis import review
 from pdp.core import background
 from pdp.core.compile import CompiledPolicy
-from pdp.errors import PolicyError
+from pdp.errors import PolicyError, RevisionError
 from pdp.policyci import diff as diffing
 from pdp.policyci import parallel
-from pdp.policyci.git import RevisionError, compile_source
+from pdp.policyci.git import compile_source
 from tests.policyci.policies import SMALL, compiled
 
 ROOT = Path(__file__).parents[2]

@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pdp.cli.app import app as cli
+from pdp.errors import ConfigError
 from pdp.service.auth import hash_token
-from pdp.service.config import ConfigError, load_config
+from pdp.service.config import load_config
 
 DIGEST = hash_token("s3cret")
 

@@ -6,15 +6,15 @@ policy; `suggest_merges` proposes merging roles with near-identical permissions.
 """
 
 from pdp.analysis.mining.merge import MergeSuggestion, policy_role_permissions, suggest_merges
-from pdp.analysis.mining.mine import CoverError, MinedRole, MiningResult, mine_roles, verify_roles
+from pdp.analysis.mining.mine import MinedRole, MiningResult, mine_roles, verify_roles
 from pdp.analysis.mining.relation import (
-    RelationError,
     UserPermissions,
     parse_ass_text,
     parse_up_text,
     read_up_file,
     relation_from_policy,
 )
+from pdp.errors import CoverError, RelationError
 
 __all__ = [
     "CoverError",

@@ -8,11 +8,7 @@ from dataclasses import dataclass
 from pdp.analysis.mining.bitset import contains, members
 from pdp.analysis.mining.cover import cover_matrix
 from pdp.analysis.mining.relation import UserPermissions, natural_key
-from pdp.errors import PdpError
-
-
-class CoverError(PdpError):
-    """Mined roles that do not reproduce the user-permission relation (a bug, never hidden)."""
+from pdp.errors import CoverError
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pdp.core.compile import CompiledPolicy
-from pdp.errors import Location, PdpError
-
-
-class RelationError(PdpError):
-    """A user-permission file that cannot be read, with the line at fault."""
-
-    def __init__(self, message: str, location: Location | None = None) -> None:
-        where = f"{location.file}:{location.line}: " if location else ""
-        super().__init__(f"{where}{message}")
-        self.location = location
+from pdp.errors import Location, RelationError
 
 
 @dataclass(frozen=True)
