@@ -31,7 +31,7 @@ from pdp.service.errors import BodyLimit, install_error_handlers
 from pdp.service.metrics import Metrics
 from pdp.service.openapi import install_openapi
 from pdp.service.reload import PolicyWatcher, Reloader
-from pdp.service.routes import decisions, health, policy, review
+from pdp.service.routes import authzen, decisions, health, policy, review
 from pdp.service.state import ServiceState
 
 log = logging.getLogger("pdp.service")
@@ -91,7 +91,7 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=config.limits.max_body_bytes)
-    for module in (decisions, policy, review, health):
+    for module in (decisions, authzen, policy, review, health):
         app.include_router(module.router)
     install_openapi(app)
     return app

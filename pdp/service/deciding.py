@@ -244,6 +244,18 @@ class Decider:
             return data
         return response_of(decision, decision_id)
 
+    def answers(self, items: Sequence[Any], caller: str) -> list[Answer]:
+        """Answers for items (native request JSON) by one policy version, not yet recorded.
+
+        Raises `InvalidRequestError` before anything is decided when an item is
+        invalid. Record the answers given out with `record`.
+        """
+        return self._decide_all(items, caller)
+
+    def record(self, answers: Sequence[Answer], caller: str) -> list[str]:
+        """Log, count and watch answers given out now; their decision ids."""
+        return self._record(answers, caller)
+
     # -- deciding ------------------------------------------------------------------------
 
     def _decide_all(self, items: Sequence[Any], caller: str) -> list[Answer]:

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
+from pdp.service.authzen_schemas import REQUESTS as AUTHZEN_REQUESTS
 from pdp.service.schemas import DecisionBatchRequestV1, DecisionRequestV1
 from pdp.service.security import SCHEME
 
@@ -27,7 +29,8 @@ def install_openapi(app: FastAPI) -> None:
         )
         components = document.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
-        for model in (DecisionRequestV1, DecisionBatchRequestV1):
+        models: tuple[type[BaseModel], ...] = (DecisionRequestV1, DecisionBatchRequestV1)
+        for model in models + AUTHZEN_REQUESTS:
             schema = model.model_json_schema(ref_template=REF)
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema

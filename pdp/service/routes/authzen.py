@@ -1,0 +1,207 @@
+"""The OpenID AuthZEN Authorization API 1.0 endpoints, beside pdp's own.
+
+    POST /access/v1/evaluation          one decision              scope `decide`
+    POST /access/v1/evaluations         a boxcar, in order        scope `decide`
+    POST /access/v1/search/subject      who may                   scope `review`
+    POST /access/v1/search/resource     which classes             scope `review`
+    POST /access/v1/search/action       which actions             scope `review`
+    GET  /.well-known/authzen-configuration   the metadata       no token needed
+
+Evaluations go through the `Decider` like `POST /v1/decisions` (see
+`pdp.service.authzen`): same validation, log record and metrics. A bad
+request is a 400 in the service's error shape, naming the AuthZEN field; a
+denied request is a 200 with `"decision": false`. An `X-Request-ID` header is
+echoed on every answer of these routes, errors included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.routing import APIRoute
+
+from pdp.errors import RequestError
+from pdp.service.authzen import answered, decision_json, evaluations_of, native_error, question_of
+from pdp.service.authzen_schemas import (
+    AuthzenActionSearchRequestV1,
+    AuthzenEvaluationRequestV1,
+    AuthzenEvaluationResponseV1,
+    AuthzenEvaluationsRequestV1,
+    AuthzenEvaluationsResponseV1,
+    AuthzenMetadataV1,
+    AuthzenResourceSearchRequestV1,
+    AuthzenSearchResponseV1,
+    AuthzenSubjectSearchRequestV1,
+)
+from pdp.service.authzen_search import search
+from pdp.service.deciding import Answer, InvalidRequestError, wait_for_log
+from pdp.service.routes.decisions import body_of, check_batch_size, json_body, json_response
+from pdp.service.schemas import DecisionRequestV1, ErrorV1
+from pdp.service.security import authorize
+from pdp.service.state import ServiceState
+
+REQUEST_ID = "x-request-id"
+PREFIX = "/access/v1"
+ENDPOINTS = {
+    "access_evaluation_endpoint": f"{PREFIX}/evaluation",
+    "access_evaluations_endpoint": f"{PREFIX}/evaluations",
+    "search_subject_endpoint": f"{PREFIX}/search/subject",
+    "search_resource_endpoint": f"{PREFIX}/search/resource",
+    "search_action_endpoint": f"{PREFIX}/search/action",
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorV1} for code in (400, 401, 403, 413)
+}
+
+
+class EchoRequestId(APIRoute):
+    """A route that echoes the request's `X-Request-ID` on its response, errors included."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def echoing(request: Request) -> Response:
+            request_id = request.headers.get(REQUEST_ID)
+            if request_id is None:
+                return await handler(request)
+            try:
+                response = await handler(request)
+            except HTTPException as exc:
+                exc.headers = {**(exc.headers or {}), REQUEST_ID: request_id}
+                raise
+            response.headers[REQUEST_ID] = request_id
+            return response
+
+        return echoing
+
+
+router = APIRouter(tags=["authzen"], route_class=EchoRequestId)
+
+
+def bad_request(error: RequestError) -> HTTPException:
+    """The 400 of an invalid AuthZEN request, in the service's error shape."""
+    detail = {"code": "invalid_request", "message": str(error), "field": error.field}
+    return HTTPException(400, detail)
+
+
+def decided(
+    service: ServiceState, items: list[dict[str, Any]], caller: str, listed: bool
+) -> list[Answer]:
+    """The answers to mapped items (`listed`: from `evaluations`), or a 400 naming the first bad."""
+    try:
+        return service.decider.answers(items, caller)
+    except InvalidRequestError:
+        for i, item in enumerate(items):
+            error = native_error(item, f"evaluations[{i}]" if listed else "")
+            if error is not None:
+                raise bad_request(error) from None
+        # the validator accepts what the Decider refused: decide the validated form
+        valid = [DecisionRequestV1.model_validate(item).model_dump() for item in items]
+        return service.decider.answers(valid, caller)
+
+
+@router.post(
+    f"{PREFIX}/evaluation",
+    response_model=AuthzenEvaluationResponseV1,
+    responses=ERRORS,
+    openapi_extra=body_of(AuthzenEvaluationRequestV1),
+)
+async def evaluation(request: Request) -> Response:
+    """Access Evaluation: one decision, logged and counted like `POST /v1/decisions`."""
+    started = time.perf_counter()
+    caller = authorize(request, "decide")
+    service: ServiceState = request.app.state.service
+    try:
+        item = question_of(await json_body(request))
+    except RequestError as exc:
+        raise bad_request(exc) from None
+    await wait_for_log(service.log)
+    answers = decided(service, [item], caller.name, listed=False)
+    (decision_id,) = service.decider.record(answers, caller.name)
+    data = decision_json(answers[0], decision_id)
+    service.metrics.latency.labels("authzen_evaluation").observe(time.perf_counter() - started)
+    return Response(data.encode(), media_type="application/json")
+
+
+@router.post(
+    f"{PREFIX}/evaluations",
+    response_model=AuthzenEvaluationsResponseV1 | AuthzenEvaluationResponseV1,
+    responses=ERRORS,
+    openapi_extra=body_of(AuthzenEvaluationsRequestV1),
+)
+async def evaluations(request: Request) -> Response:
+    """Access Evaluations: decisions in request order by one policy version, cut as asked."""
+    started = time.perf_counter()
+    caller = authorize(request, "decide")
+    service: ServiceState = request.app.state.service
+    try:
+        items, semantic, single = evaluations_of(await json_body(request))
+    except RequestError as exc:
+        raise bad_request(exc) from None
+    check_batch_size(len(items), service.config.limits.max_batch)
+    await wait_for_log(service.log)
+    answers = decided(service, items, caller.name, listed=not single)
+    answers = answers[: answered([a.decision.allowed for a in answers], semantic)]
+    ids = service.decider.record(answers, caller.name)
+    if single:
+        data = decision_json(answers[0], ids[0])
+    else:
+        listed = ",".join([decision_json(a, i) for a, i in zip(answers, ids, strict=True)])
+        data = f'{{"evaluations":[{listed}]}}'
+    service.metrics.latency.labels("authzen_evaluations").observe(time.perf_counter() - started)
+    return Response(data.encode(), media_type="application/json")
+
+
+async def _search(request: Request, what: str) -> Response:
+    started = time.perf_counter()
+    authorize(request, "review")
+    service: ServiceState = request.app.state.service
+    try:
+        data = search(service.dp, what, await json_body(request))
+    except RequestError as exc:
+        raise bad_request(exc) from None
+    service.metrics.latency.labels(f"authzen_search_{what}").observe(time.perf_counter() - started)
+    return json_response(data)
+
+
+@router.post(
+    f"{PREFIX}/search/subject",
+    response_model=AuthzenSearchResponseV1,
+    responses=ERRORS,
+    openapi_extra=body_of(AuthzenSubjectSearchRequestV1),
+)
+async def search_subject(request: Request) -> Response:
+    """Subject Search: the roles or users holding a permission (consent aside), paged."""
+    return await _search(request, "subject")
+
+
+@router.post(
+    f"{PREFIX}/search/resource",
+    response_model=AuthzenSearchResponseV1,
+    responses=ERRORS,
+    openapi_extra=body_of(AuthzenResourceSearchRequestV1),
+)
+async def search_resource(request: Request) -> Response:
+    """Resource Search: the classes a subject holds for a purpose and action, paged."""
+    return await _search(request, "resource")
+
+
+@router.post(
+    f"{PREFIX}/search/action",
+    response_model=AuthzenSearchResponseV1,
+    responses=ERRORS,
+    openapi_extra=body_of(AuthzenActionSearchRequestV1),
+)
+async def search_action(request: Request) -> Response:
+    """Action Search: the actions a subject holds on a class for a purpose, paged."""
+    return await _search(request, "action")
+
+
+@router.get("/.well-known/authzen-configuration", response_model=AuthzenMetadataV1)
+def configuration(request: Request) -> dict[str, str]:
+    """The PDP metadata: its identifier (the base URL it was reached at) and its endpoints."""
+    base = str(request.base_url).rstrip("/")
+    return {"policy_decision_point": base, **{k: base + p for k, p in ENDPOINTS.items()}}
