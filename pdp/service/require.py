@@ -10,7 +10,9 @@
 
 The subject comes from `role_from` or `user_from`: a header name, or a
 function of the `Request`. The decider is `decider=` or `app.state.pdp`: an
-in-process `DecisionPoint`, a `PdpClient` or an `AsyncPdpClient`. Deny is a
+in-process `DecisionPoint`, a `PdpClient` or an `AsyncPdpClient`, or an
+`AuthzenClient` / `AsyncAuthzenClient` for any AuthZEN PDP (pdp or another;
+`pdp.authzen_client.async_client_for` picks one by configuration). Deny is a
 403; no subject a 403; a decision service that cannot answer a 503 — never an
 allow.
 """
@@ -23,12 +25,13 @@ from typing import Any
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from pdp.authzen_client import AsyncAuthzenClient, AuthzenClient
 from pdp.client import AsyncPdpClient, PdpClient, PdpClientError
 from pdp.core.decision import Decision
 from pdp.decision_point import DecisionPoint
 
 Source = str | Callable[[Request], str | None]
-Decider = DecisionPoint | PdpClient | AsyncPdpClient
+Decider = DecisionPoint | PdpClient | AsyncPdpClient | AuthzenClient | AsyncAuthzenClient
 
 
 def _read(source: Source | None, request: Request) -> str | None:
@@ -69,9 +72,9 @@ def require(
         try:
             if isinstance(target, DecisionPoint):
                 decision = target.decide(**args, context={"consent": consent})
-            elif isinstance(target, AsyncPdpClient):
+            elif isinstance(target, AsyncPdpClient | AsyncAuthzenClient):
                 decision = await target.decide(**args, consent=consent)
-            elif isinstance(target, PdpClient):
+            elif isinstance(target, PdpClient | AuthzenClient):
                 decision = await run_in_threadpool(lambda: target.decide(**args, consent=consent))
             else:
                 raise HTTPException(503, "access check unavailable: no decision point configured")
