@@ -10,6 +10,7 @@ here and imported where it is raised. The tree::
     │   ├── ConfigError         the service configuration is unreadable or invalid
     │   ├── RevisionError       a source is neither a policy path nor a readable git revision
     │   ├── CiInputError        an input of `pdp ci` is unusable (not the policy: the check step)
+    │   ├── RegisterError       a risk register of accepted findings is unusable
     │   ├── TestFileError       a policy test file is unreadable or not shaped like one
     │   ├── UsageError          a usage source cannot be read, or a usage window is bad
     │   └── RelationError       a user-permission file cannot be read (with the line at fault)
@@ -175,6 +176,12 @@ class CiInputError(InputError):
     """An input of `pdp ci` is unusable (not a policy problem: those fail the check step)."""
 
     code = "ci_input_invalid"
+
+
+class RegisterError(InputError):
+    """A risk register of accepted findings is unusable: unreadable, or an entry is invalid."""
+
+    code = "register_invalid"
 
 
 class TestFileError(InputError):
