@@ -1,8 +1,9 @@
 """`pdp review POLICY`: the privilege review, as text, JSON, Markdown, HTML, SARIF or CSV.
 
-Exit codes: 0 no finding at or above `--fail-on` (default `high`), 1 at least
-one, 2 invalid input (policy, usage log, window, option). `--fail-on none`
-always exits 0 on valid input. A progress bar shows on stderr when stderr is a
+Exit codes: 0 no finding at or above `--fail-on` (default `high`) that the
+risk register (`--accept FILE`) does not accept, 1 at least one, 2 invalid
+input (policy, usage log, window, register, option). `--fail-on none` always
+exits 0 on valid input. A progress bar shows on stderr when stderr is a
 terminal.
 """
 
@@ -48,15 +49,25 @@ def review(
         str,
         typer.Option("--fail-on", help="Exit 1 on findings of this severity or above (or `none`)."),
     ] = "high",
+    accept: Annotated[
+        Path | None,
+        typer.Option(
+            "--accept",
+            metavar="FILE",
+            help="Risk register of accepted findings: reported as accepted, not failing.",
+        ),
+    ] = None,
 ) -> None:
     """Review a policy's privileges: SoD, toxic combinations, duties, grants, exposure."""
     from datetime import UTC, datetime
 
+    from pdp.analysis.finding import severity_at_least
+    from pdp.analysis.register import NO_VERDICT, read_register
     from pdp.analysis.report.render import write_report
     from pdp.analysis.review import review as run_review
     from pdp.analysis.usage import parse_since, read_usage
     from pdp.core.compile import compile_policy
-    from pdp.errors import StorageError, UsageError
+    from pdp.errors import RegisterError, StorageError, UsageError
 
     if fmt not in FORMATS:
         fail(f"unknown format `{fmt}` (choose one of {', '.join(FORMATS)})", EXIT_INVALID)
@@ -69,6 +80,10 @@ def review(
         window = parse_since(since, now) if since is not None else None
     except UsageError as exc:
         fail(str(exc), EXIT_INVALID)
+    try:
+        register = read_register(accept) if accept is not None else None
+    except RegisterError as exc:
+        fail(str(exc), EXIT_INVALID)
     compiled = compile_policy(load_or_exit(policy, EXIT_INVALID))
     try:
         events = list(read_usage(usage)) if usage is not None else None
@@ -76,15 +91,21 @@ def review(
             result = run_review(compiled, usage=events, since=window, now=now, progress=progress)
     except (UsageError, StorageError) as exc:
         fail(str(exc), EXIT_INVALID)
+    verdict = register.judge(result.findings.entries, now.date()) if register else NO_VERDICT
+    for line in verdict.warnings():
+        typer.echo(f"warning: {line}", err=True)
     if out is None:
-        write_report(result, fmt, compiled, sys.stdout)
+        write_report(result, fmt, compiled, sys.stdout, verdict)
     else:
         try:
-            _write_whole(out, lambda stream: write_report(result, fmt, compiled, stream))
+            _write_whole(out, lambda stream: write_report(result, fmt, compiled, stream, verdict))
         except OSError as exc:
             fail(f"cannot write `{out}`: {(exc.strerror or str(exc)).lower()}", EXIT_INVALID)
         typer.echo(f"wrote {out}: {result.summary['findings']} findings ({fmt})", err=True)
-    failing = [] if fail_on == "none" else result.at_or_above(fail_on)
+    failing = fail_on != "none" and any(
+        severity_at_least(entry.severity, fail_on) and verdict.acceptance_of(entry) is None
+        for entry in result.findings.entries
+    )
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
 
 

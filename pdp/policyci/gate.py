@@ -9,23 +9,22 @@ unusable (a malformed test file, an unreadable log) raises `CiInputError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from pdp.analysis.register import Register, read_register
 from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import check_policy, policy_files
-from pdp.errors import CiInputError, Problem, RevisionError, TestFileError
+from pdp.errors import CiInputError, Problem, RegisterError, RevisionError, TestFileError
 from pdp.policyci.diff import PolicyDiff, diff_with_findings, review_function
 from pdp.policyci.git import compile_source, is_revision
 from pdp.policyci.parallel import PARALLEL_BYTES
 from pdp.policyci.render import finding_result, render_markdown, sarif_results
-from pdp.policyci.testing import finding_matches, render_report, run_tests
+from pdp.policyci.testing import render_report, run_tests
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️", "note": "ℹ️"}
@@ -55,6 +54,7 @@ class CiOptions:
     diff_fail_on: str = "none"
     level: str | None = None
     fail_on_flip: bool = False
+    today: date | None = None  # when acceptances are judged (default: today, UTC)
 
 
 @dataclass
@@ -111,30 +111,14 @@ def _problem_result(problem: Problem) -> dict[str, Any]:
     return result
 
 
-def read_accepted(path: Path) -> list[Mapping[str, Any]]:
-    """The accepted findings of a file: `accepted:` entries with a fingerprint or match keys."""
+def read_accepted(options: CiOptions) -> Register:
+    """The risk register of `--accept` (empty without one); `CiInputError` when unusable."""
+    if options.accept is None:
+        return Register()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CiInputError(f"cannot read accepted findings `{path}`: {exc}") from None
-    entries = data.get("accepted") if isinstance(data, Mapping) else None
-    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
-        raise CiInputError(f"`{path}` has no `accepted:` list")
-    for entry in entries:
-        if not entry.get("reason"):
-            raise CiInputError(f"every accepted finding in `{path}` needs a `reason`")
-    return entries
-
-
-def is_accepted(finding: Any, accepted: list[Mapping[str, Any]]) -> bool:
-    """True when an accepted entry names the finding (by fingerprint, or by its fields)."""
-    for entry in accepted:
-        if "fingerprint" in entry:
-            if entry["fingerprint"] == finding.fingerprint:
-                return True
-        elif finding_matches(finding, entry):
-            return True
-    return False
+        return read_register(options.accept)
+    except RegisterError as exc:
+        raise CiInputError(str(exc)) from None
 
 
 def _check_step(options: CiOptions, result: CiResult) -> CompiledPolicy | None:
@@ -232,11 +216,12 @@ def _review_step(
     diff: PolicyDiff | None,
     result: CiResult,
     review: Any,
+    register: Register,
 ) -> None:
     reviewed = review(compiled).findings
+    verdict = register.judge(reviewed.entries, options.today or datetime.now(UTC).date())
     findings = list(reviewed)
-    accepted = read_accepted(options.accept) if options.accept else []
-    result.sarif += [finding_result(f) for f in findings]
+    result.sarif += [finding_result(f, verdict.acceptance_of(f)) for f in findings]
     if options.fail_on == "none":
         gated: list[Any] = []
     else:
@@ -244,19 +229,24 @@ def _review_step(
         gated = [
             f
             for f in findings
-            if SEVERITIES.index(f.severity) >= floor and not is_accepted(f, accepted)
+            if SEVERITIES.index(f.severity) >= floor and verdict.acceptance_of(f) is None
         ]
     note = ""
     if options.gate == "new" and diff is not None:
         fresh = {f.fingerprint for f in diff.new_findings}  # the base's findings lack these
         gated = [f for f in gated if f.fingerprint in fresh]
         note = " new"
-    n_accepted = sum(is_accepted(f, accepted) for f in findings)
     summary = (
-        f"{len(findings)} finding(s), {n_accepted} accepted; "
+        f"{len(findings)} finding(s), {verdict.accepted} accepted; "
         f"{len(gated)}{note} at or above `{options.fail_on}` not accepted"
     )
+    if verdict.expired or verdict.unmatched:
+        summary += (
+            f"; {len(verdict.expired)} expired, {len(verdict.unmatched)} unmatched acceptance(s)"
+        )
     details = ""
+    if verdict.expired or verdict.unmatched:
+        details = "### Risk register\n\n" + "".join(f"- {w}\n" for w in verdict.warnings()) + "\n"
     if gated:
         rows = "\n".join(
             f"| {f.severity} | {f.kind} | {f.rule_id or '—'} | "
@@ -264,7 +254,7 @@ def _review_step(
             f"{f.message.replace('|', '/')} |"
             for f in gated[:50]
         )
-        details = (
+        details += (
             "### Findings that fail the gate\n\n| severity | kind | rule | subject | message |\n"
             f"|---|---|---|---|---|\n{rows}\n"
         )
@@ -331,6 +321,7 @@ def _once_per_policy(review: Any) -> Any:
 def run_ci(options: CiOptions) -> CiResult:
     """Run every step; raise `CiInputError` when an input other than the policy is unusable."""
     result = CiResult()
+    register = read_accepted(options)  # an unusable register stops the run before it starts
     compiled = _check_step(options, result)
     if compiled is None:
         for name in ("format", "test", "review", "diff", "replay"):
@@ -342,14 +333,16 @@ def run_ci(options: CiOptions) -> CiResult:
     large = sum(f.stat().st_size for f in files) >= PARALLEL_BYTES
     unformatted, _ = alongside(
         partial(unformatted_files, files),
-        partial(_checks_of_compiled, options, compiled, result),
+        partial(_checks_of_compiled, options, compiled, result, register),
         fork=large and can_fork(),
     )
     result.steps.insert(1, _fmt_step(unformatted))  # reported second, after the check
     return result
 
 
-def _checks_of_compiled(options: CiOptions, compiled: CompiledPolicy, result: CiResult) -> None:
+def _checks_of_compiled(
+    options: CiOptions, compiled: CompiledPolicy, result: CiResult, register: Register
+) -> None:
     """The test, review, diff and replay steps."""
     review = _once_per_policy(review_function())
     _test_step(options, compiled, result, review)
@@ -357,6 +350,6 @@ def _checks_of_compiled(options: CiOptions, compiled: CompiledPolicy, result: Ci
     # The findings of the change (new and resolved) come from the diff, which reviews the
     # base only where the change reaches; the new version's full review serves the gate.
     diff = diff_with_findings(base, compiled) if base is not None else None
-    _review_step(options, compiled, diff, result, review)
+    _review_step(options, compiled, diff, result, review, register)
     _diff_step(options, diff, why, result)
     _replay_step(options, compiled, result)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pdp.analysis.register import Acceptance
+from pdp.analysis.report.sarif import suppression
 from pdp.core.compile import CompiledPolicy
 from pdp.core.queries import descendants
 from pdp.errors import Location
@@ -291,15 +293,18 @@ def sarif_results(diff: PolicyDiff, min_level: str | None = None) -> list[dict[s
     return results
 
 
-def finding_result(finding: Any) -> dict[str, Any]:
-    """A SARIF result for one review finding."""
-    return {
+def finding_result(finding: Any, acceptance: Acceptance | None = None) -> dict[str, Any]:
+    """A SARIF result for one review finding (suppressed when the register accepts it)."""
+    result = {
         "ruleId": f"pdp/{finding.kind}",
         "level": SARIF_LEVEL.get(finding.severity, "note"),
         "message": {"text": _finding_line(finding)},
         "locations": _sarif_location(getattr(finding, "location", None)),
         "partialFingerprints": {"pdpFinding/v1": finding.fingerprint},
     }
+    if acceptance is not None:
+        result["suppressions"] = [suppression(acceptance)]
+    return result
 
 
 def sarif_log(results: list[dict[str, Any]]) -> dict[str, Any]:

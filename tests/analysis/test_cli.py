@@ -67,7 +67,7 @@ def test_a_failed_write_leaves_the_previous_report_whole(
     out = tmp_path / "review.json"
     out.write_text("previous report")
 
-    def broken(review: object, fmt: str, compiled: object, stream: Any) -> None:
+    def broken(review: object, fmt: str, compiled: object, stream: Any, *more: object) -> None:
         stream.write('{"findings": [')
         raise OSError(28, "No space left on device")
 

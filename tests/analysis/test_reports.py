@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 
 from pdp.analysis.finding import Findings
+from pdp.analysis.register import NO_VERDICT
 from pdp.analysis.report import schema_path
 from pdp.analysis.report.render import render
 from pdp.analysis.report.sarif import render_sarif
@@ -53,11 +54,19 @@ def test_json_report_validates_against_the_shipped_schema(
         jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
 
 
+def report_document(result: Review) -> dict[str, object]:
+    """`Review.to_dict()` plus what the JSON report adds: the register, the acceptances."""
+    document = result.to_dict(findings=False)
+    document["register"] = NO_VERDICT.to_dict()
+    document["findings"] = [f.to_dict() | {"accepted": None} for f in result.findings]
+    return dict(json.loads(json.dumps(document)))
+
+
 def test_streamed_json_and_sarif_hold_the_whole_documents_one_finding_a_line(
     result: Review, compiled: CompiledPolicy
 ) -> None:
     text = render(result, "json", compiled)
-    assert json.loads(text) == json.loads(json.dumps(result.to_dict()))
+    assert json.loads(text) == report_document(result)
     for f in result.findings:
         assert f.to_json() == json.dumps(f.to_dict(), ensure_ascii=False)
         identity = [f.kind, f.rule_id or "", f.subject_kind, f.subject_id]
@@ -71,7 +80,7 @@ def test_streamed_json_and_sarif_hold_the_whole_documents_one_finding_a_line(
     assert json.loads(sarif) == json.loads(json.dumps(render_sarif(result)))
     empty = Review(result.policy_version, result.generated_at, Findings([]), result.summary)
     assert render(empty, "json", compiled) == (
-        json.dumps(empty.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        json.dumps(report_document(empty), indent=2, ensure_ascii=False) + "\n"
     )
     nested = {"a": [1, {"b": PLACEHOLDER}], "c": "d"}
     out = io.StringIO()

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.finding import node
 from pdp.analysis.graph import role_graph
+from pdp.analysis.register import NO_VERDICT, Acceptance, Verdict
 from pdp.analysis.report.pictures import level_colour, path_svg, role_graph_svg
 from pdp.analysis.review import Review, timestamp
 from pdp.core.compile import CompiledPolicy
@@ -34,7 +35,7 @@ SEVERITY_COLOURS = {
 }
 
 
-def render_html(review: Review, compiled: CompiledPolicy) -> str:
+def render_html(review: Review, compiled: CompiledPolicy, verdict: Verdict = NO_VERDICT) -> str:
     """The HTML report of a review of `compiled`."""
     ctx = ReviewContext.build(compiled)
     levels = list(compiled.policy.levels)
@@ -52,7 +53,9 @@ def render_html(review: Review, compiled: CompiledPolicy) -> str:
         summary=review.summary,
         severities=[(s, n, SEVERITY_COLOURS[s]) for s, n in review.summary["by_severity"].items()],
         kinds=[(k, n) for k, n in review.summary["by_kind"].items() if n],
-        rows=[_row(f) for f in review.findings[:MAX_ROWS]],
+        rows=[
+            _row(e.build(), verdict.acceptance_of(e)) for e in review.findings.entries[:MAX_ROWS]
+        ],
         more=max(0, len(review.findings) - MAX_ROWS),
         role_graph=_role_picture(review, compiled, levels, role_levels),
         toxic=_toxic_pictures(review),
@@ -62,8 +65,9 @@ def render_html(review: Review, compiled: CompiledPolicy) -> str:
     )
 
 
-def _row(f: Any) -> dict[str, Any]:
+def _row(f: Any, acceptance: Acceptance | None) -> dict[str, Any]:
     return {
+        "accepted": acceptance.to_dict() if acceptance else None,
         "severity": f.severity,
         "kind": f.kind,
         "subject": f"{f.subject_kind} {f.subject_id}",

@@ -5,53 +5,64 @@ from __future__ import annotations
 import io
 from typing import TextIO
 
+from pdp.analysis.register import NO_VERDICT, Verdict
 from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
 from pdp.core.gcpause import paused_gc
 
 
-def write_report(review: Review, fmt: str, compiled: CompiledPolicy, out: TextIO) -> None:
+def write_report(
+    review: Review,
+    fmt: str,
+    compiled: CompiledPolicy,
+    out: TextIO,
+    verdict: Verdict = NO_VERDICT,
+) -> None:
     """Write the review as a report in `fmt` (text, json, markdown, html, sarif, csv).
+
+    `verdict` is the risk register's: accepted findings are marked as such.
 
     JSON, SARIF, CSV and text are written a finding at a time: a review with a
     million findings never holds its whole report in memory (JSON and SARIF
     write one finding a line).
     """
     with paused_gc():  # a million findings' dicts, no cycles (see `review`)
-        _write(review, fmt, compiled, out)
+        _write(review, fmt, compiled, out, verdict)
 
 
-def _write(review: Review, fmt: str, compiled: CompiledPolicy, out: TextIO) -> None:
+def _write(
+    review: Review, fmt: str, compiled: CompiledPolicy, out: TextIO, verdict: Verdict
+) -> None:
     if fmt == "json":
-        from pdp.analysis.report.stream import PLACEHOLDER, write_json
+        from pdp.analysis.report.stream import write_json_report
 
-        document = review.to_dict(findings=False)
-        document["findings"] = PLACEHOLDER
-        write_json(document, (f.to_json() for f in review.findings), out)
+        write_json_report(review, verdict, out)
     elif fmt == "sarif":
         from pdp.analysis.report.sarif import write_sarif
 
-        write_sarif(review, out)
+        write_sarif(review, out, verdict)
     elif fmt == "csv":
         from pdp.analysis.report.spreadsheet import write_csv
 
-        write_csv(review, out)
+        write_csv(review, out, verdict)
     elif fmt == "markdown":
         from pdp.analysis.report.markdown import render_markdown
 
-        out.write(render_markdown(review))
+        out.write(render_markdown(review, verdict))
     elif fmt == "html":
         from pdp.analysis.report.html import render_html
 
-        out.write(render_html(review, compiled))
+        out.write(render_html(review, compiled, verdict))
     else:
         from pdp.analysis.report.text import write_text
 
-        write_text(review, out)
+        write_text(review, out, verdict)
 
 
-def render(review: Review, fmt: str, compiled: CompiledPolicy) -> str:
+def render(
+    review: Review, fmt: str, compiled: CompiledPolicy, verdict: Verdict = NO_VERDICT
+) -> str:
     """The review as a report in `fmt` (text, json, markdown, html, sarif, csv), as text."""
     out = io.StringIO()
-    write_report(review, fmt, compiled, out)
+    write_report(review, fmt, compiled, out, verdict)
     return out.getvalue()

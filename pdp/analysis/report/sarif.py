@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from pdp.analysis.finding import ENCODER, KINDS, Finding
+from pdp.analysis.register import NO_VERDICT, Acceptance, Verdict
 from pdp.analysis.report.stream import PLACEHOLDER, write_json
 from pdp.analysis.review import Review
 
@@ -47,20 +48,24 @@ DEFAULT_SEVERITY = {
 }
 
 
-def render_sarif(review: Review) -> dict[str, Any]:
+def render_sarif(review: Review, verdict: Verdict = NO_VERDICT) -> dict[str, Any]:
     """The review as a SARIF 2.1.0 log (a JSON-ready mapping)."""
     log = _log(review)
     index = {kind: i for i, kind in enumerate(KINDS)}
-    log["runs"][0]["results"] = [_result(f, index[f.kind]) for f in review.findings]
+    log["runs"][0]["results"] = [
+        _result(f, index[f.kind], verdict.acceptance_of(f)) for f in review.findings
+    ]
     return log
 
 
-def write_sarif(review: Review, out: TextIO) -> None:
+def write_sarif(review: Review, out: TextIO, verdict: Verdict = NO_VERDICT) -> None:
     """Write the SARIF log as indented JSON, a result at a time (`render_sarif`'s text)."""
     log = _log(review)
     log["runs"][0]["results"] = PLACEHOLDER
     index = {kind: i for i, kind in enumerate(KINDS)}
-    results = (ENCODER.encode(_result(f, index[f.kind])) for f in review.findings)
+    results = (
+        ENCODER.encode(_result(f, index[f.kind], verdict.acceptance_of(f))) for f in review.findings
+    )
     write_json(log, results, out)
 
 
@@ -101,7 +106,7 @@ def _rule(kind: str) -> dict[str, Any]:
     }
 
 
-def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+def _result(f: Finding, rule_index: int, acceptance: Acceptance | None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f.kind,
         "ruleIndex": rule_index,
@@ -130,7 +135,19 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
                 }
             }
         ]
+    if acceptance is not None:
+        result["suppressions"] = [suppression(acceptance)]
     return result
+
+
+def suppression(acceptance: Acceptance) -> dict[str, Any]:
+    """The SARIF suppression of a finding the risk register accepts."""
+    return {
+        "kind": "external",
+        "status": "accepted",
+        "justification": acceptance.reason,
+        "properties": acceptance.to_dict(),
+    }
 
 
 def artifact_uri(file: str) -> str:

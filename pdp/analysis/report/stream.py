@@ -20,8 +20,12 @@ One finding a line also makes two reports easy to diff.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from pdp.analysis.register import Verdict
+    from pdp.analysis.review import Review
 
 PLACEHOLDER = "\x00pdp-stream\x00"
 INDENT = 2
@@ -55,3 +59,21 @@ def _line_indent(head: str) -> int:
     """The indentation of the line the placeholder is on (its key's)."""
     line = head[head.rfind("\n") + 1 :]
     return len(line) - len(line.lstrip(" "))
+
+
+def write_json_report(review: Review, verdict: Verdict, out: TextIO) -> None:
+    """The JSON report: `Review.to_dict()`, the register's verdict, each finding's acceptance."""
+    document = review.to_dict(findings=False)
+    document["register"] = verdict.to_dict()
+    document["findings"] = PLACEHOLDER
+    write_json(document, _finding_texts(review, verdict), out)
+
+
+def _finding_texts(review: Review, verdict: Verdict) -> Iterator[str]:
+    from pdp.analysis.finding import ENCODER
+
+    for entry in review.findings.entries:
+        text = entry.build().to_json()
+        acceptance = verdict.acceptance_of(entry)
+        accepted = "null" if acceptance is None else ENCODER.encode(acceptance.to_dict())
+        yield f'{text[:-1]}, "accepted": {accepted}}}'
