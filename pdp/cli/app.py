@@ -3,7 +3,8 @@
 Each module of `pdp.cli` other than `app` and `output` defines
 `register(app: typer.Typer) -> None`. Commands import heavy libraries lazily,
 so `pdp check` starts fast. No traceback reaches a user: errors are printed as
-one line and exit non-zero.
+one line and exit with the code `pdp.errors.OUTCOMES` gives them. Every
+command takes `-h`; help is plain text (flags show no value type).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import gc
 import importlib
 import pkgutil
 import sys
+from typing import Annotated
 
 import typer
 
 from pdp.errors import PdpError, outcome_of
 
 SKIP = {"app", "output"}
+SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="pdp",
@@ -25,7 +28,29 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings=SETTINGS,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from pdp import __version__
+
+        typer.echo(f"pdp {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """Policy decision point for customer-information confidentiality."""
 
 
 def _register_commands() -> None:

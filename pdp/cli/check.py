@@ -7,20 +7,33 @@ from typing import Annotated
 
 import typer
 
-from pdp.cli.output import echo_json, echo_problems
+from pdp.cli.output import (
+    EXIT_OK,
+    Format,
+    FormatOpt,
+    JsonOpt,
+    echo_json,
+    echo_problems,
+    policy_exit_code,
+    wants_json,
+)
 
 
 def check(
     policy: Annotated[Path, typer.Argument(help="Policy file or directory.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    output: FormatOpt = Format.text,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Validate a policy; exit 0 when valid, 1 when it has errors."""
+    """Validate a policy and report every problem at once.
+
+    Exit 0 when it is valid, 1 when it has errors, 2 when there is no policy.
+    """
     from pdp.core.compile import compile_policy
     from pdp.core.load import check_policy
 
     result = check_policy(policy)
     compiled = compile_policy(result.policy) if result.policy is not None else None
-    if as_json:
+    if wants_json(output, as_json):
         echo_json(
             {
                 "valid": compiled is not None,
@@ -37,7 +50,7 @@ def check(
                 f"{len(p.purposes)} purposes, {len(p.roles)} roles, {len(p.users)} users, "
                 f"{len(p.grants)} grants, {len(p.rules)} rules"
             )
-    raise typer.Exit(0 if compiled is not None else 1)
+    raise typer.Exit(EXIT_OK if compiled is not None else policy_exit_code(result.problems))
 
 
 def register(app: typer.Typer) -> None:

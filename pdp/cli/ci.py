@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from pdp.cli.output import EXIT_INVALID, echo_json, fail
+from pdp.cli.output import (
+    EXIT_INVALID,
+    Format,
+    FormatOpt,
+    JsonOpt,
+    echo_json,
+    echo_problems,
+    fail,
+    wants_json,
+)
 
 
 class Severity(StrEnum):
@@ -44,7 +53,10 @@ def ci(
         Path | None, typer.Option("--tests", help="Policy tests (file or directory).")
     ] = None,
     base: Annotated[
-        str | None, typer.Option("--base", help="Git revision to diff against (e.g. origin/main).")
+        str | None,
+        typer.Option(
+            "--base", help="Git revision to diff against (e.g. origin/main); must resolve."
+        ),
     ] = None,
     fail_on: Annotated[
         Severity, typer.Option("--fail-on", help="Lowest finding severity that fails.")
@@ -71,13 +83,23 @@ def ci(
         Path | None, typer.Option("--summary", help="Write the Markdown summary here.")
     ] = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the steps as JSON.")] = False,
+    output: FormatOpt = Format.text,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Run policy CI; exit 0 when every step passes, 1 when one fails, 2 on unusable input."""
+    """Run policy CI: check, format, test, review gate, diff and replay.
+
+    Exit 0 when every step passes, 1 when one fails, 2 on unusable input (a
+    missing policy, a --base that does not resolve, a malformed file).
+    """
+    from pdp.core.load import read_policy_texts
     from pdp.errors import CiInputError
     from pdp.policyci.gate import CiOptions, run_ci
     from pdp.policyci.render import sarif_log
 
+    _, unusable = read_policy_texts(policy)
+    if unusable:
+        echo_problems(unusable)
+        raise typer.Exit(EXIT_INVALID)
     if accept is not None and not accept.exists():
         fail(f"accepted findings file `{accept}` does not exist", EXIT_INVALID)
     options = CiOptions(
@@ -102,7 +124,7 @@ def ci(
         import json
 
         sarif.write_text(json.dumps(sarif_log(result.sarif), indent=2), encoding="utf-8")
-    if as_json:
+    if wants_json(output, as_json):
         echo_json(
             {
                 "passed": not result.failed,

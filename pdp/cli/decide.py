@@ -7,9 +7,20 @@ from typing import Annotated, Any
 
 import typer
 
-from pdp.cli.output import echo_json, fail, load_or_exit
+from pdp.cli.output import (
+    EXIT_FINDINGS,
+    EXIT_INVALID,
+    EXIT_OK,
+    Format,
+    FormatOpt,
+    JsonOpt,
+    echo_json,
+    fail,
+    load_or_exit,
+    wants_json,
+)
 
-EXIT_ALLOW, EXIT_INVALID, EXIT_DENY = 0, 1, 2
+EXIT_ALLOW, EXIT_DENY = EXIT_OK, EXIT_FINDINGS
 
 PolicyArg = Annotated[Path, typer.Argument(help="Policy file or directory.")]
 RoleOpt = Annotated[str | None, typer.Option("--role", help="Role id (or give --user).")]
@@ -20,7 +31,6 @@ ActionOpt = Annotated[str, typer.Option("--action", help="Lifecycle action.")]
 ConsentOpt = Annotated[
     list[str] | None, typer.Option("--consent", help="A purpose the customer consented to.")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _explain_text(data: dict[str, Any]) -> str:
@@ -92,11 +102,16 @@ def decide(
     role: RoleOpt = None,
     user: UserOpt = None,
     consent: ConsentOpt = None,
+    output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", help="Show how it was decided.")] = False,
 ) -> None:
-    """Decide one request; exit 0 allow, 2 deny, 1 invalid input."""
-    _run(policy, role, user, info_class, purpose, action, consent, as_json, explain)
+    """Decide one request.
+
+    Exit 0 allow, 1 deny, 2 invalid input (policy, options).
+    """
+    json_out = wants_json(output, as_json)
+    _run(policy, role, user, info_class, purpose, action, consent, json_out, explain)
 
 
 def explain(
@@ -107,10 +122,16 @@ def explain(
     role: RoleOpt = None,
     user: UserOpt = None,
     consent: ConsentOpt = None,
+    output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
 ) -> None:
-    """Decide one request and show the grants, inheritance paths and denies behind it."""
-    _run(policy, role, user, info_class, purpose, action, consent, as_json, True)
+    """Decide one request and show the grants, paths and denies behind it.
+
+    Exit 0 allow, 1 deny, 2 invalid input (policy, options).
+    """
+    _run(
+        policy, role, user, info_class, purpose, action, consent, wants_json(output, as_json), True
+    )
 
 
 def register(app: typer.Typer) -> None:

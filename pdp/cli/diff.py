@@ -50,7 +50,10 @@ def diff(
         bool, typer.Option("--findings/--no-findings", help="Compare review findings too.")
     ] = True,
 ) -> None:
-    """Diff two policies by held permission; exit 1 per --fail-on, 2 on invalid input."""
+    """Diff two policies by held permission (and review findings).
+
+    Exit 1 per --fail-on, 2 on invalid input.
+    """
     from pathlib import Path
 
     from pdp.errors import PolicyError, RevisionError

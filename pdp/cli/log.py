@@ -35,7 +35,7 @@ Format = Literal["table", "json", "jsonl"]
 
 log_app = typer.Typer(
     name="log",
-    help="The decision log: verify its hash chain, query, export, print its head.",
+    help="Verify, query and export the decision log.",
     no_args_is_help=True,
 )
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pdp.cli.output import EXIT_INVALID, echo_json, fail, load_or_exit
+from pdp.cli.output import EXIT_INVALID, JsonOpt, echo_json, fail, load_or_exit
 
 if TYPE_CHECKING:
     from pdp.analysis.mining import MergeSuggestion, MiningResult
@@ -33,6 +33,7 @@ def mine(
     output_format: Annotated[
         MineFormat, typer.Option("--format", help="text, json, or yaml (a policy fragment).")
     ] = MineFormat.text,
+    as_json: JsonOpt = False,
     time_limit: Annotated[
         float,
         typer.Option(
@@ -48,7 +49,10 @@ def mine(
         ),
     ] = None,
 ) -> None:
-    """Mine roles whose union gives every user exactly their permissions (UA∘PA = UP)."""
+    """Mine the fewest roles reproducing every user's permissions.
+
+    The mined roles satisfy UA∘PA = UP, verified. Exit 0, or 2 on invalid input.
+    """
     from pdp.analysis.mining import (
         RelationError,
         mine_roles,
@@ -82,7 +86,7 @@ def mine(
         role_sets = {r.id: frozenset(r.permissions) for r in result.roles}
         declared = None
     merges = suggest_merges(role_sets, merge_threshold) if merge_threshold is not None else None
-    if output_format is MineFormat.json:
+    if as_json or output_format is MineFormat.json:
         echo_json(_json(result, declared, merges))
     elif output_format is MineFormat.yaml:
         text = (

@@ -1,11 +1,17 @@
-"""Shared output helpers of the CLI: problems, JSON, and loading a policy or exiting."""
+"""Shared parts of the CLI: output options, problems, JSON, and loading a policy or exiting.
+
+Exit codes, for every command: 0 ok, 1 the check failed (findings, a deny, new
+access), 2 unusable input or usage (a missing policy included).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -16,6 +22,29 @@ from pdp.errors import EXIT_OK as EXIT_OK
 
 EXIT_FINDINGS = EXIT_FAILED  # the check failed: findings, a deny, new access
 EXIT_INVALID = EXIT_UNUSABLE  # unusable input or usage
+UNUSABLE_CODES = frozenset({"not_found", "no_policy_files", "unreadable"})
+"""Policy problems that mean there is no policy to judge (exit 2 even for `pdp check`)."""
+
+
+class Format(StrEnum):
+    """The output formats every command with output offers."""
+
+    text = "text"
+    json = "json"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format: text or json.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+
+
+def wants_json(output: str, as_json: bool) -> bool:
+    """True when `--format json` or its alias `--json` was given."""
+    return as_json or output == "json"
+
+
+def policy_exit_code(problems: Iterable[Problem]) -> int:
+    """The exit code of a policy that does not load: 2 when it is missing or unreadable, else 1."""
+    return EXIT_INVALID if any(p.code in UNUSABLE_CODES for p in problems) else EXIT_FINDINGS
 
 
 def echo_json(data: Any) -> None:

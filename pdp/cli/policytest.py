@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, echo_json, fail, load_or_exit
+from pdp.cli.output import (
+    EXIT_FINDINGS,
+    EXIT_INVALID,
+    EXIT_OK,
+    Format,
+    FormatOpt,
+    JsonOpt,
+    echo_json,
+    fail,
+    load_or_exit,
+    wants_json,
+)
 
 
 def policy_test(
@@ -16,9 +27,13 @@ def policy_test(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    output: FormatOpt = Format.text,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Run policy tests; exit 0 when all pass, 1 when one fails, 2 on invalid input."""
+    """Run YAML policy tests (decisions and findings).
+
+    Exit 0 when all pass, 1 when one fails, 2 on invalid input.
+    """
     from pdp.core.compile import compile_policy
     from pdp.errors import TestFileError
     from pdp.policyci.junit import junit_xml
@@ -33,7 +48,7 @@ def policy_test(
         fail(str(exc), EXIT_INVALID)
     if junit is not None:
         junit.write_text(junit_xml(run), encoding="utf-8")
-    if as_json:
+    if wants_json(output, as_json):
         echo_json(run.to_dict())
     else:
         typer.echo(render_report(run))

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, echo_json, fail, load_or_exit
+from pdp.cli.output import (
+    EXIT_FINDINGS,
+    EXIT_INVALID,
+    EXIT_OK,
+    JsonOpt,
+    echo_json,
+    fail,
+    load_or_exit,
+)
 
 
 class Format(StrEnum):
@@ -22,12 +30,20 @@ class Format(StrEnum):
 def replay(
     log: Annotated[str, typer.Argument(help="Decision log: path, sqlite:///PATH, URL or .jsonl.")],
     policy: Annotated[Path, typer.Option("--policy", help="Candidate policy file or directory.")],
-    output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    output: Annotated[
+        Format, typer.Option("--format", help="Output format: text, json or markdown.")
+    ] = Format.text,
+    as_json: JsonOpt = False,
     fail_on_flip: Annotated[
         bool, typer.Option("--fail-on-flip", help="Exit 1 when any decision would flip.")
     ] = False,
 ) -> None:
-    """Re-decide logged decisions under a candidate policy and report the flips."""
+    """Re-decide logged decisions under a candidate policy.
+
+    Reports the decisions that would flip.
+
+    Exit 0, or 1 with --fail-on-flip when a decision would flip; 2 on invalid input.
+    """
     from pdp.audit.log import read_records
     from pdp.core.compile import compile_policy
     from pdp.errors import StorageError
@@ -41,7 +57,7 @@ def replay(
         report = run_replay(compiled, read_records(log))
     except (StorageError, ValueError) as exc:
         fail(f"cannot read decision log `{log}`: {exc}", EXIT_INVALID)
-    if output is Format.json:
+    if as_json or output is Format.json:
         echo_json(report.to_dict())
     elif output is Format.markdown:
         typer.echo(render_replay_markdown(report), nl=False)

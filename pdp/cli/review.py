@@ -58,7 +58,11 @@ def review(
         ),
     ] = None,
 ) -> None:
-    """Review a policy's privileges: SoD, toxic combinations, duties, grants, exposure."""
+    """Review a policy's privileges and report the findings.
+
+    Separation of duties, toxic combinations, duties, grants and exposure; exit
+    0 with no finding at or above --fail-on, 1 with one, 2 on invalid input.
+    """
     from datetime import UTC, datetime
 
     from pdp.analysis.finding import severity_at_least

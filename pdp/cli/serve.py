@@ -77,7 +77,7 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Run the decision service (HTTP API, decision log, metrics, hot reload)."""
+    """Run the decision service (HTTP API, decision log, metrics)."""
     from pdp.service.auth import hash_token
 
     gc.enable()  # `pdp.cli.app.main` runs batch commands without it; a server needs it

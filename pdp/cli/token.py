@@ -9,7 +9,9 @@ import typer
 
 from pdp.cli.output import fail
 
-token_app = typer.Typer(help="Make service tokens and their config hashes.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Make service tokens and their config hashes.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @token_app.command("new")

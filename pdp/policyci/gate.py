@@ -149,13 +149,13 @@ def _check_step(options: CiOptions, result: CiResult) -> CompiledPolicy | None:
 
 def unformatted_files(files: list[Path]) -> list[Path]:
     """The policy files `pdp fmt` would change (unreadable ones are the check step's)."""
-    from pdp.policyci.fmt import format_text
+    from pdp.policyci.fmt import needs_format
 
     unformatted = []
     for file in files:
         try:
             text = file.read_text(encoding="utf-8")
-            if format_text(text) != text:
+            if needs_format(text):
                 unformatted.append(file)
         except Exception:  # a file the check step already reported
             continue
@@ -198,10 +198,8 @@ def _test_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult, r
 def _base_policy(options: CiOptions) -> tuple[CompiledPolicy | None, str]:
     """The base revision's policy, or None and why not."""
     base = options.base
-    if not base:
+    if base is None:
         return None, "no base revision given"
-    if not is_revision(base):
-        return None, f"no base revision `{base}` here (first commit, shallow clone or no remote?)"
     try:
         return compile_source(base, str(options.policy)), ""
     except RevisionError:
@@ -319,7 +317,15 @@ def _once_per_policy(review: Any) -> Any:
 
 
 def run_ci(options: CiOptions) -> CiResult:
-    """Run every step; raise `CiInputError` when an input other than the policy is unusable."""
+    """Run every step; raise `CiInputError` when an input other than the policy is unusable.
+
+    Only an absent base skips the diff: a base that does not resolve is unusable.
+    """
+    if options.base is not None and not is_revision(options.base):
+        raise CiInputError(
+            f"base revision `{options.base}` does not resolve here "
+            "(a typo, a shallow clone, or a remote branch not fetched?)"
+        )
     result = CiResult()
     register = read_accepted(options)  # an unusable register stops the run before it starts
     compiled = _check_step(options, result)

@@ -70,25 +70,25 @@ def test_check_json(policy: Path, broken: Path) -> None:
 
 def test_check_missing_path(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", str(tmp_path / "nope.yaml")])
-    assert result.exit_code == 1 and "not_found" in result.output
+    assert result.exit_code == 2 and "not_found" in result.output
 
 
 def test_decide_exit_codes(policy: Path, broken: Path) -> None:
     assert runner.invoke(app, ask(policy, "--role", "teller", "--action", "use")).exit_code == 0
-    assert runner.invoke(app, ask(policy, "--user", "u1", "--action", "disclose")).exit_code == 2
-    assert runner.invoke(app, ask(policy, "--role", "ghost", "--action", "use")).exit_code == 2
+    assert runner.invoke(app, ask(policy, "--user", "u1", "--action", "disclose")).exit_code == 1
+    assert runner.invoke(app, ask(policy, "--role", "ghost", "--action", "use")).exit_code == 1
     neither = runner.invoke(app, ask(policy, "--action", "use"))
-    assert neither.exit_code == 1 and "exactly one" in neither.output
+    assert neither.exit_code == 2 and "exactly one" in neither.output
     both = runner.invoke(app, ask(policy, "--role", "teller", "--user", "u1", "--action", "use"))
-    assert both.exit_code == 1
+    assert both.exit_code == 2
     invalid = runner.invoke(app, ask(broken, "--role", "a", "--action", "use"))
-    assert invalid.exit_code == 1 and "Traceback" not in invalid.output
+    assert invalid.exit_code == 2 and "Traceback" not in invalid.output
 
 
 def test_decide_consent(policy: Path) -> None:
     base = ["decide", str(policy), "--role", "teller", "--class", "identity", "--action", "use"]
     denied = runner.invoke(app, [*base, "--purpose", "marketing", "--json"])
-    assert denied.exit_code == 2
+    assert denied.exit_code == 1
     assert json.loads(denied.stdout)["reasons"] == ["consent_required"]
     allowed = runner.invoke(app, [*base, "--purpose", "marketing", "--consent", "marketing"])
     assert allowed.exit_code == 0
@@ -105,7 +105,7 @@ def test_decide_json(policy: Path) -> None:
 def test_explain(policy: Path) -> None:
     args = ["explain", *ask(policy, "--user", "u1", "--action", "disclose")[1:]]
     text = runner.invoke(app, args)
-    assert text.exit_code == 2
+    assert text.exit_code == 1
     assert "overriding deny D-NO-DISCLOSE" in text.output and "u1 -> teller" in text.output
     data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
     assert data["overridden_by"][0]["grant"] == "D-NO-DISCLOSE"
@@ -122,7 +122,7 @@ def test_export_casbin(policy: Path, broken: Path, tmp_path: Path) -> None:
     assert enforcer.enforce("u1", "identity.id_number", "service", "use")
     assert not enforcer.enforce("u1", "identity.id_number", "service", "disclose")
     failed = runner.invoke(app, ["export", str(broken), "--casbin", str(tmp_path / "x")])
-    assert failed.exit_code == 1 and "Traceback" not in failed.output
+    assert failed.exit_code == 2 and "Traceback" not in failed.output
     assert not (tmp_path / "x").exists()
 
 

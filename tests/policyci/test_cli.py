@@ -208,11 +208,13 @@ def test_ci_against_a_base_revision(repo: Path, tmp_path: Path) -> None:
         "new-access",
     )
     assert code == 1 and "fail  diff" in out
-    code, out = _run("ci", "--policy", "policies", "--base", "nope", "--fail-on", "none")
-    assert code == 0 and "skip  diff: no base revision `nope`" in out
+    code, out = _run("ci", "--policy", "policies", "--base", "orgin/main", "--fail-on", "none")
+    assert code == 2 and "base revision `orgin/main` does not resolve" in out
+    code, out = _run("ci", "--policy", "policies", "--fail-on", "none")
+    assert code == 0 and "skip  diff: no base revision given" in out
 
 
-def test_first_commit_has_no_base(tmp_path: Path) -> None:
+def test_a_base_the_first_commit_lacks_is_unusable(tmp_path: Path) -> None:
     root = tmp_path / "fresh"
     root.mkdir()
     _git(root, "init", "-q", "-b", "main")
@@ -225,7 +227,7 @@ def test_first_commit_has_no_base(tmp_path: Path) -> None:
         code, out = _run("ci", "--policy", "p.yaml", "--base", "HEAD~1", "--fail-on", "none")
     finally:
         os.chdir(cwd)
-    assert code == 0 and "skip  diff" in out
+    assert code == 2 and "`HEAD~1` does not resolve" in out
 
 
 def test_ci_on_the_reference_policy() -> None:
