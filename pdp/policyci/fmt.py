@@ -1,6 +1,13 @@
-"""Normalising a policy file without losing its comments (`pdp fmt`).
+"""Normalising a policy file without losing its order or comments (`pdp fmt`).
 
-Round-trips the YAML with ruamel.yaml and changes only order:
+By default only the layout changes (`pdp.policyci.layout`): indentation,
+spacing, quoting and flow style, with the author's order of sections, entries
+and keys, and every comment with its item. The result always loads to the same
+data, so the policy version never changes; a file whose result would not is an
+internal error, never written.
+
+With `sort=True` (`pdp fmt --sort`) the order is normalised too, through a
+ruamel.yaml round trip (slower):
 
 - top-level sections in the spec's order (version, actions, levels, classes,
   purposes, roles, grants, users, separation_of_duties, then any others);
@@ -13,7 +20,7 @@ Round-trips the YAML with ruamel.yaml and changes only order:
 
 The order of `actions` and `levels` (lowest first) means something and is kept,
 as is the order of grants and rules. A comment stays with the entry it follows
-on the same line or stands above; the version of the policy does not change.
+on the same line or stands above.
 """
 
 from __future__ import annotations
@@ -22,8 +29,12 @@ import io
 import re
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from pdp.errors import InternalError
+from pdp.policyci.layout import format_layout
 
 SECTIONS = (
     "version",
@@ -63,11 +74,11 @@ SORTED_MAPPINGS = ("classes", "purposes", "roles", "users")
 
 
 def _yaml() -> YAML:
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
+    round_trip = YAML()
+    round_trip.preserve_quotes = True
+    round_trip.width = 4096
+    round_trip.indent(mapping=2, sequence=4, offset=2)
+    return round_trip
 
 
 def _reorder_entry(mapping: CommentedMap, order: list[Any]) -> None:
@@ -208,11 +219,34 @@ def sort_text(text: str) -> str:
     return "".join(out + tail)
 
 
-def format_text(text: str) -> str:
-    """The normalised text of one policy file (comments kept)."""
-    yaml = _yaml()
-    doc = yaml.load(text)
+def sorted_text(text: str) -> str:
+    """The text of one policy file in the spec's order (ruamel.yaml round trip, comments kept)."""
+    round_trip = _yaml()
+    doc = round_trip.load(text)
     normalise_data(doc)
     out = io.StringIO()
-    yaml.dump(doc, out)
+    round_trip.dump(doc, out)
     return sort_text(out.getvalue())
+
+
+def _data(text: str) -> list[Any]:
+    return list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+
+
+def format_text(text: str, *, sort: bool = False, verify: bool = True) -> str:
+    """The normal form of one policy file; with `sort`, in the spec's order too.
+
+    With `verify`, a changed text is loaded both ways to prove it means the
+    same (`InternalError` if not); that costs more than formatting. Raises
+    `yaml.YAMLError` when the text is not YAML.
+    """
+    source = sorted_text(text) if sort else text
+    out = format_layout(source)
+    if verify and out != source and _data(out) != _data(source):
+        raise InternalError("formatting would change what the file means: file a bug")
+    return out
+
+
+def needs_format(text: str, *, sort: bool = False) -> bool:
+    """True when `pdp fmt` would change the text (nothing is loaded to verify it)."""
+    return format_text(text, sort=sort, verify=False) != text
