@@ -5,8 +5,12 @@
                        purpose="account_opening", action="use")
         if d.allowed: ...
 
-Both return the core `Decision` value. Errors (the service unreachable, a 4xx
-or 5xx) raise `PdpClientError` — the caller must treat them as a deny.
+Both return the core `Decision` value, and take the arguments of every
+`pdp.decider.Decider` (`context={"consent": [...]}`), so a `DecisionPoint` and
+a client are interchangeable. Bodies are written and read by `pdp.wire`.
+Errors (the service unreachable, a 4xx or 5xx) raise `PdpClientError` — the
+caller must treat them as a deny. A connection that cannot be made is retried
+(`retries`, 2 by default, by httpx's transport) before that.
 
 An optional local cache (`cache_ttl` seconds, off by default) keeps decisions
 keyed by (policy version, request): entries expire after the TTL and the
@@ -18,37 +22,23 @@ the service logs nothing for a cache hit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
+import msgspec
 
 from pdp.core.decision import Decision
 from pdp.errors import PdpClientError
+from pdp.secrets import redact_url
+from pdp.wire import decode_decisions, encode, request_body
 
 __all__ = ["AsyncPdpClient", "DecisionCache", "PdpClient", "PdpClientError"]
 
 BATCH_SIZE = 1_000  # the service's default `limits.max_batch`
+JSON = {"content-type": "application/json"}
+RETRIES = 2  # connection attempts retried by the transport (connect errors only)
 CacheKey = tuple[str | None, str | None, str, str, str, tuple[str, ...]]
-
-
-def request_body(
-    role: str | None,
-    user: str | None,
-    info_class: str,
-    purpose: str,
-    action: str,
-    consent: Sequence[str] | None,
-) -> dict[str, Any]:
-    """The `DecisionRequestV1` JSON of a request."""
-    body: dict[str, Any] = {"info_class": info_class, "purpose": purpose, "action": action}
-    if role is not None:
-        body["role"] = role
-    if user is not None:
-        body["user"] = user
-    if consent:
-        body["context"] = {"consent": list(consent)}
-    return body
 
 
 def cache_key(body: Mapping[str, Any]) -> CacheKey:
@@ -62,20 +52,6 @@ def cache_key(body: Mapping[str, Any]) -> CacheKey:
         body["action"],
         tuple(sorted(consent)),
     )
-
-
-def decision_of(data: Mapping[str, Any]) -> Decision:
-    """A `Decision` from `DecisionResponseV1` JSON (raises `PdpClientError` when malformed)."""
-    try:
-        return Decision(
-            bool(data["allowed"]),
-            tuple(data["reasons"]),
-            tuple(data["obligations"]),
-            str(data["policy_version"]),
-            str(data["decision_id"]),
-        )
-    except (KeyError, TypeError) as exc:
-        raise PdpClientError(f"malformed decision from the service: {exc}") from None
 
 
 class DecisionCache:
@@ -136,11 +112,9 @@ def _results(response: httpx.Response, many: bool) -> list[Decision]:
     if response.status_code != 200:
         raise _error_of(response)
     try:
-        data = response.json()
-        items = data["results"] if many else [data]
-    except (ValueError, KeyError, TypeError):
+        return decode_decisions(response.content, many)
+    except msgspec.MsgspecError:
         raise PdpClientError("malformed response from the decision service") from None
-    return [decision_of(item) for item in items]
 
 
 def _calls(
@@ -184,15 +158,17 @@ class _Base:
 
 
 def _bodies(requests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    bodies = []
-    for r in requests:
-        consent = (r.get("context") or {}).get("consent")
-        bodies.append(
-            request_body(
-                r.get("role"), r.get("user"), r["info_class"], r["purpose"], r["action"], consent
-            )
+    return [
+        request_body(
+            role=r.get("role"),
+            user=r.get("user"),
+            info_class=r["info_class"],
+            purpose=r["purpose"],
+            action=r["action"],
+            context=r.get("context"),
         )
-    return bodies
+        for r in requests
+    ]
 
 
 class PdpClient(_Base):
@@ -205,18 +181,20 @@ class PdpClient(_Base):
         *,
         timeout: float = 5.0,
         cache_ttl: float = 0.0,
+        retries: int = RETRIES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(token, cache_ttl)
+        transport = transport or httpx.HTTPTransport(retries=retries)
         self.http = httpx.Client(
             base_url=base_url, headers=self.headers, timeout=timeout, transport=transport
         )
 
     def _post(self, path: str, body: Any) -> httpx.Response:
         try:
-            return self.http.post(path, json=body)
+            return self.http.post(path, content=encode(body), headers=JSON)
         except httpx.HTTPError as exc:
-            raise PdpClientError(f"decision service unreachable: {exc}") from None
+            raise PdpClientError(f"decision service unreachable: {redact_url(str(exc))}") from None
 
     def decide(
         self,
@@ -226,10 +204,17 @@ class PdpClient(_Base):
         action: str,
         role: str | None = None,
         user: str | None = None,
-        consent: Sequence[str] | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Ask for one decision (raises `PdpClientError` when the service cannot answer)."""
-        body = request_body(role, user, info_class, purpose, action, consent)
+        body = request_body(
+            role=role,
+            user=user,
+            info_class=info_class,
+            purpose=purpose,
+            action=action,
+            context=context,
+        )
         return self._many([body], single=True)[0]
 
     def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
@@ -266,18 +251,20 @@ class AsyncPdpClient(_Base):
         *,
         timeout: float = 5.0,
         cache_ttl: float = 0.0,
+        retries: int = RETRIES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(token, cache_ttl)
+        transport = transport or httpx.AsyncHTTPTransport(retries=retries)
         self.http = httpx.AsyncClient(
             base_url=base_url, headers=self.headers, timeout=timeout, transport=transport
         )
 
     async def _post(self, path: str, body: Any) -> httpx.Response:
         try:
-            return await self.http.post(path, json=body)
+            return await self.http.post(path, content=encode(body), headers=JSON)
         except httpx.HTTPError as exc:
-            raise PdpClientError(f"decision service unreachable: {exc}") from None
+            raise PdpClientError(f"decision service unreachable: {redact_url(str(exc))}") from None
 
     async def decide(
         self,
@@ -287,10 +274,17 @@ class AsyncPdpClient(_Base):
         action: str,
         role: str | None = None,
         user: str | None = None,
-        consent: Sequence[str] | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Ask for one decision (raises `PdpClientError` when the service cannot answer)."""
-        body = request_body(role, user, info_class, purpose, action, consent)
+        body = request_body(
+            role=role,
+            user=user,
+            info_class=info_class,
+            purpose=purpose,
+            action=action,
+            context=context,
+        )
         return (await self._many([body], single=True))[0]
 
     async def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:

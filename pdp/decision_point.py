@@ -7,27 +7,23 @@
 
 `decide` never raises: any problem with the request, and any internal error,
 is a deny with a reason (fail closed). Decisions are memoised per policy
-version; `swap` and `reload` replace the policy atomically, so each decision
-is made wholly by one version.
+version (`pdp.memo`); `swap` and `reload` replace the policy atomically, so
+each decision — and each `decide_many` batch — is made wholly by one version.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.decision import (
-    CONSENT_REQUIRED,
     ERROR,
+    INVALID_REQUEST,
     Decision,
-    Request,
     SubjectKind,
-    consent_given,
-    decide,
     deny,
     request_from,
 )
@@ -35,34 +31,36 @@ from pdp.core.explain import Explanation, explain
 from pdp.core.load import load_policy, load_policy_text
 from pdp.core.model import Policy
 from pdp.core.queries import HeldPermission, held_permissions, subjects_holding
+from pdp.memo import DecisionMemo
 
 log = logging.getLogger("pdp")
 
-MEMO_LIMIT = 262_144
-MemoKey = tuple[SubjectKind, str, str, str, str]
 
+def _plain_consent(context: Any) -> tuple[str, ...] | None:
+    """The consent of a plain context (None, or a dict whose `consent` is a list of strings).
 
-@dataclass(slots=True)
-class _State:
-    """One policy version and the memo of decisions made by it; replaced whole on swap."""
-
-    compiled: CompiledPolicy
-    memo: dict[MemoKey, Decision] = field(default_factory=dict)
-
-
-def _plain_context(context: Any) -> bool:
-    """True for a dict whose `consent`, if any, is a list of strings (the common, valid case)."""
+    None when the context is anything else: `request_from` then judges it.
+    """
+    if context is None:
+        return ()
     if type(context) is not dict:
-        return False
+        return None
     consent = context.get("consent")
-    return consent is None or (type(consent) is list and all(type(c) is str for c in consent))
+    if consent is None:
+        return ()
+    if type(consent) is list and all(type(c) is str for c in consent):
+        return tuple(consent)
+    return None
 
 
 class DecisionPoint:
-    """Answers access decisions for one policy, swapped atomically on reload."""
+    """Answers access decisions for one policy, swapped atomically on reload.
+
+    It is a `pdp.decider.Decider`, as the service's clients are.
+    """
 
     def __init__(self, compiled: CompiledPolicy, source: str | Path | None = None) -> None:
-        self._state = _State(compiled)
+        self._state = DecisionMemo(compiled)
         self.source = Path(source) if source is not None else None
 
     @classmethod
@@ -97,7 +95,7 @@ class DecisionPoint:
 
     def swap(self, compiled: CompiledPolicy) -> None:
         """Make `compiled` the deciding policy, in one step, with a fresh memo."""
-        self._state = _State(compiled)
+        self._state = DecisionMemo(compiled)
 
     def reload(self, path: str | Path | None = None) -> str:
         """Reload from `path` (or the original source); on `PolicyError` the old policy stays."""
@@ -118,82 +116,25 @@ class DecisionPoint:
         context: Any = None,
     ) -> Decision:
         """Decide one request. Never raises: bad input and internal errors deny with a reason."""
-        state = self._state
-        try:
-            if (
-                (role is None) != (user is None)
-                and type(role if user is None else user) is str
-                and type(info_class) is str
-                and type(purpose) is str
-                and type(action) is str
-                and (context is None or _plain_context(context))
-            ):
-                # Fast path: plain strings and a plain context, the memo keyed on the request.
-                kind: SubjectKind = "role" if user is None else "user"
-                key: MemoKey = (kind, role if user is None else user, info_class, purpose, action)
-                return self._decide_key(state, key, context)
-            request = request_from(role, user, info_class, purpose, action, context)
-            if isinstance(request, str):
-                return deny(state.compiled.version, request)
-            return self._decide(state, request)
-        except Exception:  # fail closed: an internal error is a deny, never an allow
-            log.exception("internal error while deciding; denied")
-            return deny(state.compiled.version, ERROR)
-
-    def decide_request(self, request: Request) -> Decision:
-        """Decide a `Request` value. Never raises."""
-        state = self._state
-        try:
-            return self._decide(state, request)
-        except Exception:
-            log.exception("internal error while deciding; denied")
-            return deny(state.compiled.version, ERROR)
-
-    def _decide(self, state: _State, request: Request) -> Decision:
-        key: MemoKey = (
-            request.subject_kind,
-            request.subject,
-            request.info_class,
-            request.purpose,
-            request.action,
-        )
-        return self._decide_key(state, key, request.context)
-
-    @staticmethod
-    def _decide_key(state: _State, key: MemoKey, context: Mapping[str, Any] | None) -> Decision:
-        memo = state.memo
-        decision = memo.get(key)
-        if decision is None:
-            # The memo holds the answer of rules 1-4 and 7 with consent aside (as if the
-            # customer consented to the purpose itself); consent is checked per request below.
-            decision = decide(state.compiled, Request(*key, {"consent": [key[3]]}))
-            if len(memo) >= MEMO_LIMIT:
-                memo.clear()
-            memo[key] = decision
-        compiled = state.compiled
-        if (
-            decision.allowed
-            and key[3] in compiled.consent_scope
-            and not consent_given(compiled, key[3], context or {})
-        ):
-            return deny(decision.policy_version, CONSENT_REQUIRED)
-        return decision
+        return _decide(self._state, role, user, info_class, purpose, action, context)
 
     def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
-        """Decide several requests given as mappings of `decide`'s arguments, in order."""
+        """Decide requests given as mappings of `decide`'s arguments, in order, by one version."""
+        memo = self._state
         results = []
         for item in requests:
             if not isinstance(item, Mapping):
-                results.append(deny(self.version, "invalid_request"))
+                results.append(deny(memo.compiled.version, INVALID_REQUEST))
                 continue
             results.append(
-                self.decide(
-                    role=item.get("role"),
-                    user=item.get("user"),
-                    info_class=item.get("info_class"),
-                    purpose=item.get("purpose"),
-                    action=item.get("action"),
-                    context=item.get("context"),
+                _decide(
+                    memo,
+                    item.get("role"),
+                    item.get("user"),
+                    item.get("info_class"),
+                    item.get("purpose"),
+                    item.get("action"),
+                    item.get("context"),
                 )
             )
         return results
@@ -211,11 +152,11 @@ class DecisionPoint:
 
         Returns the plain deny `Decision` when the request itself is malformed.
         """
-        state = self._state
+        compiled = self._state.compiled
         request = request_from(role, user, info_class, purpose, action, context)
         if isinstance(request, str):
-            return deny(state.compiled.version, request)
-        return explain(state.compiled, request)
+            return deny(compiled.version, request)
+        return explain(compiled, request)
 
     def permissions_of(
         self, kind: Literal["role", "user"], subject: str
@@ -237,3 +178,46 @@ class DecisionPoint:
         ):
             return None
         return subjects_holding(compiled, info_class, purpose, action)
+
+
+def _decide(
+    memo: DecisionMemo,
+    role: Any,
+    user: Any,
+    info_class: Any,
+    purpose: Any,
+    action: Any,
+    context: Any,
+) -> Decision:
+    """Decide one request by the policy of `memo` (never raises)."""
+    try:
+        consent = _plain_consent(context)
+        if (
+            consent is not None
+            and (role is None) != (user is None)
+            and type(role if user is None else user) is str
+            and type(info_class) is str
+            and type(purpose) is str
+            and type(action) is str
+        ):
+            # The common case, plain strings: the memo is keyed on the request as given.
+            kind: SubjectKind = "role" if user is None else "user"
+            subject = role if user is None else user
+            return memo.decide((kind, subject, info_class, purpose, action, consent))
+        request = request_from(role, user, info_class, purpose, action, context)
+        if isinstance(request, str):
+            return deny(memo.compiled.version, request)
+        given = tuple(request.context.get("consent", ()))
+        return memo.decide(
+            (
+                request.subject_kind,
+                request.subject,
+                request.info_class,
+                request.purpose,
+                request.action,
+                given,
+            )
+        )
+    except Exception:  # fail closed: an internal error is a deny, never an allow
+        log.exception("internal error while deciding; denied")
+        return deny(memo.compiled.version, ERROR)

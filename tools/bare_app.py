@@ -2,8 +2,9 @@
 
     python tools/bare_app.py --port 8282
 
-It validates `DecisionRequestV1` exactly like `POST /v1/decisions` and returns
-a constant decision of the same shape: no auth, no deciding, no log, no
+It is what a plain FastAPI endpoint looks like: a pydantic model of the same
+request (strict, closed, bounded ids) validated by FastAPI, and a constant
+decision of the same shape as the answer: no auth, no deciding, no log, no
 metrics. The load test compares `pdp serve` against it.
 """
 
@@ -11,10 +12,42 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Annotated
 
 from fastapi import FastAPI, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from pdp.service.schemas import DecisionRequestV1, DecisionResponseV1
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class Context(BaseModel):
+    """The consent of a request."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    consent: list[Id] = Field(default_factory=list, max_length=64)
+
+
+class DecisionRequest(BaseModel):
+    """The request of `POST /v1/decisions`, as a FastAPI developer would write it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    role: Id | None = None
+    user: Id | None = None
+    info_class: Id
+    purpose: Id
+    action: Id
+    context: Context | None = None
+
+
+class DecisionResponse(BaseModel):
+    """The answer's shape."""
+
+    allowed: bool
+    reasons: list[str]
+    obligations: list[str]
+    policy_version: str
+    decision_id: str
+
 
 app = FastAPI(title="bare baseline")
 
@@ -28,8 +61,8 @@ ANSWER = {
 ANSWER_BYTES = json.dumps(ANSWER, separators=(",", ":")).encode()
 
 
-@app.post("/v1/decisions", response_model=DecisionResponseV1)
-async def decide(body: DecisionRequestV1) -> Response:
+@app.post("/v1/decisions", response_model=DecisionResponse)
+async def decide(body: DecisionRequest) -> Response:
     """Parse the request and answer a constant, pre-encoded (the cheapest possible answer)."""
     return Response(ANSWER_BYTES, media_type="application/json")
 

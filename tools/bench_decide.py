@@ -175,7 +175,7 @@ def bench_size(grants: int, args: argparse.Namespace, workdir: Path) -> dict[str
 
     def cold(q: dict[str, Any]) -> Callable[[], Any]:
         def call() -> Any:
-            state.memo.clear()
+            state.clear()
             return dp.decide(**q)
 
         return call

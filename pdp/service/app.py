@@ -26,8 +26,8 @@ from pdp.decision_point import DecisionPoint
 from pdp.monitor import Monitor
 from pdp.service.auth import Authenticator
 from pdp.service.config import ServiceConfig, load_config
-from pdp.service.deciding import Decider
-from pdp.service.errors import BodyLimit, install_error_handlers
+from pdp.service.deciding import DecisionService
+from pdp.service.errors import RequestGuard, install_error_handlers
 from pdp.service.metrics import Metrics
 from pdp.service.openapi import install_openapi
 from pdp.service.reload import PolicyWatcher, Reloader
@@ -61,7 +61,7 @@ def create_app(
         metrics=metrics,
         monitor=monitor,
         auth=Authenticator(config),
-        decider=Decider(dp, the_log, metrics, monitor),
+        decisions=DecisionService(dp, the_log, metrics, monitor),
         reloader=reloader,
         watcher=PolicyWatcher(reloader, config.watch_interval) if config.watch else None,
         owns_log=owns_log,
@@ -90,7 +90,11 @@ def create_app(
     app.state.service = state
     app.state.metrics = metrics
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=config.limits.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=config.limits.max_body_bytes,
+        allowed_hosts=config.allowed_hosts,
+    )
     for module in (decisions, authzen, policy, review, health):
         app.include_router(module.router)
     install_openapi(app)

@@ -1,6 +1,6 @@
 """AuthZEN Authorization API 1.0 evaluations, mapped onto pdp's own question and answer.
 
-An AuthZEN evaluation becomes pdp's native request JSON (`DecisionRequestV1`):
+An AuthZEN evaluation becomes pdp's native request (`pdp.wire.DecisionRequestV1`):
 
     subject   {type: role | user, id}        -> role or user
     resource  {type: info_class, id}         -> info_class
@@ -8,9 +8,10 @@ An AuthZEN evaluation becomes pdp's native request JSON (`DecisionRequestV1`):
     action    {name}                         -> action
     context   {purpose, ...}                 -> purpose; the other keys are pdp's context
 
-The `Decider` then validates and decides that item exactly as it does for
-`POST /v1/decisions`: one validator, one memo, one log record and one count
-per decision, whichever API asked. The answer's `context` is the native
+The native validator (`pdp.wire`) then checks that item and the
+`DecisionService` decides it exactly as for `POST /v1/decisions`: one
+validator, one memo, one log record and one count per decision, whichever API
+asked. The answer's `context` is the native
 decision (`DecisionResponseV1`: allowed, reasons, obligations, policy version,
 decision id) plus `reason_admin`, the reasons keyed by the HTTP status they
 stand for, as in the specification's "reason" example.
@@ -22,18 +23,17 @@ does not know is a bad request (400), like any other invalid value.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Final, Literal
 
-from pydantic import ValidationError
+import msgspec
 
 from pdp.core.decision import Decision
 from pdp.errors import RequestError
-from pdp.service.deciding import Answer
-from pdp.service.errors import describe
-from pdp.service.schemas import DecisionRequestV1
+from pdp.service.errors import wire_error
+from pdp.wire import convert_request, response_of
 
 SUBJECT_TYPES: Final = ("role", "user")
 RESOURCE_TYPE: Final = "info_class"
@@ -166,44 +166,37 @@ def answered(allowed: Sequence[bool], semantic: Semantic) -> int:
 def native_error(item: dict[str, Any], where: str = "") -> RequestError | None:
     """Why the native validator refuses an item, named by the AuthZEN field it came from."""
     try:
-        DecisionRequestV1.model_validate(item)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
+        convert_request(item)
+    except msgspec.ValidationError as exc:
+        native, message = wire_error(exc)
     else:
         return None
-    loc = tuple(error.get("loc", ()))
-    if error["type"] == "one_subject":
+    if message.startswith("give exactly one of"):
         field = at(where, "subject.id")
         return RequestError(f"`{field}` is required", field)
-    if loc[:2] == ("context", CUSTOMER):
-        loc = ("resource", "properties", *loc[1:])
-    elif loc and loc[0] in _ORIGIN:
-        loc = (*_ORIGIN[str(loc[0])], *loc[1:])
-    _, _, field, message = describe({**error, "loc": ("body", *loc)})
-    field = at(where, field)
-    if where:
-        message = message.replace(f"`{field[len(where) + 1 :]}`", f"`{field}`", 1)
+    head = re.split(r"[.\[]", native, maxsplit=1)[0]
+    if native.startswith(f"context.{CUSTOMER}"):
+        mapped = "resource.properties" + native[len("context") :]
+    elif head in _ORIGIN:
+        mapped = ".".join(_ORIGIN[head]) + native[len(head) :]
+    else:
+        mapped = native
+    field = at(where, mapped)
+    message = message.replace(f"`{native}`", f"`{field}`", 1)
+    if message == field or not message.startswith("`"):
+        message = f"`{field}`: {message}"
     return RequestError(message, field)
 
 
-def decision_json(answer: Answer, decision_id: str) -> str:
-    """The AuthZEN decision of an answer: `decision`, and the native decision as `context`."""
-    decision = answer.decision
-    native = answer.response_json(decision_id)[:-1]
-    return f'{{"decision":{_flag(decision)},"context":{native},{_reason(decision)}}}}}'
-
-
-def _flag(decision: Decision) -> str:
-    return "true" if decision.allowed else "false"
-
-
-def _reason(decision: Decision) -> str:
-    return _reason_admin(decision.allowed, decision.reasons)
+def decision_json(decision: Decision) -> dict[str, Any]:
+    """The AuthZEN decision: `decision`, and the native decision as `context` (+ `reason_admin`)."""
+    native = msgspec.structs.asdict(response_of(decision))
+    native["reason_admin"] = _reason_admin(decision.allowed, decision.reasons)
+    return {"decision": decision.allowed, "context": native}
 
 
 @lru_cache(maxsize=4096)
-def _reason_admin(allowed: bool, reasons: tuple[str, ...]) -> str:
+def _reason_admin(allowed: bool, reasons: tuple[str, ...]) -> dict[str, str]:
     """The `reason_admin` member: the reasons keyed by the status they stand for (200 or 403)."""
     status, verb = ("200", "allowed by") if allowed else ("403", "denied:")
-    text = json.dumps({status: f"{verb} {', '.join(reasons)}"}, ensure_ascii=False)
-    return f'"reason_admin":{text}'
+    return {status: f"{verb} {', '.join(reasons)}"}

@@ -30,7 +30,7 @@ from typing import Any, Final
 from pdp.decision_point import DecisionPoint
 from pdp.errors import RequestError
 from pdp.service.authzen import PURPOSE, RESOURCE_TYPE, SUBJECT_TYPES, entity
-from pdp.service.schemas import MAX_ID_LENGTH
+from pdp.wire import MAX_ID_LENGTH
 
 MAX_PAGE: Final = 1_000
 Results = list[dict[str, str]]

@@ -14,6 +14,10 @@ The file is YAML; every key is optional::
     limits:
       max_body_bytes: 1048576
       max_batch: 1000
+      read_timeout: 10         # seconds a client has to send a whole request
+      keep_alive_timeout: 5    # seconds an idle kept-alive connection stays open
+      max_connections: 1000    # open connections at once; more are closed at once
+    allowed_hosts: [pdp.bank.internal]   # `Host` names served (421 otherwise); `*`: any
     alerts:
       denial_burst: {window_seconds: 60, threshold: 20}
       class_spread: {window_seconds: 300, factor: 3.0, min_classes: 5, baseline_weight: 0.2}
@@ -40,10 +44,10 @@ from pdp.monitor.thresholds import (
     DenialBurst,
     SensitiveOutsideDuties,
 )
+from pdp.wire import HARD_MAX_BATCH
 
 SCOPES = ("decide", "explain", "review", "admin")
 DEFAULT_LOG = "sqlite:///pdp-decisions.db"
-HARD_MAX_BATCH = 10_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -58,10 +62,13 @@ class TokenConfig:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Size limits on requests; anything beyond is a 413."""
+    """Limits on requests (beyond them a 413) and on connections (beyond them a close)."""
 
     max_body_bytes: int = 1_048_576
     max_batch: int = 1_000
+    read_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,7 @@ class ServiceConfig:
     watch_interval: float = 1.0
     metrics_public: bool = False
     log_writer: Literal["process", "thread"] = "process"
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def auth_enabled(self) -> bool:
@@ -190,6 +198,11 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
         if data["log_writer"] not in ("process", "thread"):
             raise ConfigError("`log_writer` must be `process` or `thread`")
         config = replace(config, log_writer=data["log_writer"])
+    if "allowed_hosts" in data:
+        hosts = data["allowed_hosts"]
+        if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+            raise ConfigError("`allowed_hosts` must be a list of host names")
+        config = replace(config, allowed_hosts=tuple(hosts))
     if "watch_interval" in data:
         interval = data["watch_interval"]
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:

@@ -1,26 +1,33 @@
 """Errors at the HTTP edge: every refusal is JSON `{"error": {"code", "message", "field"}}`.
 
-Malformed JSON is a 400, a body or batch over the limits a 413, any other
+Malformed JSON is a 400, a body or batch over the limits a 413, a body that is
+not JSON by its content type a 415, a `Host` not allowed a 421, any other
 invalid request a 422 naming the first field at fault. An unexpected error is
 a 500 without a traceback (deciding itself never gets here: it fails closed).
+`RequestGuard` refuses at the ASGI level, before any route runs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+import msgspec
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pdp.wire import error_path
+
 log = logging.getLogger("pdp.service")
+T = TypeVar("T")
 
 LOCATIONS = ("body", "query", "path", "header")
 NOT_JSON = "the body must be JSON (`content-type: application/json`)"
+ALWAYS_REACHABLE = ("/healthz", "/readyz")  # liveness and readiness answer any Host
 
 
 def error_response(
@@ -116,6 +123,46 @@ def _count(request: Request, code: str) -> None:
         metrics.rejected.labels(code).inc()
 
 
+def validated(raw: bytes, decode: Callable[[bytes], T]) -> T:
+    """A body decoded by a `pdp.wire` decoder, or the 4xx naming the field at fault."""
+    try:
+        return decode(raw)
+    except msgspec.ValidationError as exc:
+        if not _well_formed(raw):
+            raise _refusal(400, "malformed_json", "the body is not valid JSON", "body") from None
+        field, message = wire_error(exc)
+        if field == "requests" and "length <=" in message:
+            limit = message.rpartition("<= ")[2]
+            raise _refusal(
+                413, "batch_too_large", f"a batch holds at most {limit} requests", field
+            ) from None
+        raise _refusal(422, "invalid_request", message, field) from None
+    except msgspec.DecodeError:
+        if not raw.strip():
+            raise _refusal(422, "invalid_request", "a JSON body is required", "body") from None
+        raise _refusal(400, "malformed_json", "the body is not valid JSON", "body") from None
+
+
+def wire_error(error: msgspec.ValidationError) -> tuple[str, str]:
+    """The field and one-line message of a `pdp.wire` validation error."""
+    field, message = error_path(error)
+    if message.startswith("give exactly one of"):
+        field = "role" if field == "body" else f"{field}.role"
+    return field, f"`{field}`: {message}" if field != "body" else message
+
+
+def _well_formed(raw: bytes) -> bool:
+    try:
+        msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
+
+
+def _refusal(status: int, code: str, message: str, field: str | None) -> HTTPException:
+    return HTTPException(status, {"code": code, "message": message, "field": field})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route validation, HTTP and unexpected errors to the one JSON error shape."""
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -123,27 +170,52 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _internal_error)
 
 
-class BodyLimit:
-    """ASGI middleware: refuse bodies over `max_bytes` with a 413, by header or as streamed."""
+class RequestGuard:
+    """ASGI middleware: refuse a `Host` not allowed (421), a body not JSON (415) or too big (413).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `allowed_hosts` empty allows any `Host`. A body counts by its
+    `content-length` and as streamed (chunked), so it is never read past
+    `max_bytes`. `/healthz` and `/readyz` answer any `Host`.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, allowed_hosts: Collection[str] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.hosts = frozenset(h.lower() for h in allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared: bytes | None = None
+        media: bytes | None = None
+        host = b""
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    await self._refuse(scope, send, 400, "bad_content_length", "bad content-length")
-                    return
-                if declared > self.max_bytes:
-                    await self._too_large(scope, send)
-                    return
+            if name == b"host":
+                host = value
+            elif name == b"content-length":
+                declared = value
+            elif name == b"content-type":
+                media = value
+        if self.hosts and not self._host_allowed(host) and scope["path"] not in ALWAYS_REACHABLE:
+            refused = f"the host `{host_name(host)}` is not served here"
+            await self._refuse(scope, send, 421, "host_not_allowed", refused, "host")
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                await self._refuse(scope, send, 400, "bad_content_length", "bad content-length")
+                return
+            if size > self.max_bytes:
+                await self._too_large(scope, send)
+                return
+            if size > 0 and not is_json(media):
+                await self._not_json(scope, send)
+                return
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -160,19 +232,49 @@ class BodyLimit:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if body and not is_json(media):
+            await self._not_json(scope, send)
+            return
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
+
+    def _host_allowed(self, host: bytes) -> bool:
+        return host_name(host) in self.hosts or "*" in self.hosts
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         message = f"the body exceeds {self.max_bytes} bytes"
         await self._refuse(scope, send, 413, "body_too_large", message)
 
-    async def _refuse(self, scope: Scope, send: Send, status: int, code: str, msg: str) -> None:
+    async def _not_json(self, scope: Scope, send: Send) -> None:
+        await self._refuse(scope, send, 415, "unsupported_media_type", NOT_JSON)
+
+    async def _refuse(
+        self, scope: Scope, send: Send, status: int, code: str, msg: str, field: str = "body"
+    ) -> None:
         app = scope.get("app")
         metrics = getattr(getattr(app, "state", None), "metrics", None)
         if metrics is not None:
             metrics.rejected.labels(code).inc()
-        response = error_response(status, code, msg, "body")
+        response = error_response(status, code, msg, field)
         await response(scope, _no_receive, send)
+
+
+def is_json(media: bytes | None) -> bool:
+    """True for `application/json` and any `+json` media type (parameters aside)."""
+    if media is None:
+        return False
+    kind = media.split(b";", 1)[0].strip().lower()
+    return kind == b"application/json" or (
+        kind.startswith(b"application/") and kind.endswith(b"+json")
+    )
+
+
+def host_name(host: bytes) -> str:
+    """The name of a `Host` header value, lower case, without its port (`[::1]:80` -> `::1`)."""
+    text = host.decode("latin-1").strip().lower()
+    if text.startswith("["):
+        return text[1:].partition("]")[0]
+    name, _, port = text.rpartition(":")
+    return name if name and port.isdigit() else text
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -1,18 +1,25 @@
-"""The OpenAPI document: FastAPI's, plus the request bodies the decision routes parse themselves."""
+"""The OpenAPI document: FastAPI's, plus the `pdp.wire` types the decision routes use."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
 
 from pdp.service.authzen_schemas import REQUESTS as AUTHZEN_REQUESTS
-from pdp.service.schemas import DecisionBatchRequestV1, DecisionRequestV1
 from pdp.service.security import SCHEME
+from pdp.wire import (
+    DecisionBatchRequestV1,
+    DecisionBatchResponseV1,
+    DecisionRequestV1,
+    DecisionResponseV1,
+)
 
-REF = "#/components/schemas/{model}"
+REF = "#/components/schemas/{name}"
+PYDANTIC_REF = "#/components/schemas/{model}"
+WIRE = (DecisionRequestV1, DecisionBatchRequestV1, DecisionResponseV1, DecisionBatchResponseV1)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -29,9 +36,10 @@ def install_openapi(app: FastAPI) -> None:
         )
         components = document.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
-        models: tuple[type[BaseModel], ...] = (DecisionRequestV1, DecisionBatchRequestV1)
-        for model in models + AUTHZEN_REQUESTS:
-            schema = model.model_json_schema(ref_template=REF)
+        _, wire = msgspec.json.schema_components(WIRE, ref_template=REF)
+        schemas.update(wire)
+        for model in AUTHZEN_REQUESTS:
+            schema = model.model_json_schema(ref_template=PYDANTIC_REF)
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
         components.setdefault("securitySchemes", {})[SCHEME] = {

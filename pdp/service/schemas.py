@@ -1,101 +1,15 @@
-"""Versioned wire types of the service (pydantic v2): strict, closed, bounded.
+"""The OpenAPI documentation of the service's other answers (pydantic models).
 
-Every request type forbids unknown fields and bounds its strings and lists, so
-a malformed request is a 4xx naming the field, never a 5xx. Response types
-document the JSON the endpoints return.
+The decision requests and answers are `pdp.wire` types (msgspec), validated
+and encoded there; the models here only document the JSON that the policy,
+review, health and error endpoints return.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
-
-from pdp.service.config import HARD_MAX_BATCH
-
-MAX_ID_LENGTH = 256
-MAX_CONSENTS = 64
-
-Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
-
-_REQUEST = ConfigDict(extra="forbid", strict=True)
-
-
-class ContextV1(BaseModel):
-    """The request context: the purposes the customer consented to (no customer data)."""
-
-    model_config = _REQUEST
-
-    consent: list[Id] = Field(default_factory=list, max_length=MAX_CONSENTS)
-
-
-class DecisionRequestV1(BaseModel):
-    """One question: may this role or user take this action on this class for this purpose?"""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "role": "teller",
-                    "info_class": "identity.id_number",
-                    "purpose": "account_opening",
-                    "action": "use",
-                }
-            ]
-        },
-    )
-
-    role: Id | None = None
-    user: Id | None = None
-    info_class: Id
-    purpose: Id
-    action: Id
-    context: ContextV1 | None = None
-
-    @model_validator(mode="after")
-    def _one_subject(self) -> DecisionRequestV1:
-        if (self.role is None) == (self.user is None):
-            raise PydanticCustomError("one_subject", "give exactly one of `role` and `user`")
-        return self
-
-    def decide_args(self) -> dict[str, Any]:
-        """The keyword arguments of `DecisionPoint.decide` for this request."""
-        return {
-            "role": self.role,
-            "user": self.user,
-            "info_class": self.info_class,
-            "purpose": self.purpose,
-            "action": self.action,
-            "context": None if self.context is None else {"consent": self.context.consent},
-        }
-
-
-class DecisionBatchRequestV1(BaseModel):
-    """Several decision requests, answered in the same order by one policy version."""
-
-    model_config = _REQUEST
-
-    requests: list[DecisionRequestV1] = Field(min_length=1, max_length=HARD_MAX_BATCH)
-
-
-class DecisionResponseV1(BaseModel):
-    """The answer to one request; `decision_id` finds it in the decision log."""
-
-    allowed: bool
-    reasons: list[str]
-    obligations: list[str]
-    policy_version: str
-    decision_id: str
-
-
-class DecisionBatchResponseV1(BaseModel):
-    """The answers to a batch, in request order, all made by one policy version."""
-
-    policy_version: str
-    results: list[DecisionResponseV1]
+from pydantic import BaseModel
 
 
 class MatchV1(BaseModel):
@@ -110,9 +24,14 @@ class MatchV1(BaseModel):
     location: str
 
 
-class ExplanationV1(DecisionResponseV1):
+class ExplanationV1(BaseModel):
     """A decision with the allow grants that matched and the denies that overrode them."""
 
+    allowed: bool
+    reasons: list[str]
+    obligations: list[str]
+    policy_version: str
+    decision_id: str
     request: dict[str, Any] | None = None
     matched: list[MatchV1] = []
     overridden_by: list[MatchV1] = []

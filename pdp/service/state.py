@@ -9,7 +9,7 @@ from pdp.decision_point import DecisionPoint
 from pdp.monitor import Monitor
 from pdp.service.auth import Authenticator
 from pdp.service.config import ServiceConfig
-from pdp.service.deciding import Decider
+from pdp.service.deciding import DecisionService
 from pdp.service.metrics import Metrics
 from pdp.service.reload import PolicyWatcher, Reloader
 
@@ -24,7 +24,7 @@ class ServiceState:
     metrics: Metrics
     monitor: Monitor
     auth: Authenticator
-    decider: Decider
+    decisions: DecisionService
     reloader: Reloader
     watcher: PolicyWatcher | None
     owns_log: bool

@@ -45,6 +45,8 @@ shutil.copy(POLICY, TMP / "policy" / "policy.yaml")
 APP = build_app(TMP / "policy", f"sqlite:///{TMP / 'decisions.db'}")
 CLIENT = TestClient(APP)
 
+JSON = {"content-type": "application/json"}
+
 
 def teardown_module() -> None:
     APP.state.service.log.close()
@@ -80,7 +82,7 @@ def find(client: TestClient, what: str, body: Any, token: str = "") -> dict[str,
 
 def refused(client: TestClient, path: str, body: Any, status: int = 400) -> dict[str, Any]:
     """The error of a request that must be refused with `status`."""
-    response = client.post(path, content=json.dumps(body))
+    response = client.post(path, content=json.dumps(body), headers=JSON)
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()["error"]
     return error
@@ -180,7 +182,7 @@ def test_bad_requests_are_400_naming_the_authzen_field(
 def test_malformed_json_and_no_body_are_400(client: TestClient) -> None:
     for path in (EVALUATION, EVALUATIONS, SEARCH + "subject"):
         for raw in (b"{", b"", b"\xff", b"null"):
-            response = client.post(path, content=raw)
+            response = client.post(path, content=raw, headers=JSON)
             assert response.status_code == 400, (path, raw, response.text)
 
 
@@ -211,7 +213,7 @@ near = st.tuples(st.sampled_from(["subject", "resource", "action", "context"]), 
     ),
 )
 def test_no_input_is_a_server_error_or_a_422(body: Any, path: str) -> None:
-    response = CLIENT.post(path, content=json.dumps(body))
+    response = CLIENT.post(path, content=json.dumps(body), headers=JSON)
     assert response.status_code in (200, 400), response.text
 
 

@@ -29,6 +29,15 @@ LONG = "x" * 257
         ({k: v for k, v in TELLER_OPENING.items() if k != "role"}, 422, "invalid_request", "role"),
         ({**TELLER_OPENING, "info_class": LONG}, 422, "invalid_request", "info_class"),
         ({**TELLER_OPENING, "info_class": ""}, 422, "invalid_request", "info_class"),
+        ({**TELLER_OPENING, "role": "teller\u001b[2J"}, 422, "invalid_request", "role"),
+        ({**TELLER_OPENING, "purpose": "a\u0085b"}, 422, "invalid_request", "purpose"),
+        ({**TELLER_OPENING, "action": "use\u202e"}, 422, "invalid_request", "action"),
+        (
+            {**TELLER_OPENING, "context": {"consent": ["ok", "bad\n"]}},
+            422,
+            "invalid_request",
+            "context.consent[1]",
+        ),
         (
             {**TELLER_OPENING, "context": {"consent": "marketing"}},
             422,
@@ -70,7 +79,6 @@ def test_batch_errors_name_the_item(client: TestClient) -> None:
         (b"{not json", {"content-type": "application/json"}, "malformed_json"),
         (b'{"role": "teller",', {"content-type": "application/json"}, "malformed_json"),
         (b"", {"content-type": "application/json"}, "invalid_request"),
-        (b"role=teller", {"content-type": "application/x-www-form-urlencoded"}, "malformed_json"),
         (b"\xff\xfe", {"content-type": "application/json"}, "malformed_json"),
         (b"[" * 50_000, {"content-type": "application/json"}, "malformed_json"),
         (b'{"requests": ' + b"[" * 50_000, {"content-type": "application/json"}, "malformed_json"),
@@ -117,7 +125,7 @@ def test_internal_error_while_deciding_is_a_logged_counted_deny(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(dp, "decide", broken)
+    monkeypatch.setattr(dp, "decide_many", broken)
     response = client.post("/v1/decisions", json=TELLER_OPENING)
     assert response.status_code == 200
     data = response.json()

@@ -61,7 +61,9 @@ def check(app: FastAPI) -> None:
         allowed = c.get("/customers/c1/id-number", headers={"x-user": "u1"})
         assert allowed.status_code == 200 and allowed.json()["obligations"] == ["mask:partial"]
         denied = c.get("/customers/c1/id-number", headers={"x-user": "u2"})
-        assert denied.status_code == 403 and "default_deny" in denied.json()["detail"]
+        assert denied.status_code == 403
+        assert denied.json()["detail"]["code"] == "access_denied"
+        assert "default_deny" not in denied.text  # reasons stay in the log by default
         assert c.get("/customers/c1/id-number").status_code == 403
         assert c.get("/balance", headers={"x-role": "teller"}).status_code == 200
         assert c.get("/balance", headers={"x-role": "analyst"}).status_code == 403
@@ -96,3 +98,55 @@ def test_unreachable_service_is_503_never_allow() -> None:
 def test_require_needs_one_subject_source() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         require(info_class="a", purpose="b", action="c")
+
+
+def marketing(decider: Any, details: bool = False) -> FastAPI:
+    """An application whose endpoint needs the customer's consent to marketing."""
+    app = FastAPI()
+    guard = require(
+        info_class="account.balance",
+        purpose="marketing",
+        action="use",
+        role_from="x-role",
+        consent_from=lambda request: request.headers.get("x-consent", "").split(","),
+        decider=decider,
+        details=details,
+    )
+
+    @app.get("/offers", dependencies=[Depends(guard)])
+    async def offers() -> dict[str, str]:
+        return {"offer": "savings"}
+
+    return app
+
+
+@pytest.mark.parametrize("kind", ["in-process", "async client", "sync client"])
+def test_no_or_empty_consent_is_none_and_a_403_consent_required(
+    service: FastAPI, kind: str
+) -> None:
+    deciders = {
+        "in-process": lambda: DecisionPoint.from_path(POLICY),
+        "async client": lambda: AsyncPdpClient(
+            "http://pdp", transport=httpx.ASGITransport(app=service)
+        ),
+        "sync client": lambda: PdpClient("http://pdp", transport=TestClient(service)._transport),
+    }
+    with TestClient(marketing(deciders[kind]())) as c:
+        for headers in ({"x-role": "teller"}, {"x-role": "teller", "x-consent": ""}):
+            denied = c.get("/offers", headers=headers)
+            assert denied.status_code == 403, denied.text
+            assert denied.json()["detail"]["code"] == "consent_required"
+        given = c.get("/offers", headers={"x-role": "teller", "x-consent": "marketing, "})
+        assert given.status_code == 200
+        assert c.get("/offers", headers={"x-role": "", "x-consent": "marketing"}).status_code == 403
+
+
+def test_the_403_names_the_decision_and_reasons_only_when_asked(service: FastAPI) -> None:
+    client = AsyncPdpClient("http://pdp", transport=httpx.ASGITransport(app=service))
+    with TestClient(marketing(client)) as c:
+        body = c.get("/offers", headers={"x-role": "analyst"}).json()["detail"]
+        assert body["message"] == "access denied" and len(body["decision_id"]) == 32
+        assert "reasons" not in body
+    with TestClient(marketing(client, details=True)) as c:
+        body = c.get("/offers", headers={"x-role": "analyst"}).json()["detail"]
+        assert body["reasons"] == ["default_deny"]

@@ -7,7 +7,7 @@
     POST /access/v1/search/action       which actions             scope `review`
     GET  /.well-known/authzen-configuration   the metadata       no token needed
 
-Evaluations go through the `Decider` like `POST /v1/decisions` (see
+Evaluations go through the `DecisionService` like `POST /v1/decisions` (see
 `pdp.service.authzen`): same validation, log record and metrics. A bad
 request is a 400 in the service's error shape, naming the AuthZEN field; a
 denied request is a 200 with `"decision": false`. An `X-Request-ID` header is
@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import msgspec
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.routing import APIRoute
 
@@ -37,11 +38,12 @@ from pdp.service.authzen_schemas import (
     AuthzenSubjectSearchRequestV1,
 )
 from pdp.service.authzen_search import search
-from pdp.service.deciding import Answer, InvalidRequestError, wait_for_log
+from pdp.service.deciding import wait_for_log
 from pdp.service.routes.decisions import body_of, check_batch_size, json_body, json_response
-from pdp.service.schemas import DecisionRequestV1, ErrorV1
+from pdp.service.schemas import ErrorV1
 from pdp.service.security import authorize
 from pdp.service.state import ServiceState
+from pdp.wire import DecisionRequestV1, convert_request
 
 REQUEST_ID = "x-request-id"
 PREFIX = "/access/v1"
@@ -87,20 +89,16 @@ def bad_request(error: RequestError) -> HTTPException:
     return HTTPException(400, detail)
 
 
-def decided(
-    service: ServiceState, items: list[dict[str, Any]], caller: str, listed: bool
-) -> list[Answer]:
-    """The answers to mapped items (`listed`: from `evaluations`), or a 400 naming the first bad."""
-    try:
-        return service.decider.answers(items, caller)
-    except InvalidRequestError:
-        for i, item in enumerate(items):
+def validated_items(items: list[dict[str, Any]], listed: bool) -> list[DecisionRequestV1]:
+    """The native requests of mapped items (`listed`: from `evaluations`), or a 400 naming one."""
+    requests = []
+    for i, item in enumerate(items):
+        try:
+            requests.append(convert_request(item))
+        except msgspec.ValidationError:
             error = native_error(item, f"evaluations[{i}]" if listed else "")
-            if error is not None:
-                raise bad_request(error) from None
-        # the validator accepts what the Decider refused: decide the validated form
-        valid = [DecisionRequestV1.model_validate(item).model_dump() for item in items]
-        return service.decider.answers(valid, caller)
+            raise bad_request(error or RequestError("invalid request", "body")) from None
+    return requests
 
 
 @router.post(
@@ -119,11 +117,9 @@ async def evaluation(request: Request) -> Response:
     except RequestError as exc:
         raise bad_request(exc) from None
     await wait_for_log(service.log)
-    answers = decided(service, [item], caller.name, listed=False)
-    (decision_id,) = service.decider.record(answers, caller.name)
-    data = decision_json(answers[0], decision_id)
+    (decision,) = service.decisions.decide(validated_items([item], listed=False), caller.name)
     service.metrics.latency.labels("authzen_evaluation").observe(time.perf_counter() - started)
-    return Response(data.encode(), media_type="application/json")
+    return json_response(decision_json(decision))
 
 
 @router.post(
@@ -143,16 +139,14 @@ async def evaluations(request: Request) -> Response:
         raise bad_request(exc) from None
     check_batch_size(len(items), service.config.limits.max_batch)
     await wait_for_log(service.log)
-    answers = decided(service, items, caller.name, listed=not single)
-    answers = answers[: answered([a.decision.allowed for a in answers], semantic)]
-    ids = service.decider.record(answers, caller.name)
-    if single:
-        data = decision_json(answers[0], ids[0])
-    else:
-        listed = ",".join([decision_json(a, i) for a, i in zip(answers, ids, strict=True)])
-        data = f'{{"evaluations":[{listed}]}}'
+    requests = validated_items(items, listed=not single)
+    decisions = service.decisions.unrecorded(requests)
+    cut = answered([d.allowed for d in decisions], semantic)
+    made = service.decisions.record(requests[:cut], decisions[:cut], caller.name)
+    answers = [decision_json(d) for d in made]
+    data: Any = answers[0] if single else {"evaluations": answers}
     service.metrics.latency.labels("authzen_evaluations").observe(time.perf_counter() - started)
-    return Response(data.encode(), media_type="application/json")
+    return json_response(data)
 
 
 async def _search(request: Request, what: str) -> Response:

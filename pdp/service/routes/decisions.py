@@ -1,131 +1,108 @@
 """`POST /v1/decisions`, `POST /v1/decisions/batch` and `POST /v1/explain`.
 
 The hot path: the token is checked inline (FastAPI resolves no dependencies
-here), the body parsed by `json.loads` and handed to the `Decider`, which
-validates each distinct question once against the schema and answers repeated
-ones from its memo (see `pdp.service.deciding`). When anything in the body is
-invalid, the body is validated by pydantic (`model_validate_json`) for the
-error — the service's `RequestValidationError` handler names the field and the
-index. The request body schemas are declared in OpenAPI by `openapi_extra`
-(and registered by `pdp.service.openapi`).
+here), the body is validated by `pdp.wire` (one msgspec decode) and decided by
+the `DecisionService`; the answer is encoded by `pdp.wire` too. The request and
+response schemas are declared in OpenAPI by `pdp.service.openapi`.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any, TypeVar
+from typing import Any
 
+import msgspec
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
 
-from pdp.service.config import HARD_MAX_BATCH
-from pdp.service.deciding import InvalidRequestError, wait_for_log
-from pdp.service.schemas import (
-    DecisionBatchRequestV1,
-    DecisionBatchResponseV1,
-    DecisionRequestV1,
-    DecisionResponseV1,
-    ErrorV1,
-    ExplanationV1,
-)
+from pdp.service.deciding import wait_for_log
+from pdp.service.errors import validated
+from pdp.service.schemas import ErrorV1, ExplanationV1
 from pdp.service.security import SECURED, authorize
 from pdp.service.state import ServiceState
+from pdp.wire import (
+    DecisionBatchResponseV1,
+    decode_batch,
+    decode_request,
+    encode,
+    response_of,
+)
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorV1} for code in (400, 401, 403, 413, 422)
+    code: {"model": ErrorV1} for code in (400, 401, 403, 413, 415, 422)
 }
-M = TypeVar("M", bound=BaseModel)
-
-
-def body_of(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI extras declaring a JSON body of `model`, and the bearer token."""
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {
-        **SECURED,
-        "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}},
-    }
-
-
-async def parse(request: Request, model: type[M]) -> M:
-    """Validate the raw body as `model`, or raise `RequestValidationError` (loc under `body`)."""
-    raw = await request.body()
-    if not raw.strip():
-        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
-        raise RequestValidationError([missing])
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=True, include_input=False)
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+JSON = "application/json"
 
 
 async def json_body(request: Request) -> Any:
-    """The body as parsed JSON (strict UTF-8), or None when it is not JSON."""
+    """The body as parsed JSON, or None when it is not JSON."""
     try:
-        return json.loads((await request.body()).decode())
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
+        return msgspec.json.decode(await request.body())
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 
 def json_response(data: Any) -> Response:
-    """Serialise a response once, without FastAPI's generic encoder."""
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, media_type="application/json")
+    """A JSON response encoded by `pdp.wire` (plain data or wire types)."""
+    return Response(encode(data), media_type=JSON)
+
+
+def body_of(model: type) -> dict[str, Any]:
+    """OpenAPI extras declaring a JSON body of a schema registered under the model's name."""
+    return documented(model.__name__)
+
+
+def documented(request: str, response: str | None = None) -> dict[str, Any]:
+    """OpenAPI extras declaring a JSON body and answer of `pdp.wire` types, and the token."""
+    extra: dict[str, Any] = {
+        **SECURED,
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{request}"}}},
+        },
+    }
+    if response is not None:
+        schema = {"$ref": f"#/components/schemas/{response}"}
+        extra["responses"] = {"200": {"content": {JSON: {"schema": schema}}}}
+    return extra
 
 
 @router.post(
     "/decisions",
-    response_model=DecisionResponseV1,
     responses=ERRORS,
-    openapi_extra=body_of(DecisionRequestV1),
+    openapi_extra=documented("DecisionRequestV1", "DecisionResponseV1"),
 )
 async def decide(request: Request) -> Response:
     """Decide one request; the response names the policy version and the logged decision id."""
     started = time.perf_counter()
     caller = authorize(request, "decide")
-    item = await json_body(request)
+    question = validated(await request.body(), decode_request)
     service: ServiceState = request.app.state.service
     await wait_for_log(service.log)
-    try:
-        data = service.decider.decide_json(item, caller.name)
-    except InvalidRequestError:  # the schema names the error (or, should it accept, decides)
-        model = await parse(request, DecisionRequestV1)
-        data = service.decider.decide_json(model.model_dump(), caller.name)
+    (decision,) = service.decisions.decide([question], caller.name)
     service.metrics.decision_latency.observe(time.perf_counter() - started)
-    return Response(data, media_type="application/json")
+    return Response(encode(response_of(decision)), media_type=JSON)
 
 
 @router.post(
     "/decisions/batch",
-    response_model=DecisionBatchResponseV1,
     responses=ERRORS,
-    openapi_extra=body_of(DecisionBatchRequestV1),
+    openapi_extra=documented("DecisionBatchRequestV1", "DecisionBatchResponseV1"),
 )
 async def decide_batch(request: Request) -> Response:
     """Decide many requests in order, all by one policy version (`limits.max_batch` at most)."""
     started = time.perf_counter()
     caller = authorize(request, "decide")
-    data = await json_body(request)
+    batch = validated(await request.body(), decode_batch)
     service: ServiceState = request.app.state.service
-    limit = service.config.limits.max_batch
-    items = data.get("requests") if type(data) is dict and data.keys() == {"requests"} else None
+    check_batch_size(len(batch.requests), service.config.limits.max_batch)
     await wait_for_log(service.log)
-    try:
-        if type(items) is not list or not 0 < len(items) <= HARD_MAX_BATCH:
-            raise InvalidRequestError
-        check_batch_size(len(items), limit)
-        answer = service.decider.decide_batch_json(items, caller.name)
-    except InvalidRequestError:  # the schema names the error (or, should it accept, decides)
-        model = await parse(request, DecisionBatchRequestV1)
-        check_batch_size(len(model.requests), limit)
-        items = [r.model_dump() for r in model.requests]
-        answer = service.decider.decide_batch_json(items, caller.name)
+    decisions = service.decisions.decide(batch.requests, caller.name)
+    version = decisions[0].policy_version
+    answer = DecisionBatchResponseV1(version, [response_of(d) for d in decisions])
     service.metrics.batch_latency.observe(time.perf_counter() - started)
-    return Response(answer, media_type="application/json")
+    return Response(encode(answer), media_type=JSON)
 
 
 def check_batch_size(size: int, limit: int) -> None:
@@ -145,14 +122,14 @@ def check_batch_size(size: int, limit: int) -> None:
     "/explain",
     response_model=ExplanationV1,
     responses=ERRORS,
-    openapi_extra=body_of(DecisionRequestV1),
+    openapi_extra=documented("DecisionRequestV1"),
 )
 async def explain(request: Request) -> Response:
     """Decide and explain: matched grants, inheritance paths, ancestors, overriding denies."""
     started = time.perf_counter()
     caller = authorize(request, "explain")
-    body = await parse(request, DecisionRequestV1)
+    question = validated(await request.body(), decode_request)
     service: ServiceState = request.app.state.service
-    data = service.decider.explain(body, caller.name)
+    data = service.decisions.explain(question, caller.name)
     service.metrics.latency.labels("explain").observe(time.perf_counter() - started)
     return json_response(data)

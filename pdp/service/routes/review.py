@@ -6,16 +6,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from pdp.service.schemas import MAX_ID_LENGTH, AccessV1, ErrorV1, SubjectPermissionsV1
+from pdp.service.schemas import AccessV1, ErrorV1, SubjectPermissionsV1
 from pdp.service.security import Review
 from pdp.service.state import ServiceState
+from pdp.wire import MAX_ID_LENGTH, PRINTABLE
 
 router = APIRouter(prefix="/v1", tags=["review"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorV1} for code in (401, 403, 404, 422)
 }
-IdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH)]
+IdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=PRINTABLE)]
 
 
 @router.get(
@@ -25,7 +26,7 @@ IdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH)]
 )
 def permissions(
     kind: Literal["role", "user"],
-    subject_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
+    subject_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=PRINTABLE)],
     request: Request,
     caller: Review,
 ) -> dict[str, Any]:
