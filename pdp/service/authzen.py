@@ -24,7 +24,7 @@ does not know is a bad request (400), like any other invalid value.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Final, Literal
 
@@ -40,6 +40,7 @@ RESOURCE_TYPE: Final = "info_class"
 PURPOSE: Final = "purpose"
 CUSTOMER: Final = "customer"
 ENTITIES: Final = ("subject", "action", "resource", "context")
+NO_DEFAULTS: Final[Mapping[str, Any]] = {}
 Semantic = Literal["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
 SEMANTICS: Final[tuple[Semantic, ...]] = (
     "execute_all",
@@ -62,9 +63,13 @@ def at(where: str, field: str) -> str:
     return f"{where}.{field}" if where else field
 
 
-def entity(evaluation: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+def place(index: int | None) -> str:
+    """Where an evaluation stands: `evaluations[2]`, or the body itself (None)."""
+    return "" if index is None else f"evaluations[{index}]"
+
+
+def entity(value: Any, name: str, where: str) -> dict[str, Any]:
     """A required entity of an evaluation (`subject`, `resource`, `action`) as an object."""
-    value = evaluation.get(name)
     if type(value) is not dict:
         field = at(where, name)
         problem = "is required" if value is None else "must be a JSON object"
@@ -72,17 +77,51 @@ def entity(evaluation: dict[str, Any], name: str, where: str) -> dict[str, Any]:
     return value
 
 
-def question_of(evaluation: Any, where: str = "") -> dict[str, Any]:
+def question_of(
+    evaluation: Any, index: int | None = None, defaults: Mapping[str, Any] = NO_DEFAULTS
+) -> dict[str, Any]:
     """pdp's request JSON for one AuthZEN evaluation, or raise `RequestError` (field named).
 
-    Only the AuthZEN structure is checked here; the values (ids, context) are
-    the native validator's, in the `Decider`.
+    `index` is the evaluation's place in a boxcar, whose top level gives the
+    `defaults` for the members the evaluation leaves out. Only the AuthZEN
+    structure is checked here; the values (ids, context) are the native
+    validator's (`pdp.wire`).
     """
     if type(evaluation) is not dict:
-        raise RequestError(f"`{where or 'body'}` must be a JSON object", where or "body")
-    subject = entity(evaluation, "subject", where)
-    resource = entity(evaluation, "resource", where)
-    action = entity(evaluation, "action", where)
+        where = place(index) or "body"
+        raise RequestError(f"`{where}` must be a JSON object", where)
+    get = evaluation.get
+    subject = get("subject", defaults.get("subject"))
+    resource = get("resource", defaults.get("resource"))
+    action = get("action", defaults.get("action"))
+    context = get("context", defaults.get("context"))
+    if (  # the common shape, mapped at once
+        type(subject) is dict
+        and type(resource) is dict
+        and type(action) is dict
+        and type(context) is dict
+        and len(context) == 1
+        and resource.get("type") == RESOURCE_TYPE
+        and "properties" not in resource
+    ):
+        kind, subject_id = subject.get("type"), subject.get("id")
+        info_class, purpose, name = resource.get("id"), context.get(PURPOSE), action.get("name")
+        if (
+            (kind == "role" or kind == "user")
+            and subject_id is not None
+            and info_class is not None
+            and purpose is not None
+            and name is not None
+        ):
+            return {kind: subject_id, "info_class": info_class, "purpose": purpose, "action": name}
+    return _mapped(subject, resource, action, context, place(index))
+
+
+def _mapped(subject: Any, resource: Any, action: Any, context: Any, where: str) -> dict[str, Any]:
+    """`question_of` for any shape: every member checked, a missing id left to the validator."""
+    subject = entity(subject, "subject", where)
+    resource = entity(resource, "resource", where)
+    action = entity(action, "action", where)
     kind = subject.get("type")
     if kind not in SUBJECT_TYPES:
         field = at(where, "subject.type")
@@ -90,7 +129,6 @@ def question_of(evaluation: Any, where: str = "") -> dict[str, Any]:
     if resource.get("type") != RESOURCE_TYPE:
         field = at(where, "resource.type")
         raise RequestError(f"`{field}` must be `{RESOURCE_TYPE}`", field)
-    context = evaluation.get("context")
     if context is None:
         context = {}
     elif type(context) is not dict:
@@ -130,12 +168,7 @@ def evaluations_of(body: Any) -> tuple[list[dict[str, Any]], Semantic, bool]:
     if type(listed) is not list:
         raise RequestError("`evaluations` must be a JSON array", "evaluations")
     defaults = {k: body[k] for k in ENTITIES if k in body}
-    items = []
-    for i, evaluation in enumerate(listed):
-        where = f"evaluations[{i}]"
-        if type(evaluation) is not dict:
-            raise RequestError(f"`{where}` must be a JSON object", where)
-        items.append(question_of({**defaults, **evaluation}, where))
+    items = [question_of(e, i, defaults) for i, e in enumerate(listed)]
     return items, semantic, False
 
 

@@ -65,11 +65,11 @@ def _purpose(body: dict[str, Any]) -> str:
 
 def subjects(dp: DecisionPoint, body: dict[str, Any]) -> Results:
     """Subject search: the roles or users holding (class, purpose, action)."""
-    kind = _kind(entity(body, "subject", ""))
-    resource = entity(body, "resource", "")
+    kind = _kind(entity(body.get("subject"), "subject", ""))
+    resource = entity(body.get("resource"), "resource", "")
     _class_type(resource)
     info_class = identifier(resource.get("id"), "resource.id")
-    action = identifier(entity(body, "action", "").get("name"), "action.name")
+    action = identifier(entity(body.get("action"), "action", "").get("name"), "action.name")
     holders = dp.who_can(info_class, _purpose(body), action)
     if holders is None:
         return []
@@ -78,15 +78,15 @@ def subjects(dp: DecisionPoint, body: dict[str, Any]) -> Results:
 
 
 def _held(body: dict[str, Any]) -> tuple[str, str]:
-    subject = entity(body, "subject", "")
+    subject = entity(body.get("subject"), "subject", "")
     return _kind(subject), identifier(subject.get("id"), "subject.id")
 
 
 def resources(dp: DecisionPoint, body: dict[str, Any]) -> Results:
     """Resource search: the classes a subject holds for (purpose, action)."""
     kind, subject = _held(body)
-    _class_type(entity(body, "resource", ""))
-    action = identifier(entity(body, "action", "").get("name"), "action.name")
+    _class_type(entity(body.get("resource"), "resource", ""))
+    action = identifier(entity(body.get("action"), "action", "").get("name"), "action.name")
     purpose = _purpose(body)
     held = dp.permissions_of("role" if kind == "role" else "user", subject) or []
     found = sorted({p.info_class for p in held if p.purpose == purpose and p.action == action})
@@ -96,7 +96,7 @@ def resources(dp: DecisionPoint, body: dict[str, Any]) -> Results:
 def actions(dp: DecisionPoint, body: dict[str, Any]) -> Results:
     """Action search: the actions a subject holds on (class, purpose)."""
     kind, subject = _held(body)
-    resource = entity(body, "resource", "")
+    resource = entity(body.get("resource"), "resource", "")
     _class_type(resource)
     info_class = identifier(resource.get("id"), "resource.id")
     purpose = _purpose(body)
