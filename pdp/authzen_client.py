@@ -8,9 +8,11 @@
 It asks pdp's question in AuthZEN terms (`AuthzenMapping` says how: by
 default subject type `role`/`user`, resource type `info_class`, the purpose
 in `context.purpose`, as pdp's own AuthZEN endpoints expect) and returns the
-core `Decision`. From pdp, the decision carries reasons, obligations, policy
-version and decision id (the answer's `context`); from another PDP whatever
-of those its `context` holds, else empty. Anything but `"decision": true` is
+core `Decision` (`AuthzenClient` is a `pdp.decider.Decider`,
+`AsyncAuthzenClient` an `AsyncDecider`). From pdp, the decision carries
+reasons, obligations, policy version and decision id (the answer's
+`context`); from another PDP whatever of those its `context` holds, else
+empty. Anything but `"decision": true` is
 a deny; errors (unreachable, a 4xx or 5xx, a malformed answer) raise
 `PdpClientError` — treat them as a deny.
 
@@ -22,7 +24,7 @@ choose the native or the AuthZEN client by configuration.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -102,23 +104,12 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if type(value) is list else ()
 
 
-def request_context(
-    consent: Sequence[str] | None, context: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """pdp's request context from `consent` and any other `context` keys."""
-    merged = dict(context or {})
-    if consent:
-        merged["consent"] = list(consent)
-    return merged
-
-
 def question(
     role: str | None,
     user: str | None,
     info_class: str,
     purpose: str,
     action: str,
-    consent: Sequence[str] | None,
     context: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """A request as a mapping of `decide_many`'s keys."""
@@ -128,7 +119,7 @@ def question(
         "info_class": info_class,
         "purpose": purpose,
         "action": action,
-        "context": request_context(consent, context),
+        "context": context,
     }
 
 
@@ -231,11 +222,10 @@ class AuthzenClient(_Base):
         action: str,
         role: str | None = None,
         user: str | None = None,
-        consent: Sequence[str] | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> Decision:
-        """Ask for one decision (raises `PdpClientError` when the PDP cannot answer)."""
-        request = question(role, user, info_class, purpose, action, consent, context)
+        """Ask for one decision; `context` is pdp's (`consent`, ...). Raises `PdpClientError`."""
+        request = question(role, user, info_class, purpose, action, context)
         return self.decide_many([request])[0]
 
     def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
@@ -291,11 +281,10 @@ class AsyncAuthzenClient(_Base):
         action: str,
         role: str | None = None,
         user: str | None = None,
-        consent: Sequence[str] | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> Decision:
-        """Ask for one decision (raises `PdpClientError` when the PDP cannot answer)."""
-        request = question(role, user, info_class, purpose, action, consent, context)
+        """Ask for one decision; `context` is pdp's (`consent`, ...). Raises `PdpClientError`."""
+        request = question(role, user, info_class, purpose, action, context)
         return (await self.decide_many([request]))[0]
 
     async def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
