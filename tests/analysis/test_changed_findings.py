@@ -18,7 +18,7 @@ def by_fingerprint(before: list[Finding], after: list[Finding]) -> list[str]:
     return sorted({f.fingerprint for f in after} - known)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy_pairs())
 def test_changed_findings_equal_the_fingerprint_comparison(
     pair: tuple[dict[str, Any], dict[str, Any]],
@@ -29,7 +29,7 @@ def test_changed_findings_equal_the_fingerprint_comparison(
     assert [f.fingerprint for f in resolved] == by_fingerprint(list(new), list(old))
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy_pairs())
 def test_an_entry_identity_is_its_finding_identity(
     pair: tuple[dict[str, Any], dict[str, Any]],
