@@ -111,12 +111,7 @@ class Finding:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The finding as a JSON-ready mapping (the `findings` items of the JSON report)."""
-        return self._document(
-            [{"info_class": c, "purpose": p, "action": a} for c, p, a in self.permissions]
-        )
-
-    def _document(self, permissions: Any) -> dict[str, Any]:
+        """The finding as a JSON-ready mapping (the report's writer: `report.wire`)."""
         return {
             "kind": self.kind,
             "rule_id": self.rule_id,
@@ -125,39 +120,26 @@ class Finding:
             "level": self.level,
             "message": self.message,
             "evidence": [list(path) for path in self.evidence],
-            "permissions": permissions,
+            "permissions": [
+                {"info_class": c, "purpose": p, "action": a} for c, p, a in self.permissions
+            ],
             "location": location_dict(self.location),
             "fingerprint": self.fingerprint,
         }
 
-    def to_json(self) -> str:
-        """`json.dumps(self.to_dict(), ensure_ascii=False)`, with each permission's text cached."""
-        document = self.to_dict() if not self.permissions else self._document(_SLOT_VALUE)
-        text = ENCODER.encode(document)
-        if not self.permissions:
-            return text
-        permissions = self.permissions
-        if isinstance(permissions, Permissions):
-            listed = permissions.json_text()
-        else:
-            listed = ", ".join(map(_permission_text, permissions))
-        return text.replace(_SLOT, f"[{listed}]", 1)
 
-
-# One encoder each, made once: `json.dumps` with options builds a new encoder per call.
-ENCODER = json.JSONEncoder(ensure_ascii=False)  # `json.dumps(x, ensure_ascii=False)`
+# The fingerprint's encoder, made once: `json.dumps` with options builds one per call.
 COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_SLOT_VALUE = "\x00permissions\x00"  # control characters: escaped in JSON, never in an id
-_SLOT = json.dumps(_SLOT_VALUE)
 
 
 class Permissions(Sequence[Permission]):
     """The permissions of a bitset of a space, as a read-only list decoded when read.
 
     Findings of outside-duty or top-level access list thousands of
-    permissions; kept as a mask, their JSON text and fingerprint come from
-    per-bit texts of the space (built once per space) without a tuple per
-    permission. Equal to any sequence of the same permissions in order.
+    permissions; kept as a mask, their fingerprint (and the report's JSON,
+    `report.wire`) come from per-bit texts of the space (built once per
+    space) without a tuple per permission. Equal to any sequence of the same
+    permissions in order.
     """
 
     __slots__ = ("_bits", "_decoded", "mask", "space")
@@ -168,7 +150,8 @@ class Permissions(Sequence[Permission]):
         self._decoded: list[Permission] | None = None
         self._bits: list[int] | None = None
 
-    def _indexes(self) -> list[int]:
+    def bits(self) -> list[int]:
+        """The mask's bits, lowest first (the permissions' order)."""
         if self._bits is None:
             self._bits = self.space.indexes(self.mask)
         return self._bits
@@ -203,15 +186,10 @@ class Permissions(Sequence[Permission]):
     def __repr__(self) -> str:
         return repr(self._list())
 
-    def json_text(self) -> str:
-        """The items of `to_dict`'s permissions list as JSON text, `, `-separated."""
-        texts = _texts(self.space).json
-        return ", ".join([texts[bit] for bit in self._indexes()])
-
     def identity_text(self) -> str:
         """The permissions sorted as the fingerprint sorts them, as compact JSON lists."""
         table = _texts(self.space)
-        bits = sorted(self._indexes(), key=table.rank.__getitem__)
+        bits = sorted(self.bits(), key=table.rank.__getitem__)
         identity = table.identity
         return ",".join([identity[bit] for bit in bits])
 
@@ -258,9 +236,8 @@ def mask_key(space: PermissionSpace, mask: int) -> Hashable:
 
 @dataclass(frozen=True)
 class _SpaceTexts:
-    """Per bit of a space: the permission's JSON text, its fingerprint text, its sort rank."""
+    """Per bit of a space: the permission's fingerprint text and its sort rank."""
 
-    json: list[str]
     identity: list[str]
     rank: list[int]
 
@@ -275,27 +252,15 @@ def _texts(space: PermissionSpace) -> _SpaceTexts:
         rank = [0] * len(table)
         for position, bit in enumerate(sorted(range(len(table)), key=table.__getitem__)):
             rank[bit] = position
-        # Each id encoded once: the texts are those of `_permission_text`/`_identity_text`.
+        # Each id encoded once: the texts are those of `_identity_text`.
         ids = {
             i: json.dumps(i, ensure_ascii=False)
             for i in (*space.classes, *space.purposes, *space.actions)
         }
         found = _SPACE_TEXTS[space] = _SpaceTexts(
-            [
-                f'{{"info_class": {ids[c]}, "purpose": {ids[p]}, "action": {ids[a]}}}'
-                for c, p, a in table
-            ],
-            [f"[{ids[c]},{ids[p]},{ids[a]}]" for c, p, a in table],
-            rank,
+            [f"[{ids[c]},{ids[p]},{ids[a]}]" for c, p, a in table], rank
         )
     return found
-
-
-@lru_cache(maxsize=1 << 18)
-def _permission_text(permission: Permission) -> str:
-    """A permission as its `to_dict` mapping's JSON text."""
-    c, p, a = permission
-    return json.dumps({"info_class": c, "purpose": p, "action": a}, ensure_ascii=False)
 
 
 @lru_cache(maxsize=1 << 18)

@@ -1,5 +1,10 @@
 """`pdp review POLICY`: the privilege review, as text, JSON, Markdown, HTML, SARIF or CSV.
 
+`--kind`, `--rule`, `--min-severity`, `--subject` and `--limit` select the
+findings a report lists and counts, `--group-by` groups them (rule, subject
+or kind) and `--detail` lists every finding of a group in the text report;
+the exit code judges every finding, whatever the selection.
+
 Exit codes: 0 no finding at or above `--fail-on` (default `high`) that the
 risk register (`--accept FILE`) does not accept, 1 at least one, 2 invalid
 input (policy, usage log, window, register, option). `--fail-on none` always
@@ -21,6 +26,8 @@ from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, fail, load_or_e
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from pdp.analysis.report.triage import View
 
 FORMATS = ("text", "json", "markdown", "html", "sarif", "csv")
 FAIL_ON = ("info", "low", "medium", "high", "critical", "none")
@@ -57,6 +64,29 @@ def review(
             help="Risk register of accepted findings: reported as accepted, not failing.",
         ),
     ] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only findings of this kind (repeatable).")
+    ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="Only findings of this rule or grant id (repeatable)."),
+    ] = None,
+    min_severity: Annotated[
+        str, typer.Option("--min-severity", help="Only findings of this severity or above.")
+    ] = "info",
+    subject: Annotated[
+        list[str] | None,
+        typer.Option("--subject", help="Only findings about this id, or `user:ID`/`role:ID`."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help="List at most this many findings.")
+    ] = None,
+    group_by: Annotated[
+        str, typer.Option("--group-by", help="Group findings by rule, subject or kind.")
+    ] = "rule",
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Text: list every finding of every group.")
+    ] = False,
 ) -> None:
     """Review a policy's privileges and report the findings.
 
@@ -79,6 +109,7 @@ def review(
         fail(f"unknown severity `{fail_on}` (choose one of {', '.join(FAIL_ON)})", EXIT_INVALID)
     if since is not None and usage is None:
         fail("`--since` needs `--usage`", EXIT_INVALID)
+    view = _view(kind, rule, min_severity, subject, limit, group_by, detail)
     now = datetime.now(UTC)
     try:
         window = parse_since(since, now) if since is not None else None
@@ -99,10 +130,12 @@ def review(
     for line in verdict.warnings():
         typer.echo(f"warning: {line}", err=True)
     if out is None:
-        write_report(result, fmt, compiled, sys.stdout, verdict)
+        write_report(result, fmt, compiled, sys.stdout, verdict, view)
     else:
         try:
-            _write_whole(out, lambda stream: write_report(result, fmt, compiled, stream, verdict))
+            _write_whole(
+                out, lambda stream: write_report(result, fmt, compiled, stream, verdict, view)
+            )
         except OSError as exc:
             fail(f"cannot write `{out}`: {(exc.strerror or str(exc)).lower()}", EXIT_INVALID)
         typer.echo(f"wrote {out}: {result.summary['findings']} findings ({fmt})", err=True)
@@ -111,6 +144,40 @@ def review(
         for entry in result.findings.entries
     )
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+def _view(
+    kinds: list[str] | None,
+    rules: list[str] | None,
+    min_severity: str,
+    subjects: list[str] | None,
+    limit: int | None,
+    group_by: str,
+    detail: bool,
+) -> View:
+    """The report's view of the options, or exit 2 naming the option at fault."""
+    from pdp.analysis.finding import KINDS
+    from pdp.analysis.report.triage import GROUPINGS, View
+
+    for kind in kinds or ():
+        if kind not in KINDS:
+            fail(f"unknown kind `{kind}` (choose from {', '.join(KINDS)})", EXIT_INVALID)
+    if min_severity not in FAIL_ON[:-1]:
+        fail(
+            f"unknown severity `{min_severity}` (choose one of {', '.join(FAIL_ON[:-1])})",
+            EXIT_INVALID,
+        )
+    if group_by not in GROUPINGS:
+        fail(f"unknown grouping `{group_by}` (choose one of {', '.join(GROUPINGS)})", EXIT_INVALID)
+    return View(
+        kinds=frozenset(kinds or ()),
+        rules=frozenset(rules or ()),
+        min_severity=min_severity,
+        subjects=frozenset(subjects or ()),
+        limit=limit,
+        group_by=group_by,
+        detail=detail,
+    )
 
 
 def _write_whole(out: Path, write: Callable[[TextIO], None]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pdp.analysis.register import Register, read_register
+from pdp.analysis.report.sarif import results as review_results
 from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import check_policy, policy_files
@@ -23,7 +24,7 @@ from pdp.errors import CiInputError, Problem, RegisterError, RevisionError, Test
 from pdp.policyci.diff import PolicyDiff, diff_with_findings, review_function
 from pdp.policyci.git import compile_source, is_revision
 from pdp.policyci.parallel import PARALLEL_BYTES
-from pdp.policyci.render import finding_result, render_markdown, sarif_results
+from pdp.policyci.render import render_markdown, sarif_results
 from pdp.policyci.testing import render_report, run_tests
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -219,7 +220,7 @@ def _review_step(
     reviewed = review(compiled).findings
     verdict = register.judge(reviewed.entries, options.today or datetime.now(UTC).date())
     findings = list(reviewed)
-    result.sarif += [finding_result(f, verdict.acceptance_of(f)) for f in findings]
+    result.sarif += list(review_results(reviewed.entries, verdict))
     if options.fail_on == "none":
         gated: list[Any] = []
     else:

@@ -13,15 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pdp.analysis.register import Acceptance
-from pdp.analysis.report.sarif import suppression
+from pdp.analysis.report.sarif import rule_id
+from pdp.analysis.report.sarif import sarif_log as review_sarif_log
 from pdp.core.compile import CompiledPolicy
 from pdp.core.queries import descendants
 from pdp.errors import Location
 from pdp.policyci.diff import Access, PolicyDiff
 
 MAX_LINES = 60
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 @dataclass(frozen=True)
@@ -293,36 +292,22 @@ def sarif_results(diff: PolicyDiff, min_level: str | None = None) -> list[dict[s
     return results
 
 
-def finding_result(finding: Any, acceptance: Acceptance | None = None) -> dict[str, Any]:
-    """A SARIF result for one review finding (suppressed when the register accepts it)."""
-    result = {
-        "ruleId": f"pdp/{finding.kind}",
+def finding_result(finding: Any) -> dict[str, Any]:
+    """A SARIF result for one review finding of a diff (a new one)."""
+    return {
+        "ruleId": rule_id(finding.kind),
         "level": SARIF_LEVEL.get(finding.severity, "note"),
         "message": {"text": _finding_line(finding)},
         "locations": _sarif_location(getattr(finding, "location", None)),
         "partialFingerprints": {"pdpFinding/v1": finding.fingerprint},
     }
-    if acceptance is not None:
-        result["suppressions"] = [suppression(acceptance)]
-    return result
 
 
 def sarif_log(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """A SARIF 2.1.0 log with one run of pdp and the rules its results name."""
-    rules = sorted({r["ruleId"] for r in results})
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "pdp",
-                        "informationUri": "https://example.invalid/pdp/docs/policy-ci.md",
-                        "rules": [{"id": r, "shortDescription": {"text": r}} for r in rules],
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }
+    """A SARIF 2.1.0 log of one run of pdp: the review's rules, then the others its results name."""
+    log = review_sarif_log(results, {})
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    known = {r["id"] for r in rules}
+    named = sorted({r["ruleId"] for r in results} - known)
+    rules += [{"id": r, "shortDescription": {"text": r}} for r in named]
+    return log

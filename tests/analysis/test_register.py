@@ -233,7 +233,12 @@ def test_review_accept_reports_accepted_findings_and_gates_the_rest(tmp_path: Pa
     assert all(f["accepted"]["owner"] for f in accepted)
     code, out, _ = _run("review", str(POLICY), "--accept", str(REGISTER), "--format", "sarif")
     results = json.loads(out)["runs"][0]["results"]
-    assert sum("suppressions" in r for r in results) == 6
+    assert sum(len(r["properties"]["accepted_subjects"]) for r in results) == 6
+    suppressed = [r for r in results if "suppressions" in r]
+    assert len(suppressed) == 4  # TOX-REIDENTIFY's three subjects are one result
+    assert all(
+        r["properties"]["accepted_subjects"] == r["properties"]["subjects"] for r in suppressed
+    )
     code, out, _ = _run("review", str(POLICY), "--accept", str(REGISTER), "--format", "html")
     assert out.count("accepted until 2027-06-30") == 6
 

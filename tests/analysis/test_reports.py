@@ -16,15 +16,18 @@ from urllib.parse import unquote, urlparse
 import jsonschema
 import pytest
 
-from pdp.analysis.finding import Findings
+from pdp.analysis.finding import Finding, Findings, Permissions
 from pdp.analysis.register import NO_VERDICT
 from pdp.analysis.report import schema_path
 from pdp.analysis.report.render import render
-from pdp.analysis.report.sarif import render_sarif
+from pdp.analysis.report.sarif import bundles, render_sarif
 from pdp.analysis.report.stream import PLACEHOLDER, write_json
+from pdp.analysis.report.triage import Report
+from pdp.analysis.report.wire import encode, finding_document, indented, permission_texts
 from pdp.analysis.review import Review, review
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import load_policy
+from pdp.errors import Location
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -54,9 +57,10 @@ def test_json_report_validates_against_the_shipped_schema(
         jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
 
 
-def report_document(result: Review) -> dict[str, object]:
-    """`Review.to_dict()` plus what the JSON report adds: the register, the acceptances."""
+def report_document(result: Review, compiled: CompiledPolicy) -> dict[str, object]:
+    """`Review.to_dict()` plus what the JSON report adds: overview, register, acceptances."""
     document = result.to_dict(findings=False)
+    document["overview"] = Report.of(result, compiled).overview
     document["register"] = NO_VERDICT.to_dict()
     document["findings"] = [f.to_dict() | {"accepted": None} for f in result.findings]
     return dict(json.loads(json.dumps(document)))
@@ -66,29 +70,38 @@ def test_streamed_json_and_sarif_hold_the_whole_documents_one_finding_a_line(
     result: Review, compiled: CompiledPolicy
 ) -> None:
     text = render(result, "json", compiled)
-    assert json.loads(text) == report_document(result)
+    assert json.loads(text) == report_document(result, compiled)
     for f in result.findings:
-        assert f.to_json() == json.dumps(f.to_dict(), ensure_ascii=False)
         identity = [f.kind, f.rule_id or "", f.subject_kind, f.subject_id]
         identity.append(sorted(list(p) for p in f.permissions))
         hashed = json.dumps(identity, separators=(",", ":"), ensure_ascii=False)
         assert f.fingerprint == hashlib.sha256(hashed.encode()).hexdigest()[:32]
     lines = text.splitlines()
-    assert sum(line.startswith('    {"kind": ') for line in lines) == len(result.findings) > 0
+    assert sum(line.startswith('    {"kind":') for line in lines) == len(result.findings) > 0
     assert lines[:2] == ["{", f'  "policy_version": "{result.policy_version}",']
     sarif = render(result, "sarif", compiled)
-    assert json.loads(sarif) == json.loads(json.dumps(render_sarif(result)))
+    assert json.loads(sarif) == json.loads(json.dumps(render_sarif(Report.of(result, compiled))))
     empty = Review(result.policy_version, result.generated_at, Findings([]), result.summary)
-    assert render(empty, "json", compiled) == (
-        json.dumps(report_document(empty), indent=2, ensure_ascii=False) + "\n"
-    )
+    assert render(empty, "json", compiled) == indented(report_document(empty, compiled)) + "\n"
     nested = {"a": [1, {"b": PLACEHOLDER}], "c": "d"}
     out = io.StringIO()
-    write_json(nested, iter(['{"x": [1, 2]}', '"y"']), out)
+    write_json(nested, iter(['{"x":[1,2]}', '"y"']), out)
     assert out.getvalue() == (
-        '{\n  "a": [\n    1,\n    {\n      "b": [\n        {"x": [1, 2]},\n        "y"\n'
+        '{\n  "a": [\n    1,\n    {\n      "b": [\n        {"x":[1,2]},\n        "y"\n'
         '      ]\n    }\n  ],\n  "c": "d"\n}\n'
     )
+
+
+def test_the_cached_permission_texts_are_the_encoders_own(result: Review) -> None:
+    """The cache layer of the wire form: the same bytes as encoding the mappings."""
+    masked = [f for f in result.findings if isinstance(f.permissions, Permissions)]
+    listed = [f for f in result.findings if not isinstance(f.permissions, Permissions)]
+    assert masked and listed
+    for f in result.findings:
+        plain = [{"info_class": c, "purpose": p, "action": a} for c, p, a in f.permissions]
+        assert bytes(permission_texts(f.permissions)) == encode(plain)
+        document = json.loads(encode(finding_document(f, None)))
+        assert document == json.loads(json.dumps(f.to_dict())) | {"accepted": None}
 
 
 def test_sarif_validates_and_points_at_policy_lines(
@@ -119,7 +132,7 @@ def test_csv_parses_one_row_per_finding(result: Review, compiled: CompiledPolicy
 
 def test_markdown_and_text_summarise(result: Review, compiled: CompiledPolicy) -> None:
     markdown = render(result, "markdown", compiled)
-    assert "| critical | 4 |" in markdown and "### Critical (4)" in markdown
+    assert "| critical | 4 |" in markdown and "### Critical: `TOX-REIDENTIFY` (3)" in markdown
     text = render(result, "text", compiled)
     assert text.splitlines()[0].endswith("findings (4 critical, 2 high, 4 medium)")
 
@@ -190,3 +203,50 @@ def test_html_renders_in_headless_chromium(result: Review, compiled: CompiledPol
         timeout=60,
     ).stdout
     assert "10 of 10 findings shown" in dom  # the filter script ran
+
+
+def test_sarif_bundles_findings_per_rule_and_location_and_fits_the_limit() -> None:
+    findings = [
+        Finding(
+            kind=kind,
+            rule_id=None,
+            subject={"user": f"u{n}"},
+            severity="medium",
+            level="C3",
+            message=f"user u{n}",
+            location=Location(f"{kind}.yaml", n + 1, 3),
+        )
+        for kind in ("high_exposure", "orphan_user")
+        for n in range(300 if kind == "high_exposure" else 40)
+    ]
+    every = bundles(findings)
+    assert len(every) == 340  # one per location
+    fitted = bundles(findings, limit=50)
+    assert len(fitted) <= 50
+    assert sorted(e.subject_id for b in fitted for e in b.entries) == sorted(
+        f.subject_id for f in findings
+    )
+    merged = [b for b in fitted if len(b.entries) > 1]
+    assert [b.kind for b in merged] == ["high_exposure"]  # the kind with most results first
+
+
+def test_review_and_ci_speak_the_same_sarif(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pdp.cli.app import app
+
+    policy = str(ROOT / "policies")
+    review_log = json.loads(CliRunner().invoke(app, ["review", policy, "--format", "sarif"]).stdout)
+    ci_file = tmp_path / "ci.sarif"
+    CliRunner().invoke(app, ["ci", "--policy", policy, "--sarif", str(ci_file)])
+    ci_log = json.loads(ci_file.read_text(encoding="utf-8"))
+    review_run, ci_run = review_log["runs"][0], ci_log["runs"][0]
+    assert review_run["tool"]["driver"]["name"] == ci_run["tool"]["driver"]["name"] == "pdp"
+    review_rules = {r["id"]: r for r in review_run["tool"]["driver"]["rules"]}
+    assert all(
+        r["helpUri"].endswith(r["id"].split("/")[1].replace("_", "-"))
+        for r in review_rules.values()
+    )
+    ci_ids = {r["ruleId"] for r in ci_run["results"] if r["ruleId"].startswith("pdp/")}
+    found_ids = {r["ruleId"] for r in review_run["results"]}
+    assert found_ids and found_ids <= ci_ids and found_ids <= set(review_rules)

@@ -16,8 +16,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.finding import node
 from pdp.analysis.graph import role_graph
-from pdp.analysis.register import NO_VERDICT, Acceptance, Verdict
+from pdp.analysis.register import Acceptance
 from pdp.analysis.report.pictures import level_colour, path_svg, role_graph_svg
+from pdp.analysis.report.triage import Report
 from pdp.analysis.review import Review, timestamp
 from pdp.core.compile import CompiledPolicy
 
@@ -35,8 +36,9 @@ SEVERITY_COLOURS = {
 }
 
 
-def render_html(review: Review, compiled: CompiledPolicy, verdict: Verdict = NO_VERDICT) -> str:
-    """The HTML report of a review of `compiled`."""
+def render_html(report: Report) -> str:
+    """The HTML report."""
+    review, compiled, verdict = report.review, report.compiled, report.verdict
     ctx = ReviewContext.build(compiled)
     levels = list(compiled.policy.levels)
     role_levels = {r: ctx.level_of(held) for r, held in ctx.role_held.items()}
@@ -51,6 +53,7 @@ def render_html(review: Review, compiled: CompiledPolicy, verdict: Verdict = NO_
         review=review,
         generated_at=timestamp(review.generated_at),
         summary=review.summary,
+        overview=report.overview,
         severities=[(s, n, SEVERITY_COLOURS[s]) for s, n in review.summary["by_severity"].items()],
         kinds=[(k, n) for k, n in review.summary["by_kind"].items() if n],
         rows=[

@@ -6,6 +6,7 @@ import io
 from typing import TextIO
 
 from pdp.analysis.register import NO_VERDICT, Verdict
+from pdp.analysis.report.triage import Report, View
 from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
 from pdp.core.gcpause import paused_gc
@@ -17,52 +18,55 @@ def write_report(
     compiled: CompiledPolicy,
     out: TextIO,
     verdict: Verdict = NO_VERDICT,
+    view: View | None = None,
 ) -> None:
     """Write the review as a report in `fmt` (text, json, markdown, html, sarif, csv).
 
-    `verdict` is the risk register's: accepted findings are marked as such.
-
-    JSON, SARIF, CSV and text are written a finding at a time: a review with a
-    million findings never holds its whole report in memory (JSON and SARIF
-    write one finding a line).
+    `verdict` is the risk register's (accepted findings are marked as such);
+    `view` selects and groups the findings listed (every finding without one).
+    Every format opens with the overview of the selection. JSON, SARIF, CSV
+    and text are written a finding at a time: a review with a million
+    findings never holds its whole report in memory.
     """
     with paused_gc():  # a million findings' dicts, no cycles (see `review`)
-        _write(review, fmt, compiled, out, verdict)
+        _write(Report.of(review, compiled, verdict, view), fmt, out)
 
 
-def _write(
-    review: Review, fmt: str, compiled: CompiledPolicy, out: TextIO, verdict: Verdict
-) -> None:
+def _write(report: Report, fmt: str, out: TextIO) -> None:
     if fmt == "json":
         from pdp.analysis.report.stream import write_json_report
 
-        write_json_report(review, verdict, out)
+        write_json_report(report, out)
     elif fmt == "sarif":
         from pdp.analysis.report.sarif import write_sarif
 
-        write_sarif(review, out, verdict)
+        write_sarif(report, out)
     elif fmt == "csv":
         from pdp.analysis.report.spreadsheet import write_csv
 
-        write_csv(review, out, verdict)
+        write_csv(report, out)
     elif fmt == "markdown":
         from pdp.analysis.report.markdown import render_markdown
 
-        out.write(render_markdown(review, verdict))
+        out.write(render_markdown(report))
     elif fmt == "html":
         from pdp.analysis.report.html import render_html
 
-        out.write(render_html(review, compiled, verdict))
+        out.write(render_html(report))
     else:
         from pdp.analysis.report.text import write_text
 
-        write_text(review, out, verdict)
+        write_text(report, out)
 
 
 def render(
-    review: Review, fmt: str, compiled: CompiledPolicy, verdict: Verdict = NO_VERDICT
+    review: Review,
+    fmt: str,
+    compiled: CompiledPolicy,
+    verdict: Verdict = NO_VERDICT,
+    view: View | None = None,
 ) -> str:
     """The review as a report in `fmt` (text, json, markdown, html, sarif, csv), as text."""
     out = io.StringIO()
-    write_report(review, fmt, compiled, out, verdict)
+    write_report(review, fmt, compiled, out, verdict, view)
     return out.getvalue()

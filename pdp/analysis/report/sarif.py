@@ -1,39 +1,41 @@
-"""The SARIF 2.1.0 report, for code-scanning tools: one rule per finding kind.
+"""The SARIF 2.1.0 report, fit for code scanning: one result per rule and location.
 
-Each result points at the policy file and line of the grant, rule, role or
-user behind the finding (relative paths as given to `pdp review`, absolute
-ones as `file://` URIs) and carries the finding's fingerprint in
-`partialFingerprints`. Severities map to SARIF levels: critical and high ->
+A SARIF rule is a finding kind (`pdp/toxic_combination`, ...), the same ids
+and tool name (`pdp`) as `pdp ci`'s SARIF. The findings of one kind, policy
+rule (or grant) and location make one result, with its subjects in
+`properties.subjects`: a bank's 144,783 findings become a few thousand
+results. Should a review still give more than `MAX_RESULTS` (code scanning
+takes at most 25,000 a run), the kinds with the most results are merged per
+file, largest first, until it fits. A result whose every finding the risk
+register accepts carries a `suppressions` entry; a partly accepted one lists
+its accepted subjects. Severities map to SARIF levels: critical and high ->
 `error`, medium -> `warning`, low and info -> `note`; `security-severity`
-gives code-scanning UIs the numeric rank.
+gives code-scanning UIs the numeric rank. Each rule carries help text and a
+`helpUri` into the review's documentation.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from pdp.analysis.finding import ENCODER, KINDS, Finding
-from pdp.analysis.register import NO_VERDICT, Acceptance, Verdict
+from pdp.analysis.finding import KINDS, SEVERITY_RANK, Finding, Pending
+from pdp.analysis.register import Acceptance, Verdict
 from pdp.analysis.report.stream import PLACEHOLDER, write_json
-from pdp.analysis.review import Review
+from pdp.analysis.report.triage import DESCRIPTIONS, Report
+from pdp.analysis.report.wire import encode_text
+from pdp.errors import Location
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL = "pdp"
+DOCS = "https://example.invalid/pdp/docs/review.md"
+MAX_RESULTS = 25_000
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
-DESCRIPTIONS = {
-    "sod_violation": "Holds more roles of a separation-of-duty rule than it allows",
-    "toxic_combination": "Holds a permission matching every pattern of a toxic rule",
-    "outside_duties": "Holds permissions for purposes outside the role's duties",
-    "unused_permission": "Holds permissions not exercised in the usage window",
-    "over_broad_grant": "A grant reaches data of a higher level than the classes it names",
-    "redundant_grant": "A grant gives nothing other grants do not already give",
-    "equivalent_roles": "Roles holding exactly the same permissions",
-    "dormant_role": "A role no user holds, directly or through inheritance",
-    "orphan_user": "A user without roles",
-    "high_exposure": "Reach of top-level data far above peers (robust outlier)",
-}
 DEFAULT_SEVERITY = {
     "sod_violation": "high",
     "toxic_combination": "high",
@@ -46,98 +48,50 @@ DEFAULT_SEVERITY = {
     "orphan_user": "low",
     "high_exposure": "medium",
 }
+HELP = {
+    "sod_violation": "A separation-of-duty rule allows a person at most `max` of its roles; "
+    "this subject holds more. Remove a role, or accept the risk with a compensating control "
+    "(a second approver) in the risk register.",
+    "toxic_combination": "A toxic rule names permissions that must not meet in one person or "
+    "role (for example ID numbers and transactions disclosed together). Split the duties, "
+    "or accept the risk with its controls in the risk register.",
+    "outside_duties": "A role holds permissions for purposes that are not among its duties "
+    "(its own or inherited). Narrow the grant, or add the duty after a documented review.",
+    "unused_permission": "A subject holds permissions it did not use in the usage window. "
+    "Remove what is not needed (least privilege).",
+    "over_broad_grant": "A grant reaches data of a higher sensitivity level than the classes it "
+    "names, or uses `*` to reach top-level data. Name the classes the role needs.",
+    "redundant_grant": "Every permission of this grant for this role is given by another grant. "
+    "Removing the role from the grant changes nothing.",
+    "equivalent_roles": "These roles hold exactly the same permissions: merge them or tell "
+    "them apart.",
+    "dormant_role": "No user holds this role, directly or through inheritance. Remove it or "
+    "assign it.",
+    "orphan_user": "This user has no roles. Remove the user or give it its roles.",
+    "high_exposure": "This role or user holds far more top-level (most sensitive) data than its "
+    "peers. Check that each permission is needed.",
+}
 
 
-def render_sarif(review: Review, verdict: Verdict = NO_VERDICT) -> dict[str, Any]:
-    """The review as a SARIF 2.1.0 log (a JSON-ready mapping)."""
-    log = _log(review)
-    index = {kind: i for i, kind in enumerate(KINDS)}
-    log["runs"][0]["results"] = [
-        _result(f, index[f.kind], verdict.acceptance_of(f)) for f in review.findings
-    ]
-    return log
-
-
-def write_sarif(review: Review, out: TextIO, verdict: Verdict = NO_VERDICT) -> None:
-    """Write the SARIF log as indented JSON, a result at a time (`render_sarif`'s text)."""
-    log = _log(review)
-    log["runs"][0]["results"] = PLACEHOLDER
-    index = {kind: i for i, kind in enumerate(KINDS)}
-    results = (
-        ENCODER.encode(_result(f, index[f.kind], verdict.acceptance_of(f))) for f in review.findings
-    )
-    write_json(log, results, out)
-
-
-def _log(review: Review) -> dict[str, Any]:
-    """The SARIF log without its results (`results` is None, to be filled in)."""
-    return {
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "pdp review",
-                        "semanticVersion": _version(),
-                        "rules": [_rule(kind) for kind in KINDS],
-                    }
-                },
-                "automationDetails": {"id": f"pdp-review/{review.policy_version}"},
-                "results": None,
-                "properties": {
-                    "policy_version": review.policy_version,
-                    "summary": review.summary,
-                },
-            }
-        ],
-    }
-
-
-def _rule(kind: str) -> dict[str, Any]:
+def rule(kind: str) -> dict[str, Any]:
+    """The SARIF rule of a finding kind (id `pdp/<kind>`), with help text and its docs URI."""
     severity = DEFAULT_SEVERITY[kind]
+    description = DESCRIPTIONS[kind]
     return {
-        "id": kind,
+        "id": rule_id(kind),
         "name": "".join(part.capitalize() for part in kind.split("_")),
-        "shortDescription": {"text": DESCRIPTIONS[kind]},
-        "fullDescription": {"text": f"{DESCRIPTIONS[kind]} (pdp privilege review, docs/review.md)"},
+        "shortDescription": {"text": description[0].upper() + description[1:]},
+        "fullDescription": {"text": HELP[kind]},
+        "help": {"text": HELP[kind], "markdown": HELP[kind]},
+        "helpUri": f"{DOCS}#{kind.replace('_', '-')}",
         "defaultConfiguration": {"level": LEVELS[severity]},
         "properties": {"security-severity": SECURITY_SEVERITY[severity], "tags": ["security"]},
     }
 
 
-def _result(f: Finding, rule_index: int, acceptance: Acceptance | None) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "ruleId": f.kind,
-        "ruleIndex": rule_index,
-        "level": LEVELS[f.severity],
-        "message": {"text": f.message},
-        "partialFingerprints": {"pdpFinding/v1": f.fingerprint},
-        "properties": {
-            "severity": f.severity,
-            "security-severity": SECURITY_SEVERITY[f.severity],
-            "rule_id": f.rule_id,
-            "subject": dict(f.subject),
-            "level": f.level,
-            "evidence": [list(path) for path in f.evidence],
-            "permissions": ["/".join(p) for p in f.permissions],
-        },
-    }
-    if f.location is not None and f.location.file:
-        region: dict[str, int] = {"startLine": max(f.location.line, 1)}
-        if f.location.column:
-            region["startColumn"] = f.location.column
-        result["locations"] = [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": artifact_uri(f.location.file)},
-                    "region": region,
-                }
-            }
-        ]
-    if acceptance is not None:
-        result["suppressions"] = [suppression(acceptance)]
-    return result
+def rule_id(kind: str) -> str:
+    """The SARIF rule id of a finding kind, the same in `pdp review` and `pdp ci`."""
+    return f"pdp/{kind}"
 
 
 def suppression(acceptance: Acceptance) -> dict[str, Any]:
@@ -147,6 +101,192 @@ def suppression(acceptance: Acceptance) -> dict[str, Any]:
         "status": "accepted",
         "justification": acceptance.reason,
         "properties": acceptance.to_dict(),
+    }
+
+
+@dataclass
+class Bundle:
+    """The findings of one result: one kind, rule and location (or one kind and file)."""
+
+    kind: str
+    rule_id: str | None
+    location: Location | None
+    entries: list[Pending] = field(default_factory=list)
+
+
+def bundles(entries: Sequence[Pending], limit: int = MAX_RESULTS) -> list[Bundle]:
+    """The findings bundled per kind, rule and location, merged per file to fit `limit`."""
+    found: dict[tuple[Any, ...], Bundle] = {}
+    for entry in entries:
+        finding = entry.build()
+        key = (entry.kind, entry.rule_id, finding.location)
+        bundle = found.get(key)
+        if bundle is None:
+            bundle = found[key] = Bundle(entry.kind, entry.rule_id, finding.location)
+        bundle.entries.append(entry)
+    result = list(found.values())
+    while len(result) > limit:
+        per_kind: dict[str, int] = {}
+        for b in result:
+            if b.rule_id is not None or b.location is not None:
+                per_kind[b.kind] = per_kind.get(b.kind, 0) + 1
+        if not per_kind:
+            break
+        largest = max(per_kind, key=lambda k: per_kind[k])
+        result = _merged_per_file(result, largest)
+    return result
+
+
+def _merged_per_file(found: list[Bundle], kind: str) -> list[Bundle]:
+    """The bundles of one kind merged per file (rules and lines in the result's properties)."""
+    merged: dict[str, Bundle] = {}
+    rest: list[Bundle] = []
+    for b in found:
+        if b.kind != kind:
+            rest.append(b)
+            continue
+        file = b.location.file if b.location is not None else ""
+        target = merged.get(file)
+        if target is None:
+            first = Location(file, b.location.line, 0) if b.location is not None else None
+            target = merged[file] = Bundle(kind, None, first if file else None)
+        target.entries.extend(b.entries)
+    return rest + list(merged.values())
+
+
+def results(entries: Sequence[Pending], verdict: Verdict) -> Iterator[dict[str, Any]]:
+    """The SARIF results of findings: one per bundle, most severe first."""
+    index = {kind: i for i, kind in enumerate(KINDS)}
+    found = bundles(entries)
+    found.sort(key=lambda b: (-max(SEVERITY_RANK[e.severity] for e in b.entries), index[b.kind]))
+    for bundle in found:
+        yield _result(bundle, index[bundle.kind], verdict)
+
+
+def render_sarif(report: Report) -> dict[str, Any]:
+    """The report as a SARIF 2.1.0 log (a JSON-ready mapping)."""
+    log = _log(report)
+    log["runs"][0]["results"] = list(results(report.findings.entries, report.verdict))
+    return log
+
+
+def write_sarif(report: Report, out: TextIO) -> None:
+    """Write the SARIF log as indented JSON, a result a line (`render_sarif`'s document)."""
+    log = _log(report)
+    log["runs"][0]["results"] = PLACEHOLDER
+    texts = (encode_text(r) for r in results(report.findings.entries, report.verdict))
+    write_json(log, texts, out)
+
+
+def sarif_log(run_results: list[dict[str, Any]], properties: dict[str, Any]) -> dict[str, Any]:
+    """A SARIF log of one run of `pdp`, with every finding kind's rule and these results."""
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL,
+                        "informationUri": DOCS,
+                        "semanticVersion": _version(),
+                        "rules": [rule(kind) for kind in KINDS],
+                    }
+                },
+                "results": run_results,
+                "properties": properties,
+            }
+        ],
+    }
+
+
+def _log(report: Report) -> dict[str, Any]:
+    """The SARIF log without its results (`results` is None, to be filled in)."""
+    review = report.review
+    log = sarif_log(
+        [],
+        {
+            "policy_version": review.policy_version,
+            "overview": report.overview,
+            "summary": review.summary,
+        },
+    )
+    log["runs"][0]["automationDetails"] = {"id": f"pdp-review/{review.policy_version}"}
+    return log
+
+
+def _result(bundle: Bundle, rule_index: int, verdict: Verdict) -> dict[str, Any]:
+    entries = bundle.entries
+    severity = max((e.severity for e in entries), key=SEVERITY_RANK.__getitem__)
+    subjects = [f"{e.subject_kind}:{e.subject_id}" for e in entries]
+    accepted = [(e, verdict.acceptance_of(e)) for e in entries]
+    accepted_subjects = [f"{e.subject_kind}:{e.subject_id}" for e, a in accepted if a]
+    first = entries[0].build()
+    rules = sorted({e.rule_id for e in entries if e.rule_id is not None})
+    result: dict[str, Any] = {
+        "ruleId": rule_id(bundle.kind),
+        "ruleIndex": rule_index,
+        "level": LEVELS[severity],
+        "message": {"text": _message(bundle, first, rules)},
+        "partialFingerprints": {"pdpResult/v1": _fingerprint(bundle)},
+        "properties": {
+            "severity": severity,
+            "security-severity": SECURITY_SEVERITY[severity],
+            "rule_id": bundle.rule_id,
+            "rules": rules,
+            "findings": len(entries),
+            "subjects": subjects,
+            "accepted_subjects": accepted_subjects,
+        },
+    }
+    if len(entries) == 1:
+        result["partialFingerprints"]["pdpFinding/v1"] = first.fingerprint
+    if bundle.location is not None and bundle.location.file:
+        result["locations"] = [_location(bundle.location)]
+    if accepted and all(a is not None for _, a in accepted):
+        result["suppressions"] = [suppression(a) for a in _distinct(a for _, a in accepted)]
+    return result
+
+
+def _message(bundle: Bundle, first: Finding, rules: list[str]) -> str:
+    n = len(bundle.entries)
+    if n == 1:
+        return first.message.replace("`", "")
+    names = [f"{e.subject_kind} {e.subject_id}" for e in bundle.entries[:5]]
+    more = f" and {n - 5} more" if n > 5 else ""
+    about = bundle.rule_id or (", ".join(rules[:3]) + (" …" if len(rules) > 3 else "") or "")
+    head = f"{about}: " if about else ""
+    return f"{head}{n} subjects {DESCRIPTIONS[bundle.kind]}: {', '.join(names)}{more}"
+
+
+def _fingerprint(bundle: Bundle) -> str:
+    loc = bundle.location
+    parts = [
+        bundle.kind,
+        bundle.rule_id or "",
+        loc.file if loc else "",
+        str(loc.line if loc else 0),
+    ]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+def _distinct(acceptances: Iterator[Acceptance | None]) -> list[Acceptance]:
+    found: dict[int, Acceptance] = {}
+    for a in acceptances:
+        if a is not None:
+            found.setdefault(a.number, a)
+    return list(found.values())
+
+
+def _location(location: Location) -> dict[str, Any]:
+    region: dict[str, int] = {"startLine": max(location.line, 1)}
+    if location.column:
+        region["startColumn"] = location.column
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": artifact_uri(location.file)},
+            "region": region,
+        }
     }
 
 
@@ -161,7 +301,9 @@ def artifact_uri(file: str) -> str:
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version("pdp")
-    except PackageNotFoundError:
-        return "0.0.0"
+    for name in ("pdp-policy", "pdp"):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return "0.0.0"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import io
 from typing import TextIO
 
-from pdp.analysis.register import NO_VERDICT, Verdict
-from pdp.analysis.review import Review
+from pdp.analysis.report.triage import Report
 
 COLUMNS = (
     "severity",
@@ -28,20 +26,14 @@ COLUMNS = (
 )
 
 
-def render_csv(review: Review, verdict: Verdict = NO_VERDICT) -> str:
-    """Findings as CSV text (see `write_csv`)."""
-    out = io.StringIO()
-    write_csv(review, out, verdict)
-    return out.getvalue()
-
-
-def write_csv(review: Review, out: TextIO, verdict: Verdict = NO_VERDICT) -> None:
-    """Findings as CSV with a header; permissions `class/purpose/action` joined by `; `,
-    evidence paths joined by ` | `, the nodes of a path by ` > `; an accepted finding's
-    acceptance expiry and reason in the last two columns (empty when not accepted)."""
+def write_csv(report: Report, out: TextIO) -> None:
+    """The selected findings as CSV with a header; permissions `class/purpose/action` joined
+    by `; `, evidence paths joined by ` | `, the nodes of a path by ` > `; an accepted
+    finding's acceptance expiry and reason in the last two columns (empty otherwise)."""
+    verdict = report.verdict
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for entry in review.findings.entries:
+    for entry in report.findings.entries:
         f = entry.build()
         acceptance = verdict.acceptance_of(entry)
         loc = f.location

@@ -1,16 +1,15 @@
 """Writing a JSON document whose one long list is streamed: the JSON and SARIF reports.
 
 A bank's review has about a million findings: building the whole document
-(and its text) at once takes gigabytes, and Python's indenting encoder is
-pure Python. `write_json` writes the document indented (`indent=2`) but its
-long list one item a line, compact (the C encoder), each item written as soon
-as it is made:
+(and its text) at once takes gigabytes. `write_json` writes the document
+indented (two spaces) but its long list one item a line, compact, each item
+written as soon as it is made:
 
     {
       "summary": {...},
       "findings": [
-        {"kind": "toxic_combination", "rule_id": "TOX-1", ...},
-        {"kind": "outside_duties", ...}
+        {"kind":"toxic_combination","rule_id":"TOX-1",...},
+        {"kind":"outside_duties",...}
       ]
     }
 
@@ -19,13 +18,11 @@ One finding a line also makes two reports easy to diff.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from pdp.analysis.register import Verdict
-    from pdp.analysis.review import Review
+    from pdp.analysis.report.triage import Report
 
 PLACEHOLDER = "\x00pdp-stream\x00"
 INDENT = 2
@@ -34,12 +31,14 @@ INDENT = 2
 def write_json(document: Any, items: Iterable[str], out: TextIO) -> None:
     """Write `document` as indented JSON, its one `PLACEHOLDER` value replaced by `items`.
 
-    Everything but the items is `json.dumps(document, indent=2,
-    ensure_ascii=False)`'s text; each item, already JSON text (compact, one
-    line), is written on its own line; a final newline.
+    Everything but the items is the document indented by two spaces
+    (`wire.indented`); each item, already JSON text (compact, one line), is
+    written on its own line; a final newline.
     """
-    text = json.dumps(document, indent=INDENT, ensure_ascii=False)
-    marker = json.dumps(PLACEHOLDER, ensure_ascii=False)
+    from pdp.analysis.report.wire import encode_text, indented
+
+    text = indented(document)
+    marker = encode_text(PLACEHOLDER)
     head, found, tail = text.partition(marker)
     if not found:
         raise ValueError("the document has no placeholder to stream into")
@@ -61,19 +60,20 @@ def _line_indent(head: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def write_json_report(review: Review, verdict: Verdict, out: TextIO) -> None:
-    """The JSON report: `Review.to_dict()`, the register's verdict, each finding's acceptance."""
-    document = review.to_dict(findings=False)
-    document["register"] = verdict.to_dict()
+def write_json_report(report: Report, out: TextIO) -> None:
+    """The JSON report: the review's summary, the overview, the register, then every finding.
+
+    Each finding is `wire.finding_document`, encoded by `wire.encode`, one a line.
+    """
+    from pdp.analysis.report.wire import encode_text, finding_document
+
+    document = report.review.to_dict(findings=False)
+    document["overview"] = report.overview
+    document["register"] = report.verdict.to_dict()
     document["findings"] = PLACEHOLDER
-    write_json(document, _finding_texts(review, verdict), out)
-
-
-def _finding_texts(review: Review, verdict: Verdict) -> Iterator[str]:
-    from pdp.analysis.finding import ENCODER
-
-    for entry in review.findings.entries:
-        text = entry.build().to_json()
-        acceptance = verdict.acceptance_of(entry)
-        accepted = "null" if acceptance is None else ENCODER.encode(acceptance.to_dict())
-        yield f'{text[:-1]}, "accepted": {accepted}}}'
+    verdict = report.verdict
+    items = (
+        encode_text(finding_document(e.build(), verdict.acceptance_of(e)))
+        for e in report.findings.entries
+    )
+    write_json(document, items, out)

@@ -1,35 +1,59 @@
-"""The plain-text report: a summary line per severity, then one line per finding."""
+"""The plain-text report: the overview, then findings grouped by rule, subject or kind.
+
+Readable at a hundred thousand findings: each group gives its count and its
+first few findings (`--detail`: all of them), and at most `MAX_GROUPS` groups
+are listed unless `--detail` is given.
+"""
 
 from __future__ import annotations
 
-import io
 from typing import TextIO
 
-from pdp.analysis.register import NO_VERDICT, Verdict
-from pdp.analysis.review import Review
+from pdp.analysis.finding import Finding
+from pdp.analysis.report.triage import Group, Report
+
+FIRST = 5
+MAX_GROUPS = 40
 
 
-def render_text(review: Review, verdict: Verdict = NO_VERDICT) -> str:
-    """The text report as a string (see `write_text`)."""
-    out = io.StringIO()
-    write_text(review, out, verdict)
-    return out.getvalue()
-
-
-def write_text(review: Review, out: TextIO, verdict: Verdict = NO_VERDICT) -> None:
-    """Findings one a line, most severe first, with where they come from."""
-    summary = review.summary
-    counts = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
-    out.write(
-        f"privilege review of policy {review.policy_version}: "
-        f"{summary['findings']} findings" + (f" ({counts})" if counts else "") + "\n"
-    )
-    if verdict.accepted:
-        out.write(f"{verdict.accepted} accepted by the risk register (marked `accepted`)\n")
-    for line in verdict.warnings():
+def write_text(report: Report, out: TextIO) -> None:
+    """The overview, the register's warnings, then the groups of findings."""
+    for line in report.lines():
+        out.write(line + "\n")
+    for line in report.verdict.warnings():
         out.write(f"warning: {line}\n")
-    for entry in review.findings.entries:
-        f = entry.build()
-        where = f" [{f.location}]" if f.location is not None and f.location.file else ""
-        mark = " (accepted)" if verdict.acceptance_of(entry) else ""
-        out.write(f"{f.severity:<8} {f.kind:<18} {f.message}{where}{mark}\n")
+    groups = report.groups()
+    detail = report.view.detail
+    shown = groups if detail else groups[:MAX_GROUPS]
+    for group in shown:
+        _write_group(report, group, out, detail)
+    if len(shown) < len(groups):
+        rest = sum(len(g.entries) for g in groups[len(shown) :])
+        out.write(
+            f"\n… and {len(groups) - len(shown)} more groups ({rest} findings): "
+            "narrow with --kind, --rule, --subject or --min-severity, or give --detail\n"
+        )
+
+
+def _write_group(report: Report, group: Group, out: TextIO, detail: bool) -> None:
+    entries = group.entries
+    accepted = sum(report.verdict.acceptance_of(e) is not None for e in entries)
+    kind = f" ({group.kind})" if group.key not in (group.kind,) and " " not in group.key else ""
+    about = f": {group.description}" if group.description else ""
+    noun = "finding" if len(entries) == 1 else "findings"
+    tally = f"{len(entries)} {noun}" + (f", {accepted} accepted" if accepted else "")
+    out.write(f"\n{group.severity.upper()} {group.key}{kind}{about} [{tally}]\n")
+    listed = entries if detail else entries[:FIRST]
+    for entry in listed:
+        out.write(f"  {_line(entry.build(), report.verdict.acceptance_of(entry) is not None)}\n")
+    if len(listed) < len(entries):
+        more = entries[len(listed) :]
+        names = ", ".join(f"{e.subject_kind} {e.subject_id}" for e in more[:FIRST])
+        etc = " …" if len(more) > FIRST else ""
+        out.write(f"  … and {len(more)} more ({names}{etc}); --detail lists them all\n")
+
+
+def _line(f: Finding, accepted: bool) -> str:
+    where = f" [{f.location}]" if f.location is not None and f.location.file else ""
+    mark = " (accepted)" if accepted else ""
+    return f"{f.severity:<8} {f.message}{where}{mark}"
