@@ -13,8 +13,13 @@ from collections.abc import Generator
 
 import pytest
 from _pytest.reports import TestReport
+from hypothesis import settings
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# No hypothesis deadline: on a shared machine an example's time is noise, not a failure.
+settings.register_profile("pdp", deadline=None)
+settings.load_profile("pdp")
 
 
 @pytest.hookimpl(hookwrapper=True)
