@@ -13,7 +13,8 @@ here and imported where it is raised. The tree::
     │   ├── RegisterError       a risk register of accepted findings is unusable
     │   ├── TestFileError       a policy test file is unreadable or not shaped like one
     │   ├── UsageError          a usage source cannot be read, or a usage window is bad
-    │   └── RelationError       a user-permission file cannot be read (with the line at fault)
+    │   ├── RelationError       a user-permission file cannot be read (with the line at fault)
+    │   └── BundleError         a policy bundle is unreadable, altered or wrongly signed
     ├── StorageError            the decision log or a store failed (unreachable, unreadable)
     ├── PdpClientError          the decision service could not answer (treat it as a deny)
     └── InternalError           pdp's own invariants do not hold: a bug, never a finding
@@ -206,6 +207,12 @@ class RelationError(InputError):
         where = f"{location.file}:{location.line}: " if location else ""
         super().__init__(f"{where}{message}")
         self.location = location
+
+
+class BundleError(InputError):
+    """A policy bundle is unreadable, altered, unsigned where a signature is required, or forged."""
+
+    code = "bundle_invalid"
 
 
 class StorageError(PdpError):
