@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pdp.cli.output import fail, load_or_exit
+from pdp.cli.output import echo_problems, fail
 
 EXIT_INVALID = 2
 
@@ -50,7 +50,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def serve(
     policy: Annotated[
         Path | None,
-        typer.Argument(help="Policy file or directory (default: the bundled policies/)."),
+        typer.Argument(help="Policy file, directory or bundle (default: the bundled policies/)."),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8181,
@@ -64,7 +64,17 @@ def serve(
     ] = None,
     watch: Annotated[
         bool | None,
-        typer.Option("--watch/--no-watch", help="Reload when the policy files change."),
+        typer.Option(
+            "--watch/--no-watch",
+            help="Development aid: reload when the policy files change (default off).",
+        ),
+    ] = None,
+    verify_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--verify-key",
+            help="Serve only bundles signed by this Ed25519 public key (PEM).",
+        ),
     ] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
@@ -90,11 +100,11 @@ def serve(
         return
     import uvicorn
 
-    from pdp.core.compile import compile_policy
-    from pdp.decision_point import DecisionPoint
-    from pdp.errors import PdpError
+    from pdp.errors import PdpError, PolicyError
     from pdp.service.app import ENVIRONMENT, create_app, freeze_startup_heap
     from pdp.service.config import ServiceConfig, load_config
+    from pdp.store.bundle import load_public_key
+    from pdp.store.source import open_source
 
     source = policy if policy is not None else bundled_policies()
     if not source.exists():
@@ -111,7 +121,16 @@ def serve(
         settings = replace(settings, log=log)
     if watch is not None:
         settings = replace(settings, watch=watch)
-    dp = DecisionPoint(compile_policy(load_or_exit(source, EXIT_INVALID)), source)
+    if verify_key is not None:
+        settings = replace(settings, verify_key=str(verify_key.resolve()))
+    try:
+        key = load_public_key(Path(settings.verify_key)) if settings.verify_key else None
+        dp = open_source(source, key)
+    except PolicyError as exc:
+        echo_problems(exc.problems)
+        fail(f"policy `{source}` refused; nothing served", EXIT_INVALID)
+    except PdpError as exc:
+        fail(str(exc), EXIT_INVALID)
     tls: dict[str, Any] = {
         "ssl_certfile": None if ssl_certfile is None else str(ssl_certfile),
         "ssl_keyfile": None if ssl_keyfile is None else str(ssl_keyfile),
@@ -123,7 +142,8 @@ def serve(
         "log_level": log_level,
     }
     typer.echo(
-        f"pdp: policy {dp.version} from {source}, log {settings.log}, "
+        f"pdp: policy {dp.version} from {source}"
+        f"{' (signed bundle)' if key is not None else ''}, log {settings.log}, "
         f"{'tokens required' if settings.auth_enabled else 'open (no tokens configured)'}",
         err=True,
     )
@@ -141,6 +161,7 @@ def serve(
             "config": None if config is None else str(config.resolve()),
             "log": settings.log,
             "watch": settings.watch,
+            "verify_key": settings.verify_key,
         }
     )
     listener = listening_socket(host, port)

@@ -30,9 +30,11 @@ from pdp.service.deciding import DecisionService
 from pdp.service.errors import RequestGuard, install_error_handlers
 from pdp.service.metrics import Metrics
 from pdp.service.openapi import install_openapi
-from pdp.service.reload import PolicyWatcher, Reloader
+from pdp.service.reload import PolicyWatcher, Reloader, reload_on_sighup
 from pdp.service.routes import authzen, decisions, health, policy, review
 from pdp.service.state import ServiceState
+from pdp.store.bundle import load_public_key
+from pdp.store.source import open_source
 
 log = logging.getLogger("pdp.service")
 
@@ -53,7 +55,14 @@ def create_app(
     metrics = Metrics()
     metrics.watch_log(lambda: the_log.write_failures, lambda: the_log.healthy)
     monitor = Monitor(config.alerts, dp.compiled)
-    reloader = Reloader(dp, the_log, metrics, on_swap=lambda d: monitor.set_policy(d.compiled))
+    verify_key = load_public_key(Path(config.verify_key)) if config.verify_key else None
+    reloader = Reloader(
+        dp,
+        the_log,
+        metrics,
+        on_swap=lambda d: monitor.set_policy(d.compiled),
+        verify_key=verify_key,
+    )
     state = ServiceState(
         dp=dp,
         config=config,
@@ -71,9 +80,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.watcher is not None:
             state.watcher.start()
+        undo_sighup = reload_on_sighup(state.reloader)
         try:
             yield
         finally:
+            undo_sighup()
             if state.watcher is not None:
                 state.watcher.stop()
             if state.owns_log:
@@ -109,7 +120,10 @@ def app_from_environment() -> FastAPI:
         config = replace(config, log=settings["log"])
     if settings.get("watch") is not None:
         config = replace(config, watch=bool(settings["watch"]))
-    app = create_app(DecisionPoint.from_path(Path(settings["policy"])), config)
+    if settings.get("verify_key"):
+        config = replace(config, verify_key=settings["verify_key"])
+    key = load_public_key(Path(config.verify_key)) if config.verify_key else None
+    app = create_app(open_source(Path(settings["policy"]), key), config)
     freeze_startup_heap()
     return app
 

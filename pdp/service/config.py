@@ -4,8 +4,9 @@ The file is YAML; every key is optional::
 
     log: sqlite:///pdp-decisions.db
     log_writer: process        # or thread: chain and insert in a thread of the service
-    watch: true
+    watch: false               # a development aid: reload when the policy files change
     watch_interval: 1.0
+    verify_key: keys/policy.pub  # serve only bundles signed by this Ed25519 key
     metrics_public: false
     tokens:
       - name: core-banking
@@ -79,8 +80,9 @@ class ServiceConfig:
     tokens: tuple[TokenConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
     alerts: AlertConfig = field(default_factory=AlertConfig)
-    watch: bool = True
+    watch: bool = False
     watch_interval: float = 1.0
+    verify_key: str = ""
     metrics_public: bool = False
     log_writer: Literal["process", "thread"] = "process"
     allowed_hosts: tuple[str, ...] = ()
@@ -194,6 +196,10 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
             if not isinstance(data[key], bool):
                 raise ConfigError(f"`{key}` must be true or false")
             config = replace(config, **{key: data[key]})
+    if "verify_key" in data:
+        if not isinstance(data["verify_key"], str) or not data["verify_key"]:
+            raise ConfigError("`verify_key` must be the path of a public key (PEM)")
+        config = replace(config, verify_key=data["verify_key"])
     if "log_writer" in data:
         if data["log_writer"] not in ("process", "thread"):
             raise ConfigError("`log_writer` must be `process` or `thread`")

@@ -82,10 +82,15 @@ class Metrics:
             registry=r,
         )
         self.reloads = Counter(
-            "pdp_policy_reloads", "Policy reload attempts, by result.", ["result"], registry=r
+            "pdp_policy_reloads",
+            "Policy change attempts, by result and trigger (api, signal, watch, store).",
+            ["result", "trigger"],
+            registry=r,
         )
         self.reload_failures = Counter(
-            "pdp_policy_reload_failures", "Rejected policy reloads (invalid policy).", registry=r
+            "pdp_policy_reload_failures",
+            "Refused policy changes (invalid policy, altered or unsigned bundle).",
+            registry=r,
         )
         self.alerts = Counter(
             "pdp_alerts", "Abnormal-access alerts raised, by rule.", ["rule"], registry=r

@@ -1,30 +1,45 @@
-"""Hot reload: validate and compile a new policy beside the old one, then swap atomically.
+"""Policy changes: validate and compile a new policy beside the old one, then swap atomically.
 
-A reload comes from `POST /v1/policy/reload` or from `PolicyWatcher`, a
-thread that polls the policy files' modification times. An invalid policy is
-rejected with its problems — returned, written to the decision log as a
-`policy` record and counted — and the last good policy keeps deciding.
+A running service changes its policy only when someone asks for it: `POST
+/v1/policy/reload` (admin scope), SIGHUP, or — as a development aid, opt-in
+with `--watch` — `PolicyWatcher`, a thread that polls the policy files'
+modification times. Editing a policy directory alone changes nothing: a file
+moved away or cut short stays out of service until an explicit reload.
+
+The source may be a sealed bundle (`pdp.store.bundle`); with a verify key,
+only a signed, unaltered bundle is accepted. An invalid or refused policy is
+rejected with its problems, and the last good policy keeps deciding. Every
+attempt, applied or refused, is kept in a short history (shown by `GET
+/v1/policy`), counted in the metrics and written to the decision log as a
+`policy` record.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from pdp.audit.log import DecisionLog
 from pdp.audit.record import event_record, now_iso
-from pdp.core.compile import compile_policy
-from pdp.core.load import check_policy, policy_files
+from pdp.core.load import policy_files
 from pdp.decision_point import DecisionPoint
 from pdp.errors import Problem
 from pdp.service.metrics import Metrics
+from pdp.store.source import LoadedSource, load_source
 
 log = logging.getLogger("pdp.service")
+
+HISTORY = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,25 +52,32 @@ class ReloadOutcome:
     previous_version: str
     problems: tuple[Problem, ...] = ()
     time: str = field(default_factory=now_iso)
+    source_kind: str = ""
+    signed: bool = False
 
     @property
     def changed(self) -> bool:
         """True when a different policy now decides."""
         return self.ok and self.version != self.previous_version
 
-    def to_dict(self) -> dict[str, Any]:
-        """The outcome as JSON (`ReloadStatusV1`)."""
+    def to_dict(self, problems: bool = True) -> dict[str, Any]:
+        """The outcome as JSON (`ReloadStatusV1`); `problems=False` leaves their text out."""
         return {
             "time": self.time,
             "ok": self.ok,
             "trigger": self.trigger,
             "version": self.version,
-            "problems": [p.to_dict() for p in self.problems],
+            "previous_version": self.previous_version,
+            "changed": self.changed,
+            "source_kind": self.source_kind,
+            "signed": self.signed,
+            "problem_count": len(self.problems),
+            "problems": [p.to_dict() for p in self.problems] if problems else [],
         }
 
 
 class Reloader:
-    """Reloads the decision point's policy from its source; one reload at a time."""
+    """Changes the decision point's policy on request; one change at a time, all recorded."""
 
     def __init__(
         self,
@@ -63,47 +85,68 @@ class Reloader:
         decision_log: DecisionLog,
         metrics: Metrics,
         on_swap: Callable[[DecisionPoint], None] = lambda dp: None,
+        verify_key: Ed25519PublicKey | None = None,
     ) -> None:
         self.dp = dp
         self.log = decision_log
         self.metrics = metrics
         self.on_swap = on_swap
+        self.verify_key = verify_key
         self.loaded_at = time.time()
-        self.last: ReloadOutcome | None = None
+        self.history: deque[ReloadOutcome] = deque(maxlen=HISTORY)
         self._lock = threading.Lock()
         metrics.policy(dp.version, self.loaded_at)
 
-    def reload(self, trigger: str, caller: str) -> ReloadOutcome:
-        """Load, validate and compile the source; swap it in when valid (never raises)."""
-        with self._lock:
-            previous = self.dp.version
-            source = self.dp.source
-            if source is None:
-                problem = Problem("no_source", "the policy was not loaded from a path")
-                outcome = ReloadOutcome(False, trigger, previous, previous, (problem,))
-            else:
-                outcome = self._load(source, trigger, previous)
-            self._record(outcome, caller)
-            self.last = outcome
-            return outcome
+    @property
+    def last(self) -> ReloadOutcome | None:
+        """The latest change attempt, if any."""
+        return self.history[-1] if self.history else None
 
-    def _load(self, source: Path, trigger: str, previous: str) -> ReloadOutcome:
+    def reload(self, trigger: str, caller: str) -> ReloadOutcome:
+        """Load, verify, validate and compile the source; swap it in when usable (never raises)."""
+        source = self.dp.source
+        if source is None:
+            problem = Problem("no_source", "the policy was not loaded from a path")
+            return self.apply(LoadedSource("file", None, (problem,)), trigger, caller)
         try:
-            result = check_policy(source)
-            if result.policy is None:
-                return ReloadOutcome(False, trigger, previous, previous, tuple(result.errors))
-            compiled = compile_policy(result.policy)
+            loaded = load_source(source, self.verify_key)
         except Exception as exc:  # a reload never takes the service down
             log.exception("policy reload failed")
             problem = Problem("reload_failed", f"reload failed: {type(exc).__name__}")
-            return ReloadOutcome(False, trigger, previous, previous, (problem,))
-        self.dp.swap(compiled)
-        self.loaded_at = time.time()
-        self.on_swap(self.dp)
-        return ReloadOutcome(True, trigger, compiled.version, previous)
+            loaded = LoadedSource("file", None, (problem,))
+        return self.apply(loaded, trigger, caller)
+
+    def apply(self, loaded: LoadedSource, trigger: str, caller: str) -> ReloadOutcome:
+        """Swap in a loaded policy when it is usable; record the attempt either way."""
+        with self._lock:
+            previous = self.dp.version
+            if loaded.compiled is None:
+                outcome = ReloadOutcome(
+                    False,
+                    trigger,
+                    previous,
+                    previous,
+                    loaded.problems,
+                    source_kind=loaded.kind,
+                )
+            else:
+                self.dp.swap(loaded.compiled)
+                self.loaded_at = time.time()
+                self.on_swap(self.dp)
+                outcome = ReloadOutcome(
+                    True,
+                    trigger,
+                    loaded.compiled.version,
+                    previous,
+                    source_kind=loaded.kind,
+                    signed=loaded.signed,
+                )
+            self._record(outcome, caller)
+            self.history.append(outcome)
+            return outcome
 
     def _record(self, outcome: ReloadOutcome, caller: str) -> None:
-        self.metrics.reloads.labels("success" if outcome.ok else "failure").inc()
+        self.metrics.reloads.labels("success" if outcome.ok else "failure", outcome.trigger).inc()
         if outcome.ok:
             self.metrics.policy(outcome.version, self.loaded_at)
         else:
@@ -125,6 +168,8 @@ class Reloader:
                     "trigger": outcome.trigger,
                     "previous_version": outcome.previous_version,
                     "changed": outcome.changed,
+                    "source_kind": outcome.source_kind,
+                    "signed": outcome.signed,
                     "problems": [p.to_dict() for p in outcome.problems],
                 },
             )
@@ -188,3 +233,23 @@ class PolicyWatcher:
             seen = current
             if not self._stop.is_set():
                 self.reloader.reload("watch", "watcher")
+
+
+def reload_on_sighup(reloader: Reloader) -> Callable[[], None]:
+    """Reload (in a worker thread) on SIGHUP; returns the undo. A no-op off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        loop.run_in_executor(None, reloader.reload, "signal", "sighup")
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_signal)
+    except (NotImplementedError, RuntimeError, ValueError):  # no signals on this platform/loop
+        return lambda: None
+
+    def undo() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return undo

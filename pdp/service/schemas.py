@@ -54,23 +54,30 @@ class ProblemV1(BaseModel):
 
 
 class ReloadStatusV1(BaseModel):
-    """The outcome of the last reload attempt."""
+    """One policy change attempt, applied or refused (problems shown to the admin scope only)."""
 
     time: str
     ok: bool
     trigger: str
     version: str
+    previous_version: str
+    changed: bool
+    source_kind: str
+    signed: bool
+    problem_count: int
     problems: list[ProblemV1]
 
 
 class PolicyInfoV1(BaseModel):
-    """The policy deciding now: version, source, load time and element counts."""
+    """The policy deciding now (version, source, load time, counts) and the recent changes."""
 
     version: str
     source: str | None
+    source_kind: str | None
     loaded_at: str
     counts: dict[str, int]
     last_reload: ReloadStatusV1 | None
+    history: list[ReloadStatusV1]
 
 
 class ReloadResponseV1(BaseModel):

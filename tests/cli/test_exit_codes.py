@@ -125,6 +125,13 @@ CASES = [
     ("token new --name x --scope nope", 2),
     ("token hash {empty_token}", 2),
     ("serve {missing}", 2),
+    ("bundle build {policy} -o {out}.tgz", 0),
+    ("bundle build {broken} -o {out}.tgz", 2),
+    ("bundle verify {out}.tgz", 0),
+    ("bundle verify {policy}", 2),
+    ("bundle verify {missing}", 2),
+    ("bundle sign {missing} --key {missing}", 2),
+    ("bundle keygen -o {missing}/key", 2),
     ("nope", 2),
 ]
 

@@ -1,4 +1,9 @@
-"""`GET /v1/policy` and `POST /v1/policy/reload` (admin)."""
+"""`GET /v1/policy` and `POST /v1/policy/reload` (admin).
+
+Problems of refused changes name files relative to the policy's root, and
+only the `admin` scope sees them; other callers see that a change was refused
+and how many problems it had.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +17,26 @@ from pdp.service.errors import error_response
 from pdp.service.schemas import ErrorV1, PolicyInfoV1, ReloadResponseV1
 from pdp.service.security import Admin, AnyCaller
 from pdp.service.state import ServiceState
+from pdp.store.source import source_kind
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
 
 @router.get("", response_model=PolicyInfoV1, responses={401: {"model": ErrorV1}})
 async def policy_info(request: Request, caller: AnyCaller) -> dict[str, Any]:
-    """The policy deciding now: version, source, load time and counts."""
+    """The policy deciding now (version, source, load time, counts) and the recent changes."""
     service: ServiceState = request.app.state.service
     compiled = service.dp.compiled
     policy = compiled.policy
-    last = service.reloader.last
+    reloader = service.reloader
+    admin = caller.may("admin")
+    source = service.dp.source
+    history = [outcome.to_dict(problems=admin) for outcome in reversed(reloader.history)]
     return {
         "version": compiled.version,
-        "source": None if service.dp.source is None else str(service.dp.source),
-        "loaded_at": datetime.fromtimestamp(service.reloader.loaded_at, UTC).isoformat(),
+        "source": None if source is None else source.name,
+        "source_kind": None if source is None else source_kind(source),
+        "loaded_at": datetime.fromtimestamp(reloader.loaded_at, UTC).isoformat(),
         "counts": {
             "classes": len(policy.classes),
             "purposes": len(policy.purposes),
@@ -36,7 +46,8 @@ async def policy_info(request: Request, caller: AnyCaller) -> dict[str, Any]:
             "rules": len(policy.rules),
             "actions": len(policy.actions),
         },
-        "last_reload": None if last is None else last.to_dict(),
+        "last_reload": history[0] if history else None,
+        "history": history,
     }
 
 
@@ -46,13 +57,13 @@ async def policy_info(request: Request, caller: AnyCaller) -> dict[str, Any]:
     responses={code: {"model": ErrorV1} for code in (401, 403, 422)},
 )
 def reload_policy(request: Request, caller: Admin) -> Any:
-    """Reload the policy from its source; 422 with every problem when it is invalid."""
+    """Reload the policy from its source; 422 with every problem when it is refused."""
     service: ServiceState = request.app.state.service
     outcome = service.reloader.reload("api", caller.name)
     if not outcome.ok:
         problems = [p.to_dict() for p in outcome.problems]
         first = outcome.problems[0] if outcome.problems else None
-        message = "the new policy is invalid; the last good policy keeps deciding"
+        message = "the new policy is refused; the last good policy keeps deciding"
         if first is not None:
             message += f" (first: {first})"
         return error_response(422, "policy_invalid", message, None, problems=problems)

@@ -1,0 +1,1 @@
+"""Policy delivery: sealed bundles, policy sources, and the shared versioned policy store."""
