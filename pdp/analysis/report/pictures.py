@@ -1,176 +1,216 @@
-"""Pictures of the HTML report, drawn with networkx and matplotlib as inline SVG.
+"""Pictures of the HTML report, drawn as inline SVG by hand (no plotting library).
 
-The SVG is stripped of its XML prolog, DOCTYPE, metadata and namespace
-declarations, so the HTML that embeds it names no external URL.
+A layered drawing: each node a labelled box in its column (a role's column
+is its inheritance depth; an evidence path's, its position), edges as curves
+between the boxes. Colours come from a palette safe for colour-blind readers
+(Paul Tol's), and every colour is also said in words (labels, legends).
 """
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import networkx as nx
+from dataclasses import dataclass
+from html import escape
+from itertools import pairwise
 
 from pdp.analysis.finding import Path
 
-LEVEL_COLOURS = ("#4e9a5b", "#e0a030", "#c8413b", "#7b2d8e", "#333333")
-NO_LEVEL = "#b8c0cc"
-_PROLOG = re.compile(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<metadata>.*?</metadata>", re.S)
-_NAMESPACES = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
+# Paul Tol's colour-blind-safe schemes: "muted" for severities, a sequential
+# ("YlOrBr"-like, light to dark) for sensitivity levels.
+SEVERITY_COLOURS = {
+    "critical": "#882255",
+    "high": "#CC6677",
+    "medium": "#DDCC77",
+    "low": "#88CCEE",
+    "info": "#DDDDDD",
+}
+SEVERITY_INK = {"critical": "#fff", "high": "#000", "medium": "#000", "low": "#000", "info": "#000"}
+LEVEL_COLOURS = ("#FEE391", "#FB9A29", "#CC4C02", "#662506", "#331200")
+LEVEL_INK = ("#000", "#000", "#fff", "#fff", "#fff")
+NO_LEVEL = "#E8ECF1"
+KIND_COLOURS = {
+    "user": "#88CCEE",
+    "role": "#44AA99",
+    "grant": "#DDCC77",
+    "permission": "#CC6677",
+    "rule": "#AA4499",
+    "class": "#999933",
+}
+BOX_H = 22
+GAP_Y = 10
+GAP_X = 60
+CHAR_W = 6.6
+PAD = 8
 
 
 def level_colour(levels: Sequence[str], level: str | None) -> str:
-    """The colour of a sensitivity level (green, amber, red upwards), grey for none."""
-    if level is None:
+    """The fill of a sensitivity level (light to dark upwards), pale grey for none."""
+    if level is None or level not in levels:
         return NO_LEVEL
-    rank = levels.index(level)
-    offset = len(LEVEL_COLOURS[:3]) - len(levels)
-    return LEVEL_COLOURS[max(0, min(rank + offset, len(LEVEL_COLOURS) - 1))]
+    return LEVEL_COLOURS[_level_rank(levels, level)]
 
 
-def role_graph_svg(
-    graph: nx.DiGraph, levels: Sequence[str], role_levels: Mapping[str, str | None]
-) -> str:
-    """The role-inheritance graph, roles coloured by the highest level they hold."""
-    depth = _depths(graph)
-    graph = _ordered(graph, depth)
-    pos = nx.multipartite_layout(graph, subset_key="layer", align="vertical", scale=1.0)
-    layers = max(depth.values(), default=0) + 1
-    height = max(2.5, min(30.0, 0.42 * max(_layer_sizes(depth).values(), default=1)))
-    width = max(7.0, 3.2 * layers)
-    colours = [level_colour(levels, role_levels.get(graph.nodes[n]["id"])) for n in graph.nodes]
-    labels = {n: graph.nodes[n]["id"] for n in graph.nodes}
-    return _draw(graph, pos, colours, labels, (width, height), node_size=220, side_labels=True)
+def level_ink(levels: Sequence[str], level: str | None) -> str:
+    """The text colour readable on `level_colour`."""
+    if level is None or level not in levels:
+        return "#000"
+    return LEVEL_INK[_level_rank(levels, level)]
+
+
+def _level_rank(levels: Sequence[str], level: str) -> int:
+    offset = max(0, 3 - len(levels))
+    return min(levels.index(level) + offset, len(LEVEL_COLOURS) - 1)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A node to draw: its id, label, column, fill and ink."""
+
+    id: str
+    label: str
+    column: int
+    fill: str
+    ink: str = "#000"
+    title: str = ""
+
+
+def layered_svg(boxes: Sequence[Box], edges: Iterable[tuple[str, str]], title: str = "") -> str:
+    """Boxes in columns (labels inside), edges from left to right as curves, as inline SVG."""
+    if not boxes:
+        return ""
+    columns: dict[int, list[Box]] = {}
+    for box in boxes:
+        columns.setdefault(box.column, []).append(box)
+    order = sorted(columns)
+    widths = {c: max(_width(b.label) for b in columns[c]) for c in order}
+    x_of: dict[int, float] = {}
+    x: float = PAD
+    for c in order:
+        x_of[c] = x
+        x += widths[c] + GAP_X
+    top = PAD + (18 if title else 0)
+    place: dict[str, tuple[float, float, float]] = {}
+    height = 0.0
+    for c in order:
+        for row, box in enumerate(columns[c]):
+            y = top + row * (BOX_H + GAP_Y)
+            place[box.id] = (x_of[c], y, widths[c])
+            height = max(height, y + BOX_H)
+    width = x - GAP_X + PAD
+    out = [
+        f'<svg viewBox="0 0 {width:.0f} {height + PAD:.0f}" width="{width:.0f}" '
+        f'height="{height + PAD:.0f}" role="img" aria-label="{escape(title or "graph")}">',
+        '<g fill="none" stroke="#777" stroke-width="1">',
+    ]
+    for start, end in edges:
+        if start not in place or end not in place:
+            continue
+        x1, y1, w1 = place[start]
+        x2, y2, w2 = place[end]
+        a = (x1 + w1, y1 + BOX_H / 2) if x2 > x1 else (x1, y1 + BOX_H / 2)
+        b = (x2, y2 + BOX_H / 2) if x2 > x1 else (x2 + w2, y2 + BOX_H / 2)
+        mid = (a[0] + b[0]) / 2
+        out.append(
+            f'<path d="M{a[0]:.1f},{a[1]:.1f} C{mid:.1f},{a[1]:.1f} {mid:.1f},{b[1]:.1f} '
+            f'{b[0]:.1f},{b[1]:.1f}" marker-end="url(#arrow)"/>'
+        )
+    out.append("</g>")
+    out.insert(
+        1,
+        '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
+        'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#777"/></marker></defs>',
+    )
+    if title:
+        out.append(
+            f'<text x="{PAD}" y="14" font-size="12" font-weight="600">{escape(title)}</text>'
+        )
+    for box in boxes:
+        bx, by, bw = place[box.id]
+        tip = f"<title>{escape(box.title or box.label)}</title>"
+        out.append(
+            f'<g class="node" data-id="{escape(box.id)}">{tip}'
+            f'<rect x="{bx:.1f}" y="{by:.1f}" width="{bw:.1f}" height="{BOX_H}" rx="5" '
+            f'fill="{box.fill}" stroke="#333" stroke-width="0.6"/>'
+            f'<text x="{bx + 6:.1f}" y="{by + 15:.1f}" font-size="11" fill="{box.ink}">'
+            f"{escape(box.label)}</text></g>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _width(label: str) -> float:
+    return max(40.0, len(label) * CHAR_W + 12)
 
 
 def path_svg(paths: Iterable[Path], title: str) -> str:
-    """The evidence paths of a finding (subject -> roles -> grants -> permissions) as a graph."""
-    graph = nx.DiGraph()
+    """The evidence paths of a finding (subject -> roles -> grants -> permissions)."""
+    boxes: dict[str, Box] = {}
+    edges: set[tuple[str, str]] = set()
     for path in paths:
         for column, name in enumerate(path):
-            if name not in graph:
-                graph.add_node(name, layer=column)
-        nx.add_path(graph, path)
-    if not graph:
-        return ""
-    pos = nx.multipartite_layout(graph, subset_key="layer", align="vertical", scale=1.0)
-    columns = max(d["layer"] for _, d in graph.nodes(data=True)) + 1
-    rows = max(_layer_sizes({n: d["layer"] for n, d in graph.nodes(data=True)}).values())
-    colours = [_kind_colour(n) for n in graph.nodes]
-    labels = {n: n.replace("permission:", "").replace("/", "\n") for n in graph.nodes}
-    return _draw(
-        graph,
-        pos,
-        colours,
-        labels,
-        (max(6.0, 2.6 * columns), max(2.0, 1.1 * rows)),
-        node_size=300,
-        title=title,
-    )
+            if name not in boxes:
+                kind, _, ident = name.partition(":")
+                boxes[name] = Box(name, f"{kind} {ident}", column, KIND_COLOURS.get(kind, NO_LEVEL))
+        edges.update(pairwise(path))
+    return layered_svg(list(boxes.values()), sorted(edges), title)
 
 
-def _draw(
-    graph: nx.DiGraph,
-    pos: Mapping[str, Any],
-    colours: list[str],
-    labels: Mapping[str, str],
-    size: tuple[float, float],
-    node_size: int,
-    title: str = "",
-    side_labels: bool = False,
+def roles_svg(
+    inherits: Mapping[str, Sequence[str]],
+    levels: Sequence[str],
+    role_levels: Mapping[str, str | None],
 ) -> str:
-    import matplotlib
+    """The role-inheritance graph: a role's column is its depth, its fill the highest level held.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matplotlib.rcParams["svg.fonttype"] = "none"
-    matplotlib.rcParams["svg.hashsalt"] = "pdp-review"
-    fig, ax = plt.subplots(figsize=size)
-    try:
-        nx.draw_networkx_edges(
-            graph, pos, ax=ax, arrows=True, arrowsize=12, edge_color="#7a8494", node_size=node_size
+    Arrows point from a role to the role it inherits; labels are on the boxes.
+    """
+    depth = depths(inherits)
+    placed = _ordered(inherits, depth)
+    boxes = [
+        Box(
+            role,
+            role,
+            depth[role],
+            level_colour(levels, role_levels.get(role)),
+            level_ink(levels, role_levels.get(role)),
+            f"{role}: holds up to {role_levels.get(role) or 'nothing'}",
         )
-        nx.draw_networkx_nodes(
-            graph,
-            pos,
-            ax=ax,
-            node_color=colours,
-            node_size=node_size,
-            edgecolors="#2b2f36",
-            linewidths=0.6,
-        )
-        label_pos = {n: (x + 0.04, y) for n, (x, y) in pos.items()} if side_labels else pos
-        nx.draw_networkx_labels(
-            graph,
-            label_pos,
-            labels=dict(labels),
-            ax=ax,
-            font_size=8,
-            verticalalignment="center" if side_labels else "bottom",
-            horizontalalignment="left" if side_labels else "center",
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
-            clip_on=False,
-        )
-        if title:
-            ax.set_title(title, fontsize=9)
-        ax.margins(0.3 if side_labels else 0.12, 0.08 if side_labels else 0.2)
-        ax.set_axis_off()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    finally:
-        plt.close(fig)
-    return clean_svg(buffer.getvalue())
+        for role in placed
+    ]
+    edges = [(r, p) for r in placed for p in inherits.get(r, ()) if p in depth]
+    return layered_svg(boxes, edges)
 
 
-def clean_svg(svg: str) -> str:
-    """Inline-ready SVG: no XML prolog, DOCTYPE, metadata or namespace URLs."""
-    return _NAMESPACES.sub("", _PROLOG.sub("", svg)).strip()
-
-
-def _kind_colour(name: str) -> str:
-    kind = name.partition(":")[0]
-    return {
-        "user": "#5b7fc7",
-        "role": "#8fb3e8",
-        "grant": "#f2c14e",
-        "permission": "#c8413b",
-        "rule": "#7b2d8e",
-        "class": "#e0a030",
-    }.get(kind, NO_LEVEL)
-
-
-def _depths(graph: nx.DiGraph) -> dict[str, int]:
-    """Layer of each role: 0 for roles inheriting nothing, else 1 + deepest inherited."""
+def depths(inherits: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """Each role's column: 0 for roles inheriting nothing (shown), else 1 + deepest inherited."""
     depth: dict[str, int] = {}
-    for name in reversed(list(nx.topological_sort(graph))):
-        depth[name] = 1 + max((depth[s] for s in graph.successors(name)), default=-1)
+    for start in inherits:
+        stack = [(start, False)]
+        while stack:
+            role, ready = stack.pop()
+            if role in depth:
+                continue
+            below = [p for p in inherits.get(role, ()) if p in inherits]
+            if ready:
+                depth[role] = 1 + max((depth.get(p, 0) for p in below), default=-1)
+                continue
+            stack.append((role, True))
+            stack.extend((p, False) for p in below if p not in depth)
     return depth
 
 
-def _ordered(graph: nx.DiGraph, depth: Mapping[str, int]) -> nx.DiGraph:
-    """A copy whose node order puts each role near the roles it inherits (fewer crossings)."""
+def _ordered(inherits: Mapping[str, Sequence[str]], depth: Mapping[str, int]) -> list[str]:
+    """Roles by column, each near the roles it inherits (fewer crossings)."""
     position: dict[str, float] = {}
+    ordered: list[str] = []
     for layer in range(max(depth.values(), default=-1) + 1):
-        members = [n for n in graph.nodes if depth[n] == layer]
+        members = [r for r in inherits if depth[r] == layer]
 
-        def centre(name: str) -> tuple[float, str]:
-            below = [position[s] for s in graph.successors(name) if s in position]
-            return (sum(below) / len(below) if below else float("inf"), name)
+        def centre(role: str) -> tuple[float, str]:
+            below = [position[p] for p in inherits.get(role, ()) if p in position]
+            return (sum(below) / len(below) if below else float("inf"), role)
 
-        for index, name in enumerate(sorted(members, key=centre)):
-            position[name] = index
-    ordered = nx.DiGraph()
-    for name in sorted(graph.nodes, key=lambda n: (depth[n], position[n])):
-        ordered.add_node(name, **graph.nodes[name], layer=depth[name])
-    ordered.add_edges_from(graph.edges(data=True))
+        for index, role in enumerate(sorted(members, key=centre)):
+            position[role] = index
+            ordered.append(role)
     return ordered
-
-
-def _layer_sizes(layers: Mapping[str, int]) -> dict[int, int]:
-    sizes: dict[int, int] = {}
-    for layer in layers.values():
-        sizes[layer] = sizes.get(layer, 0) + 1
-    return sizes
