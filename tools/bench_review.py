@@ -14,6 +14,10 @@ when that tool is absent), writes it as YAML, loads and compiles it, then:
   (`pdp.analysis.report.render.write_report`: every finding built — message,
   evidence paths, permissions, fingerprint — and dumped), so `review s +
   report s` is the whole review as `pdp review --format json` does it;
+  `report / review` is their ratio (the target: at most 2), measured in the
+  same run;
+- `SARIF results` and `SARIF gz MB`: the SARIF report's results and gzipped
+  size (code scanning takes at most 25,000 results and 10 MB);
 - memory: `peak MB` is the child's peak resident memory (`ru_maxrss`: Python,
   generator, YAML loader, compiled index and review); `review peak MB` is the
   peak during review and report alone (the kernel's high-water mark reset with
@@ -41,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -146,6 +151,9 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
     sink = ByteCounter()
     write_report(result, "json", compiled, sink)
     built = time.perf_counter()
+    sarif = ByteCounter(gzipped=True)
+    write_report(result, "sarif", compiled, sarif)
+    sarif_done = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {
         "generator": source,
@@ -168,21 +176,39 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
         "review_peak_mb": round(high_water_mark() / 2**20) if reset_peak else None,
         "findings": result.summary["findings"],
         "report_mb": round(sink.size / 2**20),
+        "report_ratio": round((built - reviewed) / (reviewed - before), 2),
+        "sarif_s": round(sarif_done - built, 2),
+        "sarif_results": sarif.results,
+        "sarif_gz_mb": round(sarif.gzipped_size() / 2**20, 2),
         "by_kind": {k: v for k, v in result.summary["by_kind"].items() if v},
     }
 
 
 class ByteCounter(io.StringIO):
-    """A text stream that only counts the UTF-8 bytes written to it."""
+    """A text stream that only counts the UTF-8 bytes written to it (and, for SARIF, the
+    results and the gzipped size)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gzipped: bool = False) -> None:
         super().__init__()
         self.size = 0
+        self.results = 0
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31) if gzipped else None
+        self._gzipped = 0
 
     def write(self, text: str) -> int:
         """Count, do not keep."""
-        self.size += len(text.encode())
+        data = text.encode()
+        self.size += len(data)
+        if self._gzip is not None:
+            self.results += text.count('{"ruleId":')
+            self._gzipped += len(self._gzip.compress(data))
         return len(text)
+
+    def gzipped_size(self) -> int:
+        """The bytes of the gzipped stream so far (0 unless `gzipped`)."""
+        if self._gzip is None:
+            return 0
+        return self._gzipped + len(self._gzip.flush())
 
 
 def _status(field: str) -> int:
@@ -350,9 +376,10 @@ def table(rows: list[dict[str, Any]]) -> str:
         f"Python {platform.python_version()}; generator: {rows[0]['generator']}",
         "",
         "| users | roles | grants | rules | subject groups | load s | compile s | review s "
-        "| report s | review + report s | review peak MB | peak MB | findings | report MB |",
+        "| report s | report / review | review + report s | review peak MB | peak MB | findings "
+        "| report MB | SARIF results | SARIF gz MB |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         whole = round(r["review_s"] + r["report_s"], 2)
@@ -360,8 +387,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['users']:,} | {r['roles']:,} | {r['grants']:,} | {r['rules']} "
             f"| {r['subject_groups']:,} | {r['load_s']} | {r['compile_s']} | {r['review_s']} "
-            f"| {r['report_s']} | {whole} | {review_peak} | {r['peak_rss_mb']:,} "
-            f"| {r['findings']:,} | {r['report_mb']:,} |"
+            f"| {r['report_s']} | {r['report_ratio']} | {whole} | {review_peak} "
+            f"| {r['peak_rss_mb']:,} | {r['findings']:,} | {r['report_mb']:,} "
+            f"| {r['sarif_results']:,} | {r['sarif_gz_mb']} |"
         )
     lines.append("")
     lines.extend(f"- {r['users']:,} users: {r['by_kind']}" for r in rows)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from operator import attrgetter
 from typing import Any, Protocol, overload
@@ -53,6 +53,9 @@ class Finding:
     review graph (`user:u` -> `role:r` -> inherited `role:s` -> `grant:G`);
     `permissions` lists (class, purpose, action) triples, sorted; `location` is
     where the grant, rule, role or user behind the finding is written.
+    `statistics` holds the numbers behind the finding (matches per pattern,
+    an outlier's score) that its plain-words `message` leaves out; `details`
+    says in a few lines what it holds (class subtree for purpose: actions).
     """
 
     kind: str
@@ -64,6 +67,8 @@ class Finding:
     evidence: Sequence[Path] = ()
     permissions: Sequence[Permission] = ()
     location: Location | None = None
+    statistics: Mapping[str, Any] = field(default_factory=dict)
+    details: tuple[str, ...] = ()
 
     @property
     def subject_kind(self) -> str:
@@ -125,6 +130,8 @@ class Finding:
             ],
             "location": location_dict(self.location),
             "fingerprint": self.fingerprint,
+            "statistics": dict(self.statistics),
+            "details": list(self.details),
         }
 
 

@@ -120,24 +120,27 @@ def review(
     except RegisterError as exc:
         fail(str(exc), EXIT_INVALID)
     compiled = compile_policy(load_or_exit(policy, EXIT_INVALID))
-    try:
-        events = list(read_usage(usage)) if usage is not None else None
-        with _progress() as progress:
-            result = run_review(compiled, usage=events, since=window, now=now, progress=progress)
-    except (UsageError, StorageError) as exc:
-        fail(str(exc), EXIT_INVALID)
-    verdict = register.judge(result.findings.entries, now.date()) if register else NO_VERDICT
-    for line in verdict.warnings():
-        typer.echo(f"warning: {line}", err=True)
-    if out is None:
-        write_report(result, fmt, compiled, sys.stdout, verdict, view)
-    else:
+    with _progress() as progress:
         try:
-            _write_whole(
-                out, lambda stream: write_report(result, fmt, compiled, stream, verdict, view)
-            )
-        except OSError as exc:
-            fail(f"cannot write `{out}`: {(exc.strerror or str(exc)).lower()}", EXIT_INVALID)
+            events = list(read_usage(usage)) if usage is not None else None
+            result = run_review(compiled, usage=events, since=window, now=now, progress=progress)
+        except (UsageError, StorageError) as exc:
+            fail(str(exc), EXIT_INVALID)
+        verdict = register.judge(result.findings.entries, now.date()) if register else NO_VERDICT
+        for line in verdict.warnings():
+            typer.echo(f"warning: {line}", err=True)
+
+        def write(stream: TextIO) -> None:
+            write_report(result, fmt, compiled, stream, verdict, view, progress)
+
+        if out is None:
+            write(sys.stdout)
+        else:
+            try:
+                _write_whole(out, write)
+            except OSError as exc:
+                fail(f"cannot write `{out}`: {(exc.strerror or str(exc)).lower()}", EXIT_INVALID)
+    if out is not None:
         typer.echo(f"wrote {out}: {result.summary['findings']} findings ({fmt})", err=True)
     failing = fail_on != "none" and any(
         severity_at_least(entry.severity, fail_on) and verdict.acceptance_of(entry) is None
@@ -192,26 +195,52 @@ def _write_whole(out: Path, write: Callable[[TextIO], None]) -> None:
         raise
 
 
+# The stages a review reports (context, nine checks, sorting) and the report's two (summary,
+# writing): the overall bar's estimate spreads over these.
+EXPECTED_STAGES = 13
+
+
 @contextmanager
 def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
-    """A rich progress bar on stderr when it is a terminal; None (quiet) otherwise."""
+    """A progress display on stderr when it is a terminal; None (quiet) otherwise.
+
+    It shows the stage, the run's elapsed time and an estimate of the time left
+    for the whole run, the writing of the report included: the overall
+    fraction is (stages done + the current stage's fraction) / stages expected.
+    """
     if not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     bar = Progress(
         TextColumn("[bold]review[/] {task.description:<24}"),
         BarColumn(),
         TaskProgressColumn(),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("left ~"),
+        TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
     )
-    task = bar.add_task("starting", total=1)
+    task = bar.add_task("starting", total=1000)
+    seen: list[str] = []
 
     def update(stage: str, done: int, total: int) -> None:
-        bar.update(task, description=stage, completed=done, total=max(total, 1))
+        if stage not in seen:
+            seen.append(stage)
+        expected = max(EXPECTED_STAGES, len(seen) + 1)
+        fraction = (seen.index(stage) + min(done / max(total, 1), 1.0)) / expected
+        bar.update(task, description=stage, completed=round(1000 * fraction))
 
     with bar:
         yield update

@@ -15,8 +15,8 @@ from typing import Any
 
 from pdp.analysis.report.sarif import rule_id
 from pdp.analysis.report.sarif import sarif_log as review_sarif_log
+from pdp.analysis.wording import collapse
 from pdp.core.compile import CompiledPolicy
-from pdp.core.queries import descendants
 from pdp.errors import Location
 from pdp.policyci.diff import Access, PolicyDiff
 
@@ -44,35 +44,8 @@ class Group:
         )
 
 
-def collapse(ids: Iterable[str], tree: Iterable[str]) -> list[str]:
-    """Phrases for a set of dotted ids: `x and its N sub-classes` for a whole subtree,
-    `x and 3 of its 9 sub-classes` when part of it changed too."""
-    chosen = set(ids)
-    below = descendants(tree)
-    phrases = []
-    covered: set[str] = set()
-    for item in sorted(chosen, key=lambda i: (i.count("."), i)):
-        if item in covered:
-            continue
-        subtree = set(below.get(item, (item,)))
-        n = len(subtree) - 1
-        inside = (subtree & chosen) - {item}
-        noun = "sub-class" if n == 1 else "sub-classes"
-        covered |= inside | {item}
-        if n and subtree <= chosen:
-            phrases.append(f"{item} and its {n} {noun}")
-        elif inside:
-            phrases.append(f"{item} and {len(inside)} of its {n} {noun}")
-        else:
-            phrases.append(item)
-    return sorted(phrases)
-
-
 def _collapse_purposes(ids: Iterable[str], tree: Iterable[str]) -> list[str]:
-    return [
-        p.replace("sub-classes", "sub-purposes").replace("sub-class", "sub-purpose")
-        for p in collapse(ids, tree)
-    ]
+    return collapse(ids, tree, ("sub-purpose", "sub-purposes"))
 
 
 def group(diff: PolicyDiff, accesses: Sequence[Access], side: CompiledPolicy) -> list[Group]:

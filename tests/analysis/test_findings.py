@@ -248,7 +248,7 @@ def found(compiled: CompiledPolicy) -> dict[str, set[Any]]:
         if f.kind == "sod_violation":
             out["sod"].add((f.rule_id, s))
         elif f.kind == "toxic_combination":
-            counts = f.message.rpartition("(")[2].partition(" matching")[0]
+            counts = " + ".join(map(str, f.statistics["matches_per_pattern"]))
             out["toxic"].add((f.rule_id, s, counts, f.level, tuple(f.permissions)))
         elif f.kind == "outside_duties":
             out["duties"].add((f.subject_id, tuple(sorted(f.permissions))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,22 +13,11 @@ from pdp.analysis.finding import Finding, Findings
 from pdp.analysis.report.render import render
 from pdp.analysis.report.text import FIRST, MAX_GROUPS
 from pdp.analysis.report.triage import Report, View
-from pdp.analysis.review import Review, review
+from pdp.analysis.review import Review
 from pdp.cli.app import app
-from pdp.core.compile import CompiledPolicy, compile_policy
-from pdp.core.load import load_policy
+from pdp.core.compile import CompiledPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def compiled() -> CompiledPolicy:
-    return compile_policy(load_policy(ROOT / "policies"))
-
-
-@pytest.fixture(scope="module")
-def result(compiled: CompiledPolicy) -> Review:
-    return review(compiled)
 
 
 def test_the_overview_counts_per_kind_rule_severity_level_and_subject(
@@ -132,3 +122,26 @@ def test_the_cli_selects_and_groups() -> None:
 )
 def test_bad_view_options_exit_2(args: tuple[str, ...]) -> None:
     assert _review(*args)[0] == 2
+
+
+def _recorder(calls: list[tuple[str, int, int]]) -> Callable[[str, int, int], None]:
+    def record(stage: str, done: int, total: int) -> None:
+        calls.append((stage, done, total))
+
+    return record
+
+
+def test_writing_a_report_reports_its_progress(result: Review, compiled: CompiledPolicy) -> None:
+    import io
+
+    from pdp.analysis.report.render import write_report
+
+    for fmt in ("json", "sarif", "html"):
+        calls: list[tuple[str, int, int]] = []
+        write_report(result, fmt, compiled, io.StringIO(), progress=_recorder(calls))
+        n = len(result.findings)
+        assert ("summary", n, n) in calls and ("writing", n, n) in calls, fmt
+        assert calls.index(("summary", n, n)) < calls.index(("writing", n, n))
+    calls = []
+    write_report(result, "csv", compiled, io.StringIO(), progress=_recorder(calls))
+    assert calls[-1] == ("writing", len(result.findings), len(result.findings))  # rows only

@@ -18,6 +18,7 @@ from pdp.analysis.finding import Deferred, Finding, Pending, Permissions, mask_k
 from pdp.analysis.held import Projected
 from pdp.analysis.outliers import RobustScore, fit
 from pdp.analysis.space import PermissionSpace
+from pdp.analysis.wording import summarise
 
 
 def high_exposure(ctx: ReviewContext) -> Iterator[Pending]:
@@ -63,7 +64,8 @@ def _finding(
     closure = ctx.compiled.closure_of(kind, ident)  # type: ignore[arg-type]
     assert closure is not None
     location = (ctx.policy.roles[ident] if kind == "role" else ctx.policy.users[ident]).location
-    median = f"{score.median:g}"
+    typical = "none" if score.median == 0 else f"{score.median:g}"
+    permissions = Permissions(space, mask)
     return Finding(
         kind="high_exposure",
         rule_id=None,
@@ -71,11 +73,19 @@ def _finding(
         severity="medium",
         level=ctx.top_level,
         message=(
-            f"{kind} `{ident}` holds {count} {ctx.top_level} permissions, far above its peers "
-            f"(median {median} of {score.population} {kind}s; modified z-score {z:.1f} > "
-            f"{score.threshold:g})"
+            f"{kind} `{ident}` holds {count} {ctx.top_level} permissions; "
+            f"a typical {kind} holds {typical}"
         ),
         evidence=ctx.explain(kind, ident, closure, mask, space=space),
-        permissions=Permissions(space, mask),
+        permissions=permissions,
         location=location,
+        statistics={
+            "count": count,
+            "median": score.median,
+            "population": score.population,
+            "score": round(z, 2) if z is not None else None,
+            "threshold": score.threshold,
+            "method": score.method,
+        },
+        details=tuple(summarise(permissions, ctx.policy.classes, ctx.policy.purposes)),
     )

@@ -50,9 +50,10 @@ def _sod_finding(
         severity=rule.severity,
         level=level,
         message=(
-            f"{kind} `{ident}` holds {len(held)} of the roles of `{rule.id}` "
-            f"(at most {rule.max} allowed): {names}"
+            f"{kind} `{ident}` holds {len(held)} roles that `{rule.id}` allows at most "
+            f"{rule.max} of: {names}"
         ),
+        statistics={"held": len(held), "max": rule.max},
         evidence=[(*ctx.subject_path(kind, ident, role), node("rule", rule.id)) for role in held],
         location=rule.location,
     )
@@ -109,7 +110,7 @@ def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -
                 yield ToxicHit(found, "user", uid, assigned)
 
 
-Parts = tuple[list[Permission], str, str | None, list[Path]]
+Parts = tuple[list[Permission], tuple[int, ...], str | None, list[Path]]
 
 
 class ToxicRule:
@@ -143,9 +144,10 @@ class ToxicRule:
             severity=rule.severity,
             level=level,
             message=(
-                f"{kind} `{ident}` holds every permission pattern of `{rule.id}` "
-                f"({counts} matching permissions)"
+                f"{kind} `{ident}` holds what `{rule.id}` keeps apart: a permission "
+                f"matching each of its {len(counts)} patterns"
             ),
+            statistics={"matches_per_pattern": list(counts)},
             evidence=evidence,
             permissions=witnesses,
             location=rule.location,
@@ -202,7 +204,7 @@ class ToxicRule:
             for witness, (proj, low) in self._lowest(held).items()
         }
         witnesses = sorted(behind)
-        counts = " + ".join(str(mask.bit_count()) for mask in held)
+        counts = tuple(mask.bit_count() for mask in held)
         level = next(
             (
                 name

@@ -6,7 +6,7 @@ import io
 from typing import TextIO
 
 from pdp.analysis.register import NO_VERDICT, Verdict
-from pdp.analysis.report.triage import Report, View
+from pdp.analysis.report.triage import Progress, Report, View, quiet
 from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
 from pdp.core.gcpause import paused_gc
@@ -19,8 +19,12 @@ def write_report(
     out: TextIO,
     verdict: Verdict = NO_VERDICT,
     view: View | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Write the review as a report in `fmt` (text, json, markdown, html, sarif, csv).
+
+    `progress(stage, done, total)` is called while the overview is counted
+    (`summary`) and the findings are written (`writing`).
 
     `verdict` is the risk register's (accepted findings are marked as such);
     `view` selects and groups the findings listed (every finding without one).
@@ -29,7 +33,8 @@ def write_report(
     findings never holds its whole report in memory.
     """
     with paused_gc():  # a million findings' dicts, no cycles (see `review`)
-        _write(Report.of(review, compiled, verdict, view), fmt, out)
+        report = Report.of(review, compiled, verdict, view, progress or quiet)
+        _write(report, fmt, out)
 
 
 def _write(report: Report, fmt: str, out: TextIO) -> None:

@@ -17,7 +17,7 @@ gives code-scanning UIs the numeric rank. Each rule carries help text and a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -114,7 +114,7 @@ class Bundle:
     entries: list[Pending] = field(default_factory=list)
 
 
-def bundles(entries: Sequence[Pending], limit: int = MAX_RESULTS) -> list[Bundle]:
+def bundles(entries: Iterable[Pending], limit: int = MAX_RESULTS) -> list[Bundle]:
     """The findings bundled per kind, rule and location, merged per file to fit `limit`."""
     found: dict[tuple[Any, ...], Bundle] = {}
     for entry in entries:
@@ -154,7 +154,7 @@ def _merged_per_file(found: list[Bundle], kind: str) -> list[Bundle]:
     return rest + list(merged.values())
 
 
-def results(entries: Sequence[Pending], verdict: Verdict) -> Iterator[dict[str, Any]]:
+def results(entries: Iterable[Pending], verdict: Verdict) -> Iterator[dict[str, Any]]:
     """The SARIF results of findings: one per bundle, most severe first."""
     index = {kind: i for i, kind in enumerate(KINDS)}
     found = bundles(entries)
@@ -166,7 +166,7 @@ def results(entries: Sequence[Pending], verdict: Verdict) -> Iterator[dict[str, 
 def render_sarif(report: Report) -> dict[str, Any]:
     """The report as a SARIF 2.1.0 log (a JSON-ready mapping)."""
     log = _log(report)
-    log["runs"][0]["results"] = list(results(report.findings.entries, report.verdict))
+    log["runs"][0]["results"] = list(results(report.entries(), report.verdict))
     return log
 
 
@@ -174,7 +174,7 @@ def write_sarif(report: Report, out: TextIO) -> None:
     """Write the SARIF log as indented JSON, a result a line (`render_sarif`'s document)."""
     log = _log(report)
     log["runs"][0]["results"] = PLACEHOLDER
-    texts = (encode_text(r) for r in results(report.findings.entries, report.verdict))
+    texts = (encode_text(r) for r in results(report.entries(), report.verdict))
     write_json(log, texts, out)
 
 

@@ -21,6 +21,7 @@ COLUMNS = (
     "permissions",
     "evidence",
     "fingerprint",
+    "details",
     "accepted_until",
     "accepted_reason",
 )
@@ -33,7 +34,7 @@ def write_csv(report: Report, out: TextIO) -> None:
     verdict = report.verdict
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for entry in report.findings.entries:
+    for entry in report.entries():
         f = entry.build()
         acceptance = verdict.acceptance_of(entry)
         loc = f.location
@@ -52,6 +53,7 @@ def write_csv(report: Report, out: TextIO) -> None:
                 "; ".join("/".join(p) for p in f.permissions),
                 " | ".join(" > ".join(path) for path in f.evidence),
                 f.fingerprint,
+                " | ".join(f.details),
                 acceptance.expires.isoformat() if acceptance else "",
                 acceptance.reason if acceptance else "",
             )

@@ -73,7 +73,6 @@ def write_json_report(report: Report, out: TextIO) -> None:
     document["findings"] = PLACEHOLDER
     verdict = report.verdict
     items = (
-        encode_text(finding_document(e.build(), verdict.acceptance_of(e)))
-        for e in report.findings.entries
+        encode_text(finding_document(e.build(), verdict.acceptance_of(e))) for e in report.entries()
     )
     write_json(document, items, out)

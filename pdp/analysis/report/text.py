@@ -13,6 +13,7 @@ from pdp.analysis.finding import Finding
 from pdp.analysis.report.triage import Group, Report
 
 FIRST = 5
+DETAILS = 6  # lines of a finding's details (class subtree for purpose: actions)
 MAX_GROUPS = 40
 
 
@@ -45,7 +46,14 @@ def _write_group(report: Report, group: Group, out: TextIO, detail: bool) -> Non
     out.write(f"\n{group.severity.upper()} {group.key}{kind}{about} [{tally}]\n")
     listed = entries if detail else entries[:FIRST]
     for entry in listed:
-        out.write(f"  {_line(entry.build(), report.verdict.acceptance_of(entry) is not None)}\n")
+        finding = entry.build()
+        out.write(f"  {_line(finding, report.verdict.acceptance_of(entry) is not None)}\n")
+        for line in finding.details[:DETAILS]:
+            out.write(f"           · {line}\n")
+        if len(finding.details) > DETAILS:
+            out.write(
+                f"           · … {len(finding.details) - DETAILS} more (JSON and CSV list all)\n"
+            )
     if len(listed) < len(entries):
         more = entries[len(listed) :]
         names = ", ".join(f"{e.subject_kind} {e.subject_id}" for e in more[:FIRST])

@@ -13,7 +13,7 @@ exit code judges every finding, whatever the view.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -25,6 +25,14 @@ from pdp.core.compile import CompiledPolicy
 from pdp.core.model import SEVERITIES
 
 GROUPINGS = ("rule", "subject", "kind")
+PROGRESS_EVERY = 4096
+Progress = Callable[[str, int, int], None]
+
+
+def quiet(stage: str, done: int, total: int) -> None:
+    """No progress display."""
+
+
 TOP_SUBJECTS = 10
 # What each kind means, in a reader's words (the SARIF rules' text, the summary's kinds).
 DESCRIPTIONS = {
@@ -113,6 +121,7 @@ class Report:
     view: View
     findings: Findings
     total: int
+    progress: Progress = quiet
 
     @classmethod
     def of(
@@ -121,6 +130,7 @@ class Report:
         compiled: CompiledPolicy,
         verdict: Verdict = NO_VERDICT,
         view: View | None = None,
+        progress: Progress = quiet,
     ) -> Report:
         """The report of a review under a view (every finding without one)."""
         view = view or View()
@@ -130,7 +140,17 @@ class Report:
             if view.limit is not None:
                 kept = kept[: view.limit]
             findings = Findings(kept, ordered=True)
-        return cls(review, compiled, verdict, view, findings, len(review.findings))
+        return cls(review, compiled, verdict, view, findings, len(review.findings), progress)
+
+    def entries(self, stage: str = "writing") -> Iterator[Pending]:
+        """The selected findings' entries, reporting `progress(stage, done, total)` as they go."""
+        entries = self.findings.entries
+        total = len(entries)
+        for done, entry in enumerate(entries):
+            if not done % PROGRESS_EVERY:
+                self.progress(stage, done, total)
+            yield entry
+        self.progress(stage, total, total)
 
     def descriptions(self) -> dict[str, str]:
         """The description of each rule and grant id of the policy (empty when it has none)."""
@@ -177,7 +197,7 @@ class Report:
         by_rule: dict[str, list[Any]] = {}
         subjects: Counter[tuple[str, str]] = Counter()
         accepted = 0
-        for entry in self.findings.entries:
+        for entry in self.entries("summary"):
             by_kind[entry.kind] += 1
             by_severity[entry.severity] += 1
             key = entry.rule_id or entry.kind

@@ -56,6 +56,8 @@ def finding_document(finding: Finding, acceptance: Acceptance | None) -> dict[st
         "permissions": permission_texts(finding.permissions),
         "location": location_dict(finding.location),
         "fingerprint": finding.fingerprint,
+        "statistics": dict(finding.statistics),
+        "details": list(finding.details),
         "accepted": acceptance.to_dict() if acceptance is not None else None,
     }
 

@@ -1,0 +1,57 @@
+"""Findings in plain words: messages without statistics, high exposure summarised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pdp.analysis.finding import Finding
+from pdp.analysis.review import review
+from pdp.analysis.wording import collapse, summarise
+from pdp.core.compile import compile_policy
+from pdp.core.load import load_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def findings() -> list[Finding]:
+    return list(review(compile_policy(load_policy(ROOT / "policies"))).findings)
+
+
+def test_high_exposure_reads_as_a_person_would_say_it(findings: list[Finding]) -> None:
+    found = next(f for f in findings if f.subject == {"role": "authentication_service"})
+    assert found.message == (
+        "role `authentication_service` holds 62 C3 permissions; a typical role holds none"
+    )
+    assert found.statistics["count"] == 62 and found.statistics["score"] > 3.5
+    assert found.details == (
+        "account.credential and its 4 sub-classes for authentication and its 1 sub-purpose: "
+        "collect, destroy, process, store, use",
+        "sensitive.biometric and its 2 sub-classes for authentication.biometric: "
+        "destroy, process, store, use",
+    )
+    assert len(found.permissions) == 62  # the JSON and CSV keep the full list
+
+
+def test_no_message_carries_statistics(findings: list[Finding]) -> None:
+    for f in findings:
+        assert "z-score" not in f.message and " + " not in f.message, f.message
+    toxic = next(f for f in findings if f.kind == "toxic_combination")
+    assert toxic.statistics == {"matches_per_pattern": [1, 1]}
+    assert toxic.message.endswith("a permission matching each of its 2 patterns")
+    sod = next(f for f in findings if f.kind == "sod_violation")
+    assert sod.statistics == {"held": 2, "max": 1}
+
+
+def test_summarise_joins_classes_then_purposes() -> None:
+    classes = ["a", "a.x", "a.y", "b"]
+    purposes = ["p", "p.q", "r"]
+    held = [(c, p, "use") for c in ("a", "a.x", "a.y") for p in ("p", "p.q")]
+    held += [("b", "r", "use"), ("b", "r", "read")]
+    assert summarise(held, classes, purposes) == [
+        "a and its 2 sub-classes for p and its 1 sub-purpose: use",
+        "b for r: read, use",
+    ]
+    assert collapse(["a", "a.x"], classes) == ["a and 1 of its 2 sub-classes"]
