@@ -10,11 +10,19 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pdp.cli.output import echo_json, fail, stdout_is_terminal
+from pdp.cli.output import (
+    Format,
+    FormatOpt,
+    JsonOpt,
+    echo_json,
+    fail,
+    stdout_is_terminal,
+    wants_json,
+)
 
 if TYPE_CHECKING:
     from pdp.audit.record import LogRecord
@@ -30,8 +38,6 @@ LogArg = Annotated[
         help="Log path, sqlite:///PATH, postgresql://USER@HOST/DB[?schema=S], or a .jsonl export.",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-Format = Literal["table", "json", "jsonl"]
 
 log_app = typer.Typer(
     name="log",
@@ -51,6 +57,7 @@ def verify(
             "chain (detects deleted newest records).",
         ),
     ] = None,
+    output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the hash chain; exit 0 intact, 1 tampered (with the seq), 2 unreadable."""
@@ -61,7 +68,7 @@ def verify(
         result = verify_source(log, expect_head)
     except (StorageError, ValueError) as exc:
         fail(str(exc), EXIT_UNREADABLE)
-    if as_json:
+    if wants_json(output, as_json):
         echo_json(result.to_dict())
     elif result.problem is None:
         typer.echo(f"ok: {result.checked} records verified, head {result.head}")
@@ -186,7 +193,7 @@ def export(
     typer.echo(f"exported {count} records to {out}")
 
 
-def head(log: LogArg, as_json: JsonOpt = False) -> None:
+def head(log: LogArg, output: FormatOpt = Format.text, as_json: JsonOpt = False) -> None:
     """Print the newest SEQ:HASH; keep it elsewhere and check it with `verify --expect-head`."""
     from pdp.audit.log import head_of
     from pdp.errors import StorageError
@@ -195,7 +202,7 @@ def head(log: LogArg, as_json: JsonOpt = False) -> None:
         current = head_of(log)
     except StorageError as exc:
         fail(str(exc), EXIT_UNREADABLE)
-    if as_json:
+    if wants_json(output, as_json):
         echo_json({"seq": current.seq, "hash": current.hash, "head": str(current)})
     else:
         typer.echo(str(current))
