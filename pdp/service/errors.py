@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pdp.errors import PdpError, outcome_of
 from pdp.wire import error_path
 
 log = logging.getLogger("pdp.service")
@@ -112,6 +113,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, field, exc.headers, **extra)
 
 
+async def _pdp_error(request: Request, exc: Exception) -> JSONResponse:
+    """A pdp error, with the HTTP status `pdp.errors.OUTCOMES` gives its kind."""
+    assert isinstance(exc, PdpError)
+    status = outcome_of(exc).http_status
+    _count(request, exc.code)
+    if status >= 500:  # the details go to the log, not to the caller
+        log.error("%s: %s", exc.code, exc)
+        return error_response(status, exc.code, "the service cannot answer; see its log")
+    return error_response(status, exc.code, str(exc), getattr(exc, "field", None) or None)
+
+
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("internal error", exc_info=exc)
     return error_response(500, "internal_error", "internal error; see the service log")
@@ -164,9 +176,10 @@ def _refusal(status: int, code: str, message: str, field: str | None) -> HTTPExc
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route validation, HTTP and unexpected errors to the one JSON error shape."""
+    """Route validation, HTTP, pdp and unexpected errors to the one JSON error shape."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PdpError, _pdp_error)
     app.add_exception_handler(Exception, _internal_error)
 
 
