@@ -14,7 +14,8 @@ here and imported where it is raised. The tree::
     │   ├── TestFileError       a policy test file is unreadable or not shaped like one
     │   ├── UsageError          a usage source cannot be read, or a usage window is bad
     │   ├── RelationError       a user-permission file cannot be read (with the line at fault)
-    │   └── BundleError         a policy bundle is unreadable, altered or wrongly signed
+    │   ├── BundleError         a policy bundle is unreadable, altered or wrongly signed
+    │   └── StoreRefusedError   the policy store refuses a change (self-approval, no such version)
     ├── StorageError            the decision log or a store failed (unreachable, unreadable)
     ├── PdpClientError          the decision service could not answer (treat it as a deny)
     └── InternalError           pdp's own invariants do not hold: a bug, never a finding
@@ -213,6 +214,12 @@ class BundleError(InputError):
     """A policy bundle is unreadable, altered, unsigned where a signature is required, or forged."""
 
     code = "bundle_invalid"
+
+
+class StoreRefusedError(InputError):
+    """The policy store refuses a change: self-approval, no such version, not a proposal."""
+
+    code = "store_refused"
 
 
 class StorageError(PdpError):
