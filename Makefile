@@ -13,9 +13,12 @@ $(VENV)/.installed-service: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[service]'
 	touch $@
 
-# Everything: all extras plus the development tools.
+# Everything: all extras plus the development tools. casbin-sqlalchemy-adapter (the
+# casbin_rule interoperability test) requires the old `casbin` distribution, whose files
+# would overwrite pycasbin's: it is installed without dependencies (pycasbin provides `casbin`).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps 'casbin-sqlalchemy-adapter>=1.4,<2'
 	touch $@ $(VENV)/.installed-service
 
 ## run: set up, check the bundled policy and serve decisions on http://127.0.0.1:8181

@@ -76,6 +76,21 @@ def serve(
             help="Serve only bundles signed by this Ed25519 public key (PEM).",
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="PDP_DB",
+            help="Serve the policy store's active version and follow it (postgresql://...).",
+        ),
+    ] = None,
+    policy_cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy-cache",
+            help="With --db: keep the last store version here, to start during an outage.",
+        ),
+    ] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
     access_log: Annotated[bool, typer.Option(help="Log every HTTP request (uvicorn).")] = False,
@@ -104,11 +119,15 @@ def serve(
     from pdp.service.app import ENVIRONMENT, create_app, freeze_startup_heap
     from pdp.service.config import ServiceConfig, load_config
     from pdp.store.bundle import load_public_key
+    from pdp.store.db import redacted
+    from pdp.store.replica import ReplicaStart, open_replica
     from pdp.store.source import open_source
 
     source = policy if policy is not None else bundled_policies()
-    if not source.exists():
+    if db is None and not source.exists():
         fail(f"no policy at `{source}`; give POLICY", EXIT_INVALID)
+    if db is not None and policy is not None:
+        fail("give POLICY or --db, not both", EXIT_INVALID)
     if (ssl_certfile is None) != (ssl_keyfile is None):
         fail("give both --ssl-certfile and --ssl-keyfile", EXIT_INVALID)
     try:
@@ -123,9 +142,23 @@ def serve(
         settings = replace(settings, watch=watch)
     if verify_key is not None:
         settings = replace(settings, verify_key=str(verify_key.resolve()))
+    if db is not None:
+        settings = replace(settings, db=db)
+    if policy_cache is not None:
+        settings = replace(settings, policy_cache=str(policy_cache.resolve()))
+    replica: ReplicaStart | None = None
+    key = None
     try:
-        key = load_public_key(Path(settings.verify_key)) if settings.verify_key else None
-        dp = open_source(source, key)
+        if settings.db:
+            cache = Path(settings.policy_cache) if settings.policy_cache else None
+            replica = open_replica(settings.db, cache)
+            dp = replica.dp
+            cached = " (cached copy: the store is unreachable)" if replica.from_cache else ""
+            origin = f"store {redacted(settings.db)}{cached}"
+        else:
+            key = load_public_key(Path(settings.verify_key)) if settings.verify_key else None
+            dp = open_source(source, key)
+            origin = str(source) + (" (signed bundle)" if key is not None else "")
     except PolicyError as exc:
         echo_problems(exc.problems)
         fail(f"policy `{source}` refused; nothing served", EXIT_INVALID)
@@ -142,14 +175,13 @@ def serve(
         "log_level": log_level,
     }
     typer.echo(
-        f"pdp: policy {dp.version} from {source}"
-        f"{' (signed bundle)' if key is not None else ''}, log {settings.log}, "
+        f"pdp: policy {dp.version} from {origin}, log {settings.log}, "
         f"{'tokens required' if settings.auth_enabled else 'open (no tokens configured)'}",
         err=True,
     )
     if workers == 1:
         try:
-            app = create_app(dp, settings)
+            app = create_app(dp, settings, replica=replica)
         except PdpError as exc:
             fail(str(exc), EXIT_INVALID)
         freeze_startup_heap()
@@ -162,6 +194,8 @@ def serve(
             "log": settings.log,
             "watch": settings.watch,
             "verify_key": settings.verify_key,
+            "db": settings.db,
+            "policy_cache": settings.policy_cache,
         }
     )
     listener = listening_socket(host, port)

@@ -34,6 +34,7 @@ from pdp.service.reload import PolicyWatcher, Reloader, reload_on_sighup
 from pdp.service.routes import authzen, decisions, health, policy, review
 from pdp.service.state import ServiceState
 from pdp.store.bundle import load_public_key
+from pdp.store.replica import ReplicaStart, StoreFollower, open_replica
 from pdp.store.source import open_source
 
 log = logging.getLogger("pdp.service")
@@ -45,8 +46,14 @@ def create_app(
     dp: DecisionPoint,
     config: ServiceConfig | None = None,
     decision_log: DecisionLog | None = None,
+    replica: ReplicaStart | None = None,
 ) -> FastAPI:
-    """Build the service. Opens `config.log` unless a log is given (then the caller closes it)."""
+    """Build the service. Opens `config.log` unless a log is given (then the caller closes it).
+
+    With `replica` (from `open_replica(config.db, ...)`), the service follows
+    the policy store: every activated version reaches it, and a reload asks
+    the store.
+    """
     config = config or ServiceConfig()
     owns_log = decision_log is None
     the_log = (
@@ -63,6 +70,17 @@ def create_app(
         on_swap=lambda d: monitor.set_policy(d.compiled),
         verify_key=verify_key,
     )
+    follower = None
+    if replica is not None:
+        follower = StoreFollower(
+            config.db,
+            replica,
+            reloader.apply,
+            Path(config.policy_cache) if config.policy_cache else None,
+            config.store_poll_interval,
+        )
+        reloader.loader = follower.load_active
+        metrics.watch_store(lambda: follower.healthy, lambda: follower.event_seq)
     state = ServiceState(
         dp=dp,
         config=config,
@@ -74,17 +92,22 @@ def create_app(
         reloader=reloader,
         watcher=PolicyWatcher(reloader, config.watch_interval) if config.watch else None,
         owns_log=owns_log,
+        follower=follower,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.watcher is not None:
             state.watcher.start()
+        if state.follower is not None:
+            state.follower.start()
         undo_sighup = reload_on_sighup(state.reloader)
         try:
             yield
         finally:
             undo_sighup()
+            if state.follower is not None:
+                state.follower.stop()
             if state.watcher is not None:
                 state.watcher.stop()
             if state.owns_log:
@@ -122,8 +145,17 @@ def app_from_environment() -> FastAPI:
         config = replace(config, watch=bool(settings["watch"]))
     if settings.get("verify_key"):
         config = replace(config, verify_key=settings["verify_key"])
-    key = load_public_key(Path(config.verify_key)) if config.verify_key else None
-    app = create_app(open_source(Path(settings["policy"]), key), config)
+    if settings.get("db"):
+        config = replace(config, db=settings["db"])
+    if settings.get("policy_cache"):
+        config = replace(config, policy_cache=settings["policy_cache"])
+    if config.db:
+        cache = Path(config.policy_cache) if config.policy_cache else None
+        replica = open_replica(config.db, cache)
+        app = create_app(replica.dp, config, replica=replica)
+    else:
+        key = load_public_key(Path(config.verify_key)) if config.verify_key else None
+        app = create_app(open_source(Path(settings["policy"]), key), config)
     freeze_startup_heap()
     return app
 

@@ -7,6 +7,9 @@ The file is YAML; every key is optional::
     watch: false               # a development aid: reload when the policy files change
     watch_interval: 1.0
     verify_key: keys/policy.pub  # serve only bundles signed by this Ed25519 key
+    db: postgresql://pdp@db/pdp  # serve the policy store's active version (pdp serve --db)
+    policy_cache: /var/lib/pdp/policy-cache.tgz  # the last store version, for a start in an outage
+    store_poll_interval: 5.0   # seconds between polls of the store (besides LISTEN/NOTIFY)
     metrics_public: false
     tokens:
       - name: core-banking
@@ -83,6 +86,9 @@ class ServiceConfig:
     watch: bool = False
     watch_interval: float = 1.0
     verify_key: str = ""
+    db: str = ""
+    policy_cache: str = ""
+    store_poll_interval: float = 5.0
     metrics_public: bool = False
     log_writer: Literal["process", "thread"] = "process"
     allowed_hosts: tuple[str, ...] = ()
@@ -196,6 +202,16 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
             if not isinstance(data[key], bool):
                 raise ConfigError(f"`{key}` must be true or false")
             config = replace(config, **{key: data[key]})
+    for key in ("db", "policy_cache"):
+        if key in data:
+            if not isinstance(data[key], str) or not data[key]:
+                raise ConfigError(f"`{key}` must be a non-empty string")
+            config = replace(config, **{key: data[key]})
+    if "store_poll_interval" in data:
+        interval = data["store_poll_interval"]
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise ConfigError("`store_poll_interval` must be a positive number of seconds")
+        config = replace(config, store_poll_interval=float(interval))
     if "verify_key" in data:
         if not isinstance(data["verify_key"], str) or not data["verify_key"]:
             raise ConfigError("`verify_key` must be the path of a public key (PEM)")

@@ -105,6 +105,21 @@ class Metrics:
         """Export the decision log's write failures and health."""
         self.registry.register(_LogCollector(failures, healthy))
 
+    def watch_store(self, connected: Callable[[], bool], event_seq: Callable[[], int]) -> None:
+        """Export the policy store's reachability and the store event this replica serves."""
+        up = Gauge(
+            "pdp_policy_store_connected",
+            "1 when the policy store is reachable (0: serving the version held, fail static).",
+            registry=self.registry,
+        )
+        up.set_function(lambda: 1.0 if connected() else 0.0)
+        seq = Gauge(
+            "pdp_policy_store_event",
+            "The policy store event (history seq) whose version this replica serves.",
+            registry=self.registry,
+        )
+        seq.set_function(lambda: float(event_seq()))
+
     def policy(self, version: str, loaded_at: float) -> None:
         """Record the version now deciding (the info gauge carries one version at a time)."""
         if self._version is not None and self._version != version:

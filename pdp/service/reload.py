@@ -86,12 +86,14 @@ class Reloader:
         metrics: Metrics,
         on_swap: Callable[[DecisionPoint], None] = lambda dp: None,
         verify_key: Ed25519PublicKey | None = None,
+        loader: Callable[[], LoadedSource] | None = None,
     ) -> None:
         self.dp = dp
         self.log = decision_log
         self.metrics = metrics
         self.on_swap = on_swap
         self.verify_key = verify_key
+        self.loader = loader
         self.loaded_at = time.time()
         self.history: deque[ReloadOutcome] = deque(maxlen=HISTORY)
         self._lock = threading.Lock()
@@ -105,6 +107,8 @@ class Reloader:
     def reload(self, trigger: str, caller: str) -> ReloadOutcome:
         """Load, verify, validate and compile the source; swap it in when usable (never raises)."""
         source = self.dp.source
+        if self.loader is not None:
+            return self.apply(self.loader(), trigger, caller)
         if source is None:
             problem = Problem("no_source", "the policy was not loaded from a path")
             return self.apply(LoadedSource("file", None, (problem,)), trigger, caller)

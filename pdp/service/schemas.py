@@ -74,6 +74,7 @@ class PolicyInfoV1(BaseModel):
     version: str
     source: str | None
     source_kind: str | None
+    store: dict[str, Any] | None = None
     loaded_at: str
     counts: dict[str, int]
     last_reload: ReloadStatusV1 | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pdp.audit.log import DecisionLog
 from pdp.decision_point import DecisionPoint
@@ -12,6 +13,9 @@ from pdp.service.config import ServiceConfig
 from pdp.service.deciding import DecisionService
 from pdp.service.metrics import Metrics
 from pdp.service.reload import PolicyWatcher, Reloader
+
+if TYPE_CHECKING:
+    from pdp.store.replica import StoreFollower
 
 
 @dataclass
@@ -28,3 +32,4 @@ class ServiceState:
     reloader: Reloader
     watcher: PolicyWatcher | None
     owns_log: bool
+    follower: StoreFollower | None = None

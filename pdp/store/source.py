@@ -21,7 +21,7 @@ from pdp.decision_point import DecisionPoint
 from pdp.errors import BundleError, Location, PolicyError, Problem
 from pdp.store.bundle import read_bundle, verify_signature
 
-SourceKind = Literal["bundle", "directory", "file"]
+SourceKind = Literal["bundle", "directory", "file", "store", "cache"]
 GZIP_MAGIC = b"\x1f\x8b"
 
 

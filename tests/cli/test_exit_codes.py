@@ -132,6 +132,13 @@ CASES = [
     ("bundle verify {missing}", 2),
     ("bundle sign {missing} --key {missing}", 2),
     ("bundle keygen -o {missing}/key", 2),
+    ("db upgrade --db sqlite:///{out}.db", 2),
+    ("policy push {policy} --db nope", 2),
+    ("policy history --db nope", 2),
+    ("policy show 1 --db nope", 2),
+    ("policy diff 1 2 --db nope", 2),
+    ("policy approve 1 --db nope", 2),
+    ("policy rollback 1 --db nope", 2),
     ("nope", 2),
 ]
 

@@ -23,7 +23,11 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz", response_model=HealthV1, responses={503: {"model": HealthV1}})
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when a policy is loaded and the decision log is healthy (never needs a token)."""
+    """Ready when a policy is loaded and the decision log is healthy (never needs a token).
+
+    A replica that cannot reach the policy store stays ready (200) but says
+    `degraded`: it keeps deciding with the version it holds (fail static).
+    """
     service: ServiceState = request.app.state.service
     reasons = []
     version = None
@@ -34,10 +38,15 @@ async def readyz(request: Request) -> JSONResponse:
     if not service.log.healthy:
         reasons.append("decision log is not writable")
     status = 503 if reasons else 200
+    degraded = []
+    follower = service.follower
+    if follower is not None and (not follower.healthy or follower.from_cache):
+        # Fail static: the replica still decides with the version it holds.
+        degraded.append(follower.problem or "serving the cached policy version")
     body = {
-        "status": "not ready" if reasons else "ready",
+        "status": "not ready" if reasons else "degraded" if degraded else "ready",
         "policy_version": version,
-        "reasons": reasons,
+        "reasons": reasons + degraded,
     }
     return JSONResponse(body, status_code=status)
 

@@ -31,11 +31,24 @@ async def policy_info(request: Request, caller: AnyCaller) -> dict[str, Any]:
     reloader = service.reloader
     admin = caller.may("admin")
     source = service.dp.source
+    follower = service.follower
+    store = None
+    if follower is not None:
+        store = {
+            "event_seq": follower.event_seq,
+            "connected": follower.healthy,
+            "from_cache": follower.from_cache,
+        }
     history = [outcome.to_dict(problems=admin) for outcome in reversed(reloader.history)]
     return {
         "version": compiled.version,
         "source": None if source is None else source.name,
-        "source_kind": None if source is None else source_kind(source),
+        "source_kind": "store"
+        if follower is not None
+        else None
+        if source is None
+        else source_kind(source),
+        "store": store,
         "loaded_at": datetime.fromtimestamp(reloader.loaded_at, UTC).isoformat(),
         "counts": {
             "classes": len(policy.classes),
