@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import shutil
 import threading
@@ -63,6 +64,21 @@ def test_push_stores_activates_and_chains(store_url: str, tmp_path: Path) -> Non
         store.close()
     history = runner.invoke(app, ["policy", "history", "--db", store_url])
     assert history.exit_code == 0 and "rollback" in history.output
+    # The decision-level diff of two stored versions: the prohibition's removal adds access.
+    diff = runner.invoke(app, ["policy", "diff", "1", "2", "--db", store_url, "--json"])
+    assert diff.exit_code == 0, diff.output
+    result = json.loads(diff.output)
+    assert result["removed"] == []
+    assert {
+        "role": "fraud_investigator",
+        "info_class": "sensitive.biometric",
+        "purpose": "risk_control.fraud",
+        "action": "use",
+    } in result["added"]
+    shown = runner.invoke(
+        app, ["policy", "show", "1", "--db", store_url, "--file", "50-prohibitions.yaml"]
+    )
+    assert shown.output == (POLICIES / "50-prohibitions.yaml").read_text()
     # Tampering with the history breaks its chain: `pdp policy history` exits 1.
     sql(
         store_url,
