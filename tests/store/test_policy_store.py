@@ -9,6 +9,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
@@ -16,7 +17,8 @@ from typer.testing import CliRunner
 from pdp.cli.app import app
 from pdp.decision_point import DecisionPoint
 from pdp.errors import PolicyError, StoreRefusedError
-from pdp.store.policy_store import PolicyStore
+from pdp.store.policy_store import CASBIN_CHANNEL, PolicyStore
+from pdp.store.replica import listen_conninfo
 from pdp.store.source import named_texts
 from tests.store.conftest import POLICIES
 
@@ -187,11 +189,16 @@ def test_plain_pycasbin_enforces_the_active_version_from_casbin_rule(
 
     from pdp.core.casbin_export import MODEL_TEXT
 
-    store = PolicyStore.open(store_url)
-    try:
-        store.push(texts_of(POLICIES))
-    finally:
-        store.close()
+    # Listen as casbin-postgresql-watcher does: any notification on its channel means reload.
+    with psycopg.connect(listen_conninfo(store_url), autocommit=True) as watcher:
+        watcher.execute(f"LISTEN {CASBIN_CHANNEL}")
+        store = PolicyStore.open(store_url)
+        try:
+            pushed = store.push(texts_of(POLICIES))
+        finally:
+            store.close()
+        (note,) = list(watcher.notifies(timeout=10, stop_after=1))
+        assert json.loads(note.payload)["version"] == pushed.version
     model = tmp_path / "model.conf"
     model.write_text(MODEL_TEXT)
     engine = create_engine(store_url.replace("postgresql://", "postgresql+psycopg://"))
