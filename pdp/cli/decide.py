@@ -29,7 +29,10 @@ ClassOpt = Annotated[str, typer.Option("--class", help="Information class id.")]
 PurposeOpt = Annotated[str, typer.Option("--purpose", help="Purpose id.")]
 ActionOpt = Annotated[str, typer.Option("--action", help="Lifecycle action.")]
 ConsentOpt = Annotated[
-    list[str] | None, typer.Option("--consent", help="A purpose the customer consented to.")
+    list[str] | None,
+    typer.Option(
+        "--consent", metavar="PURPOSE", help="A purpose the customer consented to (repeat)."
+    ),
 ]
 
 

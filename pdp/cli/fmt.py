@@ -11,7 +11,9 @@ from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK
 
 
 def fmt(
-    files: Annotated[list[Path], typer.Argument(help="Policy files or directories.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILES", help="Policy files or directories.")
+    ],
     check: Annotated[
         bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")
     ] = False,

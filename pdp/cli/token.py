@@ -18,7 +18,8 @@ token_app = typer.Typer(
 def new(
     name: Annotated[str, typer.Option(help="The caller's name, logged with its decisions.")],
     scope: Annotated[
-        list[str], typer.Option("--scope", help="decide, explain, review or admin (repeat).")
+        list[str],
+        typer.Option("--scope", metavar="SCOPE", help="decide, explain, review or admin (repeat)."),
     ],
 ) -> None:
     """Print a fresh token (give it to the caller) and its config entry (keep it in the config)."""
