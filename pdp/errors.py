@@ -41,8 +41,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pdp.core.fastpickle import by_fields
-
 Severity = Literal["error", "warning"]
 
 EXIT_OK = 0
@@ -67,7 +65,6 @@ def _bounded(message: str) -> str:
     return excerpt(quoted, MESSAGE_CHARS)
 
 
-@by_fields
 @dataclass(frozen=True, slots=True, order=True)
 class Location:
     """Where a problem or a policy element stands: file, 1-based line and column."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from pdp.analysis.finding import Layout, Path, node
-from pdp.analysis.graph import RolePaths, role_graph
+from pdp.analysis.focus import Focus
+from pdp.analysis.graph import RolePaths
 from pdp.analysis.held import (
     FiledKeys,
     Order,
@@ -29,9 +29,6 @@ from pdp.core.model import Grant, Policy
 from pdp.core.queries import Permission, descendants
 from pdp.errors import ReviewInconsistencyError
 
-if TYPE_CHECKING:
-    from pdp.analysis.focus import Focus
-
 Progress = Callable[[str, int, int], None]
 EVIDENCE_LIMIT = 8
 
@@ -40,9 +37,13 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReviewContext:
-    """The shared state of one review of one compiled policy."""
+    """What the checks of one review of one compiled policy share (immutable).
+
+    The private tables are memos of pure functions of the context, filled as
+    the checks ask; nothing else changes after `build`.
+    """
 
     compiled: CompiledPolicy
     space: PermissionSpace
@@ -59,7 +60,6 @@ class ReviewContext:
     purpose_desc: dict[str, tuple[str, ...]] = field(default_factory=dict)
     level_masks: dict[str, int] = field(default_factory=dict)
     class_rank: dict[str, int] = field(default_factory=dict)
-    notes: dict[str, Any] = field(default_factory=dict)
     # When set, the subject-level checks judge only what a change can reach (`pdp.analysis.focus`).
     focus: Focus | None = None
     reuse: tuple[ReviewContext, frozenset[str]] | None = None
@@ -82,9 +82,10 @@ class ReviewContext:
         """Group subjects, project the index on the full space and compute every role's set.
 
         `reuse` is the context of another version of the policy (same frame)
-        and the roles whose own grants differ (`pdp.analysis.focus.regranted`):
+        and the roles whose own grants differ (`pdp.core.change.PolicyChange.regranted`):
         the projections of every other role are taken from that context.
-        `shared` keeps this context's projections for such a use.
+        `shared` keeps this context's projections for such a use. A context
+        with a focus is `dataclasses.replace(context, focus=...)`.
         """
         report = progress or _no_progress
         policy = compiled.policy
@@ -112,7 +113,7 @@ class ReviewContext:
             subjects=subjects,
             role_sets=RoleSets.of(compiled),
             role_held=role_held,
-            paths=RolePaths(role_graph(compiled)),
+            paths=RolePaths(policy.roles),
             progress=report,
             class_desc=descendants(policy.classes),
             purpose_desc=descendants(policy.purposes),
@@ -162,10 +163,6 @@ class ReviewContext:
             if mask & self.level_masks[level]:
                 return level
         return None
-
-    def level_of_permissions(self, permissions: Iterable[Permission]) -> str | None:
-        """The highest level of the classes of some permissions, None when there are none."""
-        return self.level_of_classes(c for c, _, _ in permissions)
 
     def level_of_classes(self, classes: Iterable[str]) -> str | None:
         """The highest level of some classes, None when there are none."""

@@ -107,10 +107,6 @@ class Finding:
         """The severity's rank, 0 for `info`."""
         return SEVERITY_RANK[self.severity]
 
-    def sort_key(self) -> tuple[int, str, str, str, str]:
-        """Most severe first, then kind, subject and rule."""
-        return entry_key(self)
-
     def build(self) -> Finding:
         """The finding itself (a finding is its own `Pending` entry)."""
         return self
@@ -298,7 +294,7 @@ class Pending(Protocol):
     def identity(self) -> Hashable:
         """A key, cheaper than the fingerprint, such that equal keys mean equal fingerprints.
 
-        Comparing the findings of two versions (`changed_findings`) matches
+        Comparing the findings of two versions (`pdp.analysis.changes`) matches
         entries by key and builds only the ones left unmatched.
         """
 
@@ -336,42 +332,6 @@ class Deferred:
 def head(entry: Pending) -> tuple[str, str | None, str, str]:
     """What a fingerprint hashes besides the permissions: kind, rule id and subject."""
     return (entry.kind, entry.rule_id, entry.subject_kind, entry.subject_id)
-
-
-def changed_findings(
-    before: Sequence[Pending], after: Sequence[Pending]
-) -> tuple[list[Finding], list[Finding]]:
-    """The findings of `after` whose fingerprint `before` lacks, and the other way round.
-
-    Each list has one finding per fingerprint (the last entry of it) and is
-    sorted by fingerprint: the same answer as comparing the fingerprints of
-    every finding of both, but entries are matched by their `identity` first
-    and only the unmatched ones are built and fingerprinted, each against the
-    entries of the other side with the same kind, rule and subject.
-    """
-    old_keys = [e.identity for e in before]
-    new_keys = [e.identity for e in after]
-    return (
-        _unmatched(after, new_keys, before, set(old_keys)),
-        _unmatched(before, old_keys, after, set(new_keys)),
-    )
-
-
-def _unmatched(
-    entries: Sequence[Pending],
-    keys: list[Hashable],
-    others: Sequence[Pending],
-    known: set[Hashable],
-) -> list[Finding]:
-    left = [e for e, k in zip(entries, keys, strict=True) if k not in known]
-    heads = {head(e) for e in left}
-    seen = {o.build().fingerprint for o in others if head(o) in heads}
-    found: dict[str, Finding] = {}
-    for entry in left:
-        finding = entry.build()
-        if finding.fingerprint not in seen:
-            found[finding.fingerprint] = finding
-    return [found[fp] for fp in sorted(found)]
 
 
 def entry_key(entry: Pending) -> tuple[int, str, str, str, str]:

@@ -3,14 +3,16 @@
 `pdp diff` and `pdp ci` report the findings a change introduces and resolves.
 Reviewing both versions in full and comparing every finding is exact but
 spends most of its time on findings the change cannot touch. A `Focus`,
-computed from the review contexts of both versions, names what can differ;
+computed from the change (`pdp.core.change.PolicyChange`) and the full
+projections of both versions, names what can differ;
 the subject-level checks then judge only that, in both versions, and the
 comparison of what they find is the same as the full one.
 
 The frame of the review must be the same in both versions — the permission
 space (classes, purposes, actions, in order), the class levels and the
-separation-of-duty rules — or `focus_of` returns None and both versions are
-reviewed in full. Within one frame, a finding of each kind depends only on:
+separation-of-duty rules (`PolicyChange.same_frame`) — or both versions are
+reviewed in full (`pdp.analysis.changes.review_changes`). Within one frame, a
+finding of each kind depends only on:
 
 - `sod_violation`, `toxic_combination`: the subject's role closure and what
   its roles' closures allow and deny (`ReviewContext.full`);
@@ -32,11 +34,10 @@ result against full reviews on generated pairs of policies.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from pdp.analysis.context import ReviewContext
-from pdp.analysis.space import tree_order
-from pdp.core.compile import grant_signature
+from pdp.analysis.held import Projected
+from pdp.core.change import PolicyChange
+from pdp.core.compile import CompiledPolicy
 from pdp.core.model import WILDCARD, Grant, Policy
 
 
@@ -72,115 +73,34 @@ class Focus:
         return bool(self.coverage) if role == WILDCARD else role in self.coverage
 
 
-@dataclass(frozen=True)
-class Change:
-    """The grants (by id) whose meaning differs between two versions of one frame."""
-
-    grants: frozenset[str]
-    named: frozenset[str]  # the roles those grants name, in either version
-    new_roles: frozenset[str]  # the roles only the new version declares
-
-    @property
-    def regranted(self) -> frozenset[str] | None:
-        """The roles whose own grants may differ (None: every role, a `*` grant changed).
-
-        Every other role is named by the same grants in both versions.
-        """
-        return None if WILDCARD in self.named else self.named | self.new_roles
-
-
-def change_of(old: Policy, new: Policy) -> Change | None:
-    """The grant changes from `old` to `new`, None when their frames differ."""
-    if frame(old) != frame(new):
-        return None
-    grants, named = _changed_grants(old, new)
-    return Change(
-        frozenset(grants), frozenset(named), frozenset(new.roles.keys() - old.roles.keys())
-    )
-
-
-def focus_of(old: ReviewContext, new: ReviewContext, change: Change | None = None) -> Focus | None:
-    """The focus of a change from `old` to `new`, or None when their frames differ.
-
-    `change` is `change_of` the two policies, when the caller has it already.
-    """
-    change = change or change_of(old.policy, new.policy)
-    if change is None:
-        return None
-    a, b = old.compiled, new.compiled
-    roles: set[str] = set()
-    for rid in a.role_closure.keys() | b.role_closure.keys():
-        closure_a, closure_b = a.role_closure.get(rid), b.role_closure.get(rid)
+def focus_of(
+    old: CompiledPolicy,
+    new: CompiledPolicy,
+    old_full: Projected,
+    new_full: Projected,
+    change: PolicyChange,
+) -> Focus:
+    """The focus of a change (of one frame) from `old` to `new`, given their full projections."""
+    a, b = old, new
+    roles = set(change.reclosed_roles)
+    for rid in a.role_closure.keys() & b.role_closure.keys():
         if (
-            closure_a is None
-            or closure_b is None
-            or closure_a != closure_b
-            or old.full.allow.get(rid, 0) != new.full.allow.get(rid, 0)
-            or old.full.deny.get(rid, 0) != new.full.deny.get(rid, 0)
-            or _duties(a.policy, closure_a) != _duties(b.policy, closure_b)
+            old_full.allow.get(rid, 0) != new_full.allow.get(rid, 0)
+            or old_full.deny.get(rid, 0) != new_full.deny.get(rid, 0)
+            or _duties(a.policy, a.role_closure[rid]) != _duties(b.policy, b.role_closure[rid])
         ):
             roles.add(rid)
-    users = {
-        uid
-        for uid in a.policy.users.keys() | b.policy.users.keys()
-        if uid not in a.policy.users
-        or uid not in b.policy.users
-        or (
-            a.policy.users[uid].roles != b.policy.users[uid].roles
-            and set(a.policy.users[uid].roles) != set(b.policy.users[uid].roles)
-        )
-        or not roles.isdisjoint(a.policy.users[uid].roles)
-    }
-    named = change.named
+    users = set(change.reassigned_users)
+    users.update(uid for uid, user in a.policy.users.items() if not roles.isdisjoint(user.roles))
+    named = change.named_roles
     if WILDCARD in named:
         coverage = set(a.role_closure) | set(b.role_closure)
     else:
         coverage = set(roles)
         for side in (a, b):
             coverage.update(r for r, closure in side.role_closure.items() if named & closure)
-    return Focus(frozenset(roles), frozenset(users), change.grants, frozenset(coverage))
-
-
-def frame(policy: Policy) -> tuple[Any, ...]:
-    """What the review of every subject depends on: the numbered space, levels and rules."""
-    return (
-        tree_order(policy.classes),
-        tree_order(policy.purposes),
-        sorted(policy.actions),
-        policy.levels,
-        {c: k.level for c, k in policy.classes.items()},
-        policy.rules,
-    )
-
-
-def regranted(old: Policy, new: Policy) -> frozenset[str] | None:
-    """`change_of(old, new).regranted`, None as well when the frames differ."""
-    change = change_of(old, new)
-    return change.regranted if change is not None else None
+    return Focus(frozenset(roles), frozenset(users), change.grant_ids, frozenset(coverage))
 
 
 def _duties(policy: Policy, closure: frozenset[str]) -> frozenset[str]:
     return frozenset(d for r in closure for d in policy.roles[r].duties)
-
-
-def _changed_grants(old: Policy, new: Policy) -> tuple[set[str], set[str]]:
-    """The ids of grants whose meaning differs, and the roles the differing grants name.
-
-    Grant ids are unique within a policy (the loader rejects a repeated one).
-    """
-    before = {g.id: g for g in old.grants}
-    after = {g.id: g for g in new.grants}
-    changed = {
-        gid
-        for gid in before.keys() | after.keys()
-        if gid not in before
-        or gid not in after
-        or (
-            before[gid] != after[gid]  # equal grants (location aside) mean the same; fast
-            and grant_signature(before[gid]) != grant_signature(after[gid])
-        )
-    }
-    named = {
-        r for grants in (before, after) for g in map(grants.get, changed) if g for r in g.roles
-    }
-    return changed, named

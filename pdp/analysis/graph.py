@@ -1,72 +1,23 @@
-"""The review graph: users -> roles -> inherited roles -> grants -> classes, purposes, actions.
+"""The role-inheritance graph of a policy, and the shortest inheritance paths a finding cites.
 
-Built with networkx from a compiled policy. Nodes are strings `kind:id`
-(`user:u1001`, `role:teller`, `grant:G-TELLER-SERVICE`, `class:identity`,
-`purpose:aml.reporting`, `action:use`) with attributes `kind`, `id` and, where
-the policy says them, `level`, `legal_basis`, `effect`, `duties`, `label` and
-`location`. Edges carry `rel`:
-
-- `assigned`: user -> role (the user's roles);
-- `inherits`: role -> role it inherits;
-- `granted`: role -> grant naming it (`*` expanded to every role);
-- `covers`: grant -> each class, purpose and action it names (`*` expanded to
-  the tree roots and every action, as the compiler does);
-- `contains`: class -> child class, purpose -> child purpose.
-
-A path user -> ... -> grant exists exactly when the grant reaches the user,
-which is what a finding's evidence shows. `role_graph` is the small
-role-inheritance part alone, which the review walks for evidence paths.
+`role_graph` is the networkx graph the HTML report draws: nodes `role:id`
+with attributes `kind`, `id`, `duties` and `label`, and an `inherits` edge
+from each role to each role it inherits. `RolePaths` answers the review's
+evidence paths (user -> role -> inherited role -> grant) with the core's one
+shortest-path function (`pdp.core.hierarchy.inheritance_path`), cached per
+start role.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
 from pdp.analysis.finding import Path, node
-from pdp.core.compile import CompiledPolicy, expand
-from pdp.core.model import parent_of
-
-
-def build_graph(compiled: CompiledPolicy, *, users: bool = True) -> nx.DiGraph:
-    """The whole review graph of a compiled policy (without user nodes when `users` is false)."""
-    policy = compiled.policy
-    graph = nx.DiGraph()
-    for cid, cls in policy.classes.items():
-        graph.add_node(node("class", cid), kind="class", id=cid, level=cls.level, label=cls.label)
-        parent = parent_of(cid)
-        if parent is not None:
-            graph.add_edge(node("class", parent), node("class", cid), rel="contains")
-    for pid, purpose in policy.purposes.items():
-        graph.add_node(
-            node("purpose", pid), kind="purpose", id=pid, legal_basis=purpose.legal_basis
-        )
-        parent = parent_of(pid)
-        if parent is not None:
-            graph.add_edge(node("purpose", parent), node("purpose", pid), rel="contains")
-    for action in policy.actions:
-        graph.add_node(node("action", action), kind="action", id=action)
-    _add_roles(graph, compiled)
-    for grant in policy.grants:
-        gnode = node("grant", grant.id)
-        graph.add_node(
-            gnode, kind="grant", id=grant.id, effect=grant.effect, location=str(grant.location)
-        )
-        for role in expand(grant, policy, "roles"):
-            graph.add_edge(node("role", role), gnode, rel="granted")
-        for kind, field_name in (("class", "classes"), ("purpose", "purposes")):
-            for ident in expand(grant, policy, field_name):
-                graph.add_edge(gnode, node(kind, ident), rel="covers")
-        for action in expand(grant, policy, "actions"):
-            graph.add_edge(gnode, node("action", action), rel="covers")
-    if users:
-        for uid, user in policy.users.items():
-            unode = node("user", uid)
-            graph.add_node(unode, kind="user", id=uid, label=user.label)
-            for role in user.roles:
-                graph.add_edge(unode, node("role", role), rel="assigned")
-    return graph
+from pdp.core.compile import CompiledPolicy
+from pdp.core.hierarchy import inheritance_path, inheritance_paths
+from pdp.core.model import Role
 
 
 def role_graph(compiled: CompiledPolicy) -> nx.DiGraph:
@@ -85,28 +36,20 @@ def _add_roles(graph: nx.DiGraph, compiled: CompiledPolicy) -> None:
 
 
 class RolePaths:
-    """Shortest inheritance paths in a role graph, one breadth-first search per start role."""
+    """Shortest inheritance paths of a policy's roles, one breadth-first search per start role."""
 
-    def __init__(self, graph: nx.DiGraph) -> None:
-        self.graph = graph
-        self._from: dict[str, dict[str, list[str]]] = {}
+    def __init__(self, roles: Mapping[str, Role]) -> None:
+        self.roles = roles
+        self._from: dict[str, dict[str, tuple[str, ...]]] = {}
 
-    def paths_from(self, role: str) -> dict[str, list[str]]:
-        """For every role `role` reaches (itself included): the shortest path to it."""
+    def paths_from(self, role: str) -> dict[str, tuple[str, ...]]:
+        """For every role `role` reaches (itself included): the shortest chain to it (cached)."""
         found = self._from.get(role)
         if found is None:
-            found = nx.single_source_shortest_path(self.graph, node("role", role))
-            self._from[role] = found
+            found = self._from[role] = inheritance_paths(self.roles, role)
         return found
 
     def path(self, starts: Iterable[str], targets: Iterable[str]) -> Path:
         """The shortest path from one of `starts` to one of `targets` (role ids), as nodes."""
-        wanted = [node("role", t) for t in targets]
-        best: list[str] | None = None
-        for start in sorted(starts):
-            reachable = self.paths_from(start)
-            for target in wanted:
-                path = reachable.get(target)
-                if path is not None and (best is None or (len(path), path) < (len(best), best)):
-                    best = path
-        return tuple(best or ())
+        chain = inheritance_path(self.roles, starts, targets, self.paths_from)
+        return tuple(node("role", r) for r in chain)

@@ -15,29 +15,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from pdp.analysis.checks.duties import outside_duties
-from pdp.analysis.checks.exposure import high_exposure
+from pdp.analysis.checks.exposure import high_exposure, measure_exposure
 from pdp.analysis.checks.grants import over_broad_grants, redundant_grants
 from pdp.analysis.checks.separation import sod_violations, toxic_combinations
 from pdp.analysis.checks.structure import dormant_roles, equivalent_roles, orphan_users
 from pdp.analysis.checks.unused import unused_permissions
 from pdp.analysis.context import ReviewContext
-from pdp.analysis.finding import (
-    KINDS,
-    Finding,
-    Findings,
-    Pending,
-    changed_findings,
-    severity_at_least,
-)
-from pdp.analysis.focus import change_of, focus_of
+from pdp.analysis.finding import KINDS, Finding, Findings, Pending, severity_at_least
 from pdp.analysis.usage import UsageEvent
-from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy
-from pdp.core.gcpause import paused_gc
 from pdp.core.model import SEVERITIES
 
 __all__ = ["Finding", "Review", "review"]
@@ -54,9 +43,6 @@ CHECKS: tuple[Check, ...] = (
     orphan_users,
     high_exposure,
 )
-# What `review_changes(..., split=True)` hands to a second process: about half the time of
-# the checks of a change on a bank-sized policy, the other checks being the other half.
-SPLIT_OFF: tuple[Check, ...] = (high_exposure,)
 
 
 @dataclass(frozen=True)
@@ -107,18 +93,21 @@ def review(
     if since is not None and usage is None:
         raise ValueError("`since` needs `usage`")
     moment = _aware(now) if now is not None else datetime.now(UTC)
-    # A bank-sized review allocates a million small objects and no cycles worth collecting:
-    # the collector's passes over the policy's large heap would cost more than the review.
-    with paused_gc():
-        ctx = ReviewContext.build(compiled, progress)
-        entries = run_checks(ctx)
-        if usage is not None:
-            window = _aware(since) if since is not None else None
-            entries.extend(unused_permissions(ctx, usage, window, moment))
-            ctx.progress("unused permissions", 1, 1)
-        findings = Findings(entries)
-        ctx.progress("sorting", 1, 1)
-        return Review(compiled.version, moment, findings, summarize(ctx, findings))
+    ctx = ReviewContext.build(compiled, progress)
+    entries = run_checks(ctx, [c for c in CHECKS if c is not high_exposure])
+    exposure = measure_exposure(ctx)
+    entries.extend(high_exposure(ctx, exposure))
+    ctx.progress("high exposure", 1, 1)
+    usage_note = None
+    if usage is not None:
+        window = _aware(since) if since is not None else None
+        unused, usage_note = unused_permissions(ctx, usage, window, moment)
+        entries.extend(unused)
+        ctx.progress("unused permissions", 1, 1)
+    findings = Findings(entries)
+    ctx.progress("sorting", 1, 1)
+    summary = summarize(ctx, findings, exposure.summary(), usage_note)
+    return Review(compiled.version, moment, findings, summary)
 
 
 def run_checks(ctx: ReviewContext, checks: Sequence[Check] = CHECKS) -> list[Pending]:
@@ -130,52 +119,12 @@ def run_checks(ctx: ReviewContext, checks: Sequence[Check] = CHECKS) -> list[Pen
     return entries
 
 
-Changes = tuple[list[Finding], list[Finding]]
-
-
-def review_changes(old: CompiledPolicy, new: CompiledPolicy, *, split: bool = False) -> Changes:
-    """The findings `new` introduces and the ones it resolves, compared with `old`.
-
-    The same answer as `changed_findings` of the full reviews of both
-    versions (one finding per fingerprint, sorted by fingerprint), but where
-    the frames agree the subject-level checks judge only what the change can
-    reach (`pdp.analysis.focus`), and the new version's projections start from
-    the old one's for every role whose own grants are unchanged. With `split`
-    and a core to spare, the `SPLIT_OFF` checks run in a forked process
-    (`pdp.core.background`) while this one runs the others; fingerprints hash
-    the kind, so the two halves' answers are disjoint and merge by fingerprint.
-    """
-    with paused_gc():
-        change = change_of(old.policy, new.policy)
-        regranted = change.regranted if change is not None else None
-        before = ReviewContext.build(old, shared=regranted is not None)
-        after = ReviewContext.build(
-            new, reuse=(before, regranted) if regranted is not None else None
-        )
-        if change is not None:
-            before.focus = after.focus = focus_of(before, after, change)
-        if not (split and can_fork()):
-            return _changes(before, after, CHECKS)
-        rest = [c for c in CHECKS if c not in SPLIT_OFF]
-        other, mine = alongside(
-            partial(_changes, before, after, SPLIT_OFF),
-            partial(_changes, before, after, rest),
-            fork=True,
-        )
-        return _merged(mine[0], other[0]), _merged(mine[1], other[1])
-
-
-def _changes(before: ReviewContext, after: ReviewContext, checks: Sequence[Check]) -> Changes:
-    # The old version first: the new one's projections start from its.
-    return changed_findings(run_checks(before, checks), run_checks(after, checks))
-
-
-def _merged(first: list[Finding], second: list[Finding]) -> list[Finding]:
-    """Two lists sorted by fingerprint, with no fingerprint in both, as one sorted list."""
-    return sorted(first + second, key=lambda f: f.fingerprint)
-
-
-def summarize(ctx: ReviewContext, findings: Findings) -> dict[str, Any]:
+def summarize(
+    ctx: ReviewContext,
+    findings: Findings,
+    exposure: dict[str, Any],
+    usage: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The report's summary: counts by severity and kind, the policy's size, statistics."""
     by_severity = Counter(e.severity for e in findings.entries)
     by_kind = Counter(e.kind for e in findings.entries)
@@ -196,8 +145,8 @@ def summarize(ctx: ReviewContext, findings: Findings) -> dict[str, Any]:
             "sources": list(policy.sources),
         },
         "subject_groups": len(ctx.subjects.closures),
-        "high_exposure": ctx.notes.get("high_exposure", {}),
-        "usage": ctx.notes.get("usage"),
+        "high_exposure": exposure,
+        "usage": usage,
     }
 
 

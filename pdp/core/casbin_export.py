@@ -10,7 +10,6 @@ limit applies. Consent (rule 5) is context, decided by pdp, not by the model.
 
 from __future__ import annotations
 
-import csv
 import io
 
 from pdp.core.compile import CompiledPolicy, expand
@@ -69,9 +68,3 @@ def render_policy_csv(rows: list[list[str]]) -> str:
     for row in rows:
         out.write(", ".join(row) + "\n")
     return out.getvalue()
-
-
-def parse_policy_csv(text: str) -> list[list[str]]:
-    """Read a Casbin policy CSV back into rows (for tests and round trips)."""
-    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
-    return [[cell.strip() for cell in row] for row in reader if row and not row[0].startswith("#")]

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any, Literal, cast
 
-from pdp.core.gcpause import paused_gc
 from pdp.core.hierarchy import pooled_closure, role_closures, tree_ancestors
 from pdp.core.model import WILDCARD, Grant, Policy
 from pdp.core.normalize import policy_version
@@ -205,11 +204,6 @@ def consent_scopes(policy: Policy) -> dict[str, frozenset[str]]:
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile a validated policy into its decision index."""
-    with paused_gc():  # many small containers, no cycles: see pdp.core.gcpause
-        return _compile(policy)
-
-
-def _compile(policy: Policy) -> CompiledPolicy:
     roles, users = _closures(policy)
     allow, deny = _file(policy)
     return CompiledPolicy(

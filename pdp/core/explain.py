@@ -70,13 +70,12 @@ def _match(compiled: CompiledPolicy, request: Request, index: int) -> Match:
         starts, prefix = (request.subject,), ()
     roles = set(expand(grant, policy, "roles"))
     closure = compiled.closure_of(request.subject_kind, request.subject) or frozenset()
-    target = min(roles & closure, key=lambda r: len(inheritance_path(policy.roles, starts, r)))
     classes = set(expand(grant, policy, "classes"))
     purposes = set(expand(grant, policy, "purposes"))
     return Match(
         grant.id,
         grant.effect,
-        prefix + tuple(inheritance_path(policy.roles, starts, target)),
+        prefix + inheritance_path(policy.roles, starts, roles & closure),
         next(c for c in compiled.class_ancestors[request.info_class] if c in classes),
         next(p for p in compiled.purpose_ancestors[request.purpose] if p in purposes),
         grant.obligations,

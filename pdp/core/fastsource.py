@@ -31,45 +31,40 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import fast_yaml
 import yaml
+from fast_yaml import lint as _lint
 
 from pdp.core.source import PathKey, Source
 from pdp.errors import Location
 
-try:  # pragma: no cover - exercised whenever the dependency is installed
-    import fast_yaml
-    from fast_yaml import lint as _lint
-
-    _DUPLICATES_ONLY: Any = _lint.LintConfig(
-        max_line_length=None,
-        disabled_rules=[
-            "line-length",
-            "document-start",
-            "document-end",
-            "indentation",
-            "empty-lines",
-            "new-line-at-end-of-file",
-            "braces",
-            "brackets",
-            "colons",
-            "commas",
-            "hyphens",
-            "comments",
-            "comments-indentation",
-            "anchors",
-            "octal-values",
-            "truthy",
-            "quoted-strings",
-            "key-ordering",
-            "float-values",
-            "trailing-spaces",
-            "empty-values",
-            "new-lines",
-        ],
-    )
-    FAST_YAML = True
-except ImportError:  # pragma: no cover - the reference reader still works
-    FAST_YAML = False
+_DUPLICATES_ONLY: Any = _lint.LintConfig(
+    max_line_length=None,
+    disabled_rules=[
+        "line-length",
+        "document-start",
+        "document-end",
+        "indentation",
+        "empty-lines",
+        "new-line-at-end-of-file",
+        "braces",
+        "brackets",
+        "colons",
+        "commas",
+        "hyphens",
+        "comments",
+        "comments-indentation",
+        "anchors",
+        "octal-values",
+        "truthy",
+        "quoted-strings",
+        "key-ordering",
+        "float-values",
+        "trailing-spaces",
+        "empty-values",
+        "new-lines",
+    ],
+)
 
 MAPPING_SECTIONS = ("classes", "purposes", "roles", "users")
 SEQUENCE_SECTIONS = ("grants", "separation_of_duties")
@@ -91,7 +86,7 @@ _STRING_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:yaml")
 
 def fast_source(text: str, file: str) -> Source | None:
     """Read one policy file on the fast path, or None when only the reference reader may."""
-    if not FAST_YAML or not _plain_text(text):
+    if not _plain_text(text):
         return None
     try:
         data = fast_yaml.safe_load(text)

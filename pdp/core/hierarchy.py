@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from pdp.core.model import Policy, Role, ancestors_of
+from pdp.core.model import Role, ancestors_of
 
 
 def role_closures(roles: Mapping[str, Role]) -> dict[str, frozenset[str]]:
@@ -44,30 +44,46 @@ def pooled_closure(
     return frozenset(members)
 
 
-def subject_closures(policy: Policy) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-    """The role closure of every role and every user of a policy."""
-    roles = role_closures(policy.roles)
-    users = {uid: pooled_closure(u.roles, roles) for uid, u in policy.users.items()}
-    return roles, users
-
-
 def tree_ancestors(ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """For every dotted id, itself and its ancestors, nearest first."""
     return {item: ancestors_of(item) for item in ids}
 
 
-def inheritance_path(
-    roles: Mapping[str, Role], start_roles: Iterable[str], target: str
-) -> list[str]:
-    """A shortest chain of roles from one of `start_roles` to `target` through `inherits`."""
-    queue = deque([[r] for r in start_roles])
-    seen = {path[0] for path in queue}
+def inheritance_paths(roles: Mapping[str, Role], start: str) -> dict[str, tuple[str, ...]]:
+    """For every role `start` reaches (itself included): a shortest chain of roles to it.
+
+    Breadth-first through `inherits`, in the order each role lists its parents.
+    """
+    paths: dict[str, tuple[str, ...]] = {start: (start,)}
+    queue = deque([start])
     while queue:
-        path = queue.popleft()
-        if path[-1] == target:
-            return path
+        path = paths[queue.popleft()]
         for parent in roles[path[-1]].inherits:
-            if parent not in seen:
-                seen.add(parent)
-                queue.append([*path, parent])
-    return []
+            if parent not in paths:
+                paths[parent] = (*path, parent)
+                queue.append(parent)
+    return paths
+
+
+def inheritance_path(
+    roles: Mapping[str, Role],
+    starts: Iterable[str],
+    targets: Iterable[str],
+    paths_from: Callable[[str], Mapping[str, tuple[str, ...]]] | None = None,
+) -> tuple[str, ...]:
+    """The shortest chain of roles from one of `starts` to one of `targets`, () when none.
+
+    Of the shortest chains from each start (`inheritance_paths`), the one of
+    least length, then the least in id order. `paths_from(start)` may serve
+    `inheritance_paths(roles, start)` from a cache.
+    """
+    walk = paths_from or (lambda start: inheritance_paths(roles, start))
+    wanted = list(targets)
+    best: tuple[str, ...] | None = None
+    for start in starts:
+        reachable = walk(start)
+        for target in wanted:
+            path = reachable.get(target)
+            if path is not None and (best is None or (len(path), path) < (len(best), best)):
+                best = path
+    return best or ()

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pdp.core.fastsource import fast_source
-from pdp.core.gcpause import paused_gc
 from pdp.core.model import Policy
 from pdp.core.parse import parse_sources
 from pdp.core.source import Source, read_source
@@ -42,11 +41,6 @@ def check_texts(texts: list[tuple[str, str]], *, fast: bool = True) -> CheckResu
     reference reader, so problems always carry exact lines and columns.
     `fast=False` uses the reference reader only.
     """
-    with paused_gc():
-        return _check_texts(texts, fast=fast)
-
-
-def _check_texts(texts: list[tuple[str, str]], *, fast: bool) -> CheckResult:
     if fast:
         fast_sources = [fast_source(text, name) for name, text in texts]
         ready = [source for source in fast_sources if source is not None]

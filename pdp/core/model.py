@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pdp.core.fastpickle import by_fields
 from pdp.errors import Location
 
 WILDCARD = "*"
@@ -30,7 +29,6 @@ SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 Effect = Literal["allow", "deny"]
 
 
-@by_fields
 @dataclass(frozen=True, slots=True)
 class InfoClass:
     """An information class: a dotted id in the class tree, with a sensitivity level."""
@@ -47,7 +45,6 @@ class InfoClass:
         return parent_of(self.id)
 
 
-@by_fields
 @dataclass(frozen=True, slots=True)
 class Purpose:
     """A purpose of processing: a dotted id in the purpose tree, with its own legal basis."""
@@ -64,7 +61,6 @@ class Purpose:
         return parent_of(self.id)
 
 
-@by_fields
 @dataclass(frozen=True, slots=True)
 class Role:
     """A role: what it inherits and the purposes (duties) it exists to serve."""
@@ -77,7 +73,6 @@ class Role:
     location: Location = field(default_factory=Location, compare=False)
 
 
-@by_fields
 @dataclass(frozen=True, slots=True)
 class User:
     """A person or service account and the roles assigned to it."""
@@ -89,7 +84,6 @@ class User:
     location: Location = field(default_factory=Location, compare=False)
 
 
-@by_fields
 @dataclass(frozen=True, slots=True)
 class Grant:
     """An allow or deny rule over roles x classes x purposes x actions."""

@@ -17,21 +17,19 @@ tests checks this against every declared id of either version.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from pdp.analysis.review import Review, review, review_changes
-from pdp.core.background import alongside, can_fork
-from pdp.core.compile import CompiledPolicy, expand, grant_signature
-from pdp.core.gcpause import paused_gc
+from pdp.analysis.changes import review_changes
+from pdp.analysis.review import Review, review
+from pdp.core.change import PolicyChange, policy_change
+from pdp.core.compile import CompiledPolicy, expand
 from pdp.core.model import WILDCARD, Grant
 from pdp.core.queries import descendants
 
 Key = tuple[str, str, str]
-PARALLEL_GRANTS = 2_000  # below this many grants in the two versions, a process costs more
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -299,70 +297,26 @@ class _Side:
                     yield (cls, purp, act)
 
 
-def _changed_grants(old: CompiledPolicy, new: CompiledPolicy) -> tuple[list[Grant], list[Grant]]:
-    """The grants whose signature is in one version more often than in the other.
-
-    Grants equal at the same position in both versions have one signature and
-    cancel out, so only the others are compared (a change usually leaves all
-    but a few grants where they were).
-    """
-    same = [a == b for a, b in zip(old.grants, new.grants, strict=False)]
-    same += [False] * (max(len(old.grants), len(new.grants)) - len(same))
-    old_rest = [g for g, kept in zip(old.grants, same, strict=False) if not kept]
-    new_rest = [g for g, kept in zip(new.grants, same, strict=False) if not kept]
-    old_signatures = [grant_signature(g) for g in old_rest]
-    new_signatures = [grant_signature(g) for g in new_rest]
-    old_count, new_count = Counter(old_signatures), Counter(new_signatures)
-    only_old = {s for s, n in old_count.items() if n > new_count.get(s, 0)}
-    only_new = {s for s, n in new_count.items() if n > old_count.get(s, 0)}
-    return (
-        [g for g, s in zip(old_rest, old_signatures, strict=True) if s in only_old],
-        [g for g, s in zip(new_rest, new_signatures, strict=True) if s in only_new],
-    )
-
-
-def _closure_moves(
-    old: dict[str, frozenset[str]], new: dict[str, frozenset[str]]
-) -> tuple[set[str], set[str]]:
-    """The subjects whose closure differs, and the roles that entered or left such a closure."""
-    moved: set[str] = set()
-    subjects: set[str] = set()
-    empty: frozenset[str] = frozenset()
-    for subject in old.keys() | new.keys():
-        a, b = old.get(subject, empty), new.get(subject, empty)
-        if a != b or (subject in old) != (subject in new):
-            subjects.add(subject)
-            moved |= a ^ b
-    return subjects, moved
-
-
-def keys_to_evaluate(old_side: _Side, new_side: _Side) -> tuple[set[Key], set[str]]:
-    """The keys where a held permission can differ, and the roles whose closure changed."""
-    old, new = old_side.compiled, new_side.compiled
+def keys_to_evaluate(old_side: _Side, new_side: _Side, change: PolicyChange) -> set[Key]:
+    """The keys where a held permission can differ."""
     keys: set[Key] = set()
-    changed_old, changed_new = _changed_grants(old, new)
-    for grant in changed_old:
+    for grant in change.removed_grants:
         keys.update(old_side.footprint(grant))
-    for grant in changed_new:
+    for grant in change.added_grants:
         keys.update(new_side.footprint(grant))
-    role_subjects, moved_roles = _closure_moves(old.role_closure, new.role_closure)
-    _, moved_by_users = _closure_moves(old.user_closure, new.user_closure)
-    moved = moved_roles | moved_by_users
+    moved = change.moved_roles
     if moved:
         for side in (old_side, new_side):
             for grant in side.compiled.grants:
                 if WILDCARD in grant.roles or moved.intersection(grant.roles):
                     keys.update(side.footprint(grant))
-    op, np_ = old.policy, new.policy
-    for side, this, other in ((old_side, op, np_), (new_side, np_, op)):
-        keys.update(
-            side.keys_with(
-                this.classes.keys() - other.classes.keys(),
-                this.purposes.keys() - other.purposes.keys(),
-                set(this.actions) - set(other.actions),
-            )
-        )
-    return keys, role_subjects
+    keys.update(
+        old_side.keys_with(change.classes_removed, change.purposes_removed, change.actions_removed)
+    )
+    keys.update(
+        new_side.keys_with(change.classes_added, change.purposes_added, change.actions_added)
+    )
+    return keys
 
 
 def _obligations(side: _Side, direct: dict[str, frozenset[str]], role: str) -> tuple[str, ...]:
@@ -397,15 +351,17 @@ def _obligation_changes(
     return changes
 
 
-def diff_policies(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
-    """The exact permission diff of two compiled policies (findings not included)."""
-    with paused_gc():  # many small containers, no cycles: see pdp.core.gcpause
-        return _diff(old, new)
+def diff_policies(
+    old: CompiledPolicy, new: CompiledPolicy, change: PolicyChange | None = None
+) -> PolicyDiff:
+    """The exact permission diff of two compiled policies (findings not included).
 
-
-def _diff(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
+    `change` is `policy_change(old, new)`, when the caller has it already.
+    """
+    change = change if change is not None else policy_change(old, new)
     old_side, new_side = _Side(old), _Side(new)
-    keys, closure_changed = keys_to_evaluate(old_side, new_side)
+    keys = keys_to_evaluate(old_side, new_side, change)
+    closure_changed = set(change.reclosed_roles)
     added: list[Access] = []
     removed: list[Access] = []
     users_added: list[Access] = []
@@ -447,21 +403,15 @@ def level_rank(level: str, *sides: CompiledPolicy) -> int:
 
 
 def diff_with_findings(old: CompiledPolicy, new: CompiledPolicy) -> PolicyDiff:
-    """`diff_policies` with the findings of `add_findings` filled in.
+    """`diff_policies` with the findings the change introduces and resolves filled in.
 
-    On large policies with a core to spare, the findings are computed in a
-    forked process while this one computes the symbolic diff
-    (`pdp.core.background`), and that process splits its checks with another
-    once its review contexts are built (`review_changes(..., split=True)`);
-    the result is the same either way.
+    Only what the change can reach is reviewed in both versions
+    (`pdp.analysis.changes.review_changes`); the answer is that of reviewing
+    both in full. One `PolicyChange` feeds both.
     """
-    large = len(old.grants) + len(new.grants) >= PARALLEL_GRANTS
-    (added, resolved), diff = alongside(
-        partial(review_changes, old, new, split=large),
-        partial(diff_policies, old, new),
-        fork=large and can_fork(),
-    )
-    diff.new_findings, diff.resolved_findings = added, resolved
+    change = policy_change(old, new)
+    diff = diff_policies(old, new, change)
+    diff.new_findings, diff.resolved_findings = review_changes(old, new, change=change)
     return diff
 
 
@@ -471,13 +421,3 @@ def review_function() -> Callable[[CompiledPolicy], Review]:
     The seam `pdp ci` memoises, so its policy tests and review gate share one review.
     """
     return review
-
-
-def add_findings(diff: PolicyDiff) -> None:
-    """Fill in the findings the change introduces and resolves (by review fingerprint).
-
-    Only what the change can reach is reviewed in both versions
-    (`pdp.analysis.review.review_changes`); the answer is that of reviewing
-    both in full.
-    """
-    diff.new_findings, diff.resolved_findings = review_changes(diff.old, diff.new)

@@ -9,21 +9,19 @@ unusable (a malformed test file, an unreadable log) raises `CiInputError`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pdp.analysis.register import Register, read_register
 from pdp.analysis.report.sarif import results as review_results
-from pdp.core.background import alongside, can_fork
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import check_policy, policy_files
 from pdp.errors import CiInputError, Problem, RegisterError, RevisionError, TestFileError
 from pdp.policyci.diff import PolicyDiff, diff_with_findings, review_function
 from pdp.policyci.git import compile_source, is_revision
-from pdp.policyci.parallel import PARALLEL_BYTES
 from pdp.policyci.render import render_markdown, sarif_results
 from pdp.policyci.testing import render_report, run_tests
 
@@ -196,13 +194,13 @@ def _test_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult, r
     )
 
 
-def _base_policy(options: CiOptions) -> tuple[CompiledPolicy | None, str]:
+def _base_policy(options: CiOptions, load: Loader) -> tuple[CompiledPolicy | None, str]:
     """The base revision's policy, or None and why not."""
     base = options.base
     if base is None:
         return None, "no base revision given"
     try:
-        return compile_source(base, str(options.policy)), ""
+        return load(base, str(options.policy)), ""
     except RevisionError:
         return None, f"the base `{base}` holds no policy at `{options.policy}`"
     except Exception as exc:  # an invalid base policy is the base's problem, not this change's
@@ -317,10 +315,25 @@ def _once_per_policy(review: Any) -> Any:
     return reviewed
 
 
-def run_ci(options: CiOptions) -> CiResult:
+Loader = Callable[[str, str], CompiledPolicy]
+Differ = Callable[[CompiledPolicy, CompiledPolicy], PolicyDiff]
+
+
+def run_ci(
+    options: CiOptions,
+    *,
+    unformatted: Callable[[list[Path]], list[Path]] = unformatted_files,
+    load: Loader = compile_source,
+    differ: Differ = diff_with_findings,
+) -> CiResult:
     """Run every step; raise `CiInputError` when an input other than the policy is unusable.
 
-    Only an absent base skips the diff: a base that does not resolve is unusable.
+    The seams are for the process that runs it (`pdp ci`): `unformatted` finds
+    the policy files `pdp fmt` would change (it may have been started
+    elsewhere already), `load(source, path)` loads the base revision's policy
+    (it may be cached), and `differ` is `diff_with_findings` or the same
+    answer computed otherwise. Only an absent base skips the diff: a base that
+    does not resolve is unusable.
     """
     if options.base is not None and not is_revision(options.base):
         raise CiInputError(
@@ -334,29 +347,15 @@ def run_ci(options: CiOptions) -> CiResult:
         for name in ("format", "test", "review", "diff", "replay"):
             result.steps.append(Step(name, "skip", "the policy does not load"))
         return result
-    # The format check round-trips every file through ruamel.yaml: on a large policy it
-    # takes longer than all the other steps together, so it runs alongside them.
-    files = policy_files(options.policy)
-    large = sum(f.stat().st_size for f in files) >= PARALLEL_BYTES
-    unformatted, _ = alongside(
-        partial(unformatted_files, files),
-        partial(_checks_of_compiled, options, compiled, result, register),
-        fork=large and can_fork(),
-    )
-    result.steps.insert(1, _fmt_step(unformatted))  # reported second, after the check
-    return result
-
-
-def _checks_of_compiled(
-    options: CiOptions, compiled: CompiledPolicy, result: CiResult, register: Register
-) -> None:
-    """The test, review, diff and replay steps."""
     review = _once_per_policy(review_function())
     _test_step(options, compiled, result, review)
-    base, why = _base_policy(options)
+    base, why = _base_policy(options, load)
     # The findings of the change (new and resolved) come from the diff, which reviews the
     # base only where the change reaches; the new version's full review serves the gate.
-    diff = diff_with_findings(base, compiled) if base is not None else None
+    diff = differ(base, compiled) if base is not None else None
     _review_step(options, compiled, diff, result, review, register)
     _diff_step(options, diff, why, result)
     _replay_step(options, compiled, result)
+    # Reported second, after the check.
+    result.steps.insert(1, _fmt_step(unformatted(policy_files(options.policy))))
+    return result

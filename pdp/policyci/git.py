@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import POLICY_SUFFIXES, check_texts, read_policy_texts
-from pdp.errors import Location, PolicyError, Problem, RevisionError
+from pdp.errors import PolicyError, RevisionError
 
 DEFAULT_PATH = "policies"
 
@@ -96,8 +96,3 @@ def compile_texts(texts: list[tuple[str, str]]) -> CompiledPolicy:
     if result.policy is None:
         raise PolicyError(result.problems)
     return compile_policy(result.policy)
-
-
-def revision_problem(source: str, exc: RevisionError) -> Problem:
-    """A located problem for a source that could not be read."""
-    return Problem("bad_source", str(exc) or f"cannot read `{source}`", Location(source))

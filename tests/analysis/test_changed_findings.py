@@ -7,7 +7,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from pdp.analysis.finding import Finding, changed_findings
+from pdp.analysis.changes import changed_findings
+from pdp.analysis.finding import Finding
 from pdp.analysis.review import review
 from tests.policyci.policies import SMALL, compiled, policy_pairs
 

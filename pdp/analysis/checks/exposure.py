@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.finding import Deferred, Finding, Pending, Permissions, mask_key
@@ -21,8 +23,22 @@ from pdp.analysis.space import PermissionSpace
 from pdp.analysis.wording import summarise
 
 
-def high_exposure(ctx: ReviewContext) -> Iterator[Pending]:
-    """Roles and users holding far more top-level permissions than their peers."""
+@dataclass(frozen=True)
+class Exposure:
+    """How many top-level permissions each role and user holds, and the fitted statistics."""
+
+    projected: Projected
+    counts: dict[str, dict[str, int]]  # "role"/"user" -> subject -> count
+    masks: dict[str, dict[str, int]]  # "role"/"user" -> subject -> held top-level set
+    scores: dict[str, RobustScore]  # "role"/"user" -> the fit over all of them
+
+    def summary(self) -> dict[str, Any]:
+        """The fitted statistics, for the report's summary: `{"roles": ..., "users": ...}`."""
+        return {f"{kind}s": score.to_dict() for kind, score in self.scores.items()}
+
+
+def measure_exposure(ctx: ReviewContext) -> Exposure:
+    """Count every role's and user's top-level permissions, and fit their distributions."""
     top = ctx.top_level
     space = PermissionSpace(
         ctx.policy, classes={c for c, k in ctx.policy.classes.items() if k.level == top}
@@ -39,9 +55,20 @@ def high_exposure(ctx: ReviewContext) -> Iterator[Pending]:
             users.update(dict.fromkeys(sets.members[group], mask.bit_count()))
             user_masks.update(dict.fromkeys(sets.members[group], mask))
     ctx.progress("exposure", 1, 1)
-    for kind, counts, masks in (("role", roles, role_masks), ("user", users, user_masks)):
-        score = fit(Counter(counts.values()).items())
-        ctx.notes.setdefault("high_exposure", {})[f"{kind}s"] = score.to_dict()
+    counts = {"role": roles, "user": users}
+    scores = {kind: fit(Counter(c.values()).items()) for kind, c in counts.items()}
+    return Exposure(projected, counts, {"role": role_masks, "user": user_masks}, scores)
+
+
+def high_exposure(ctx: ReviewContext, exposure: Exposure | None = None) -> Iterator[Pending]:
+    """Roles and users holding far more top-level permissions than their peers.
+
+    `exposure` is `measure_exposure(ctx)`, when the caller has it already.
+    """
+    exposure = exposure or measure_exposure(ctx)
+    projected = exposure.projected
+    for kind, counts in exposure.counts.items():
+        score, masks = exposure.scores[kind], exposure.masks[kind]
         for ident, count in counts.items():
             if count and score.is_outlier(count):
                 yield Deferred(
@@ -51,7 +78,7 @@ def high_exposure(ctx: ReviewContext) -> Iterator[Pending]:
                     kind,
                     ident,
                     partial(_finding, ctx, projected, kind, ident, score, masks[ident]),
-                    mask_key(space, masks[ident]),
+                    mask_key(projected.space, masks[ident]),
                 )
 
 

@@ -32,9 +32,18 @@ def unused_permissions(
     events: Iterable[UsageEvent],
     since: datetime | None,
     now: datetime,
+) -> tuple[list[Finding], dict[str, Any]]:
+    """One finding per role or user holding permissions not exercised in the window.
+
+    With the counts of the usage events read, for the report's summary.
+    """
+    used, note = _exercised(ctx, events, since, now)
+    return list(_findings(ctx, used, since)), note
+
+
+def _findings(
+    ctx: ReviewContext, used: dict[tuple[str, str], int], since: datetime | None
 ) -> Iterator[Finding]:
-    """One finding per role or user holding permissions not exercised in the window."""
-    used = _exercised(ctx, events, since, now)
     role_used: dict[str, int] = {}
     for (kind, ident), mask in used.items():
         closure = ctx.compiled.closure_of(kind, ident)  # type: ignore[arg-type]
@@ -62,7 +71,7 @@ def unused_permissions(
 
 def _exercised(
     ctx: ReviewContext, events: Iterable[UsageEvent], since: datetime | None, now: datetime
-) -> dict[tuple[str, str], int]:
+) -> tuple[dict[tuple[str, str], int], dict[str, Any]]:
     space = ctx.space
     policy = ctx.policy
     counts = {"events": 0, "counted": 0, "denied": 0, "outside_window": 0, "unknown": 0}
@@ -86,8 +95,7 @@ def _exercised(
     note: dict[str, Any] = dict(counts)
     note["since"] = since.isoformat() if since else None
     note["until"] = now.isoformat()
-    ctx.notes["usage"] = note
-    return used
+    return used, note
 
 
 def _user_evidence(ctx: ReviewContext, uid: str, unused: int) -> list[Path]:

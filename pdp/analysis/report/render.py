@@ -9,7 +9,6 @@ from pdp.analysis.register import NO_VERDICT, Verdict
 from pdp.analysis.report.triage import Progress, Report, View, quiet
 from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
-from pdp.core.gcpause import paused_gc
 
 
 def write_report(
@@ -32,9 +31,8 @@ def write_report(
     and text are written a finding at a time: a review with a million
     findings never holds its whole report in memory.
     """
-    with paused_gc():  # a million findings' dicts, no cycles (see `review`)
-        report = Report.of(review, compiled, verdict, view, progress or quiet)
-        _write(report, fmt, out)
+    report = Report.of(review, compiled, verdict, view, progress or quiet)
+    _write(report, fmt, out)
 
 
 def _write(report: Report, fmt: str, out: TextIO) -> None:
