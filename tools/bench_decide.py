@@ -6,7 +6,8 @@
 For each generated policy (tools/generate_policy.py; roles and users scale with
 the grants: 30,000 grants come with 3,000 roles and 100,000 users) it measures,
 in one run:
-- load+compile: `check_policy` on the written YAML file, then `compile_policy`;
+- load+compile: `check_policy` on the written YAML file, then `compile_policy`
+  (the collector off, as in `pdp`'s batch commands);
 - pdp cold: `DecisionPoint.decide` with the memo cleared before each call;
 - pdp memo: the same queries again, answered from the memo;
 - pycasbin: `casbin.Enforcer.enforce` on the same compiled model, in memory;
@@ -21,6 +22,7 @@ are counted and reported. Medians of per-call wall time; a Markdown table.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import statistics
@@ -156,12 +158,16 @@ def bench_size(grants: int, args: argparse.Namespace, workdir: Path) -> dict[str
     roles, users = SCALE.get(grants, (max(10, grants // 10), grants * 3))
     data = generate_policy(grants=grants, roles=roles, users=users, seed=args.seed)
     path = write_policy(data, workdir / f"policy-{grants}.yaml")
+    # Loading runs with the collector off, as `pdp`'s batch commands do (`pdp.cli.app.main`);
+    # deciding runs with it on, as in `pdp serve`.
+    gc.disable()
     start = time.perf_counter()
     result = check_policy(path)
     loaded = time.perf_counter()
     assert result.policy is not None, result.problems[:3]
     compiled = compile_policy(result.policy)
     compiled_at = time.perf_counter()
+    gc.enable()
     row: dict[str, Any] = {
         "grants": grants,
         "roles": roles,

@@ -7,16 +7,15 @@
 Generates a policy with tools/generate_policy.py (or the fallback generator of
 tools/bench_review.py while that is missing), widens one allow grant from a
 leaf class to its top-level category, and times each phase: load + compile of
-each version one after the other, and of both at once (`compile_sources`,
-which checks and compiles the second in a forked process when there is a
-spare core), the
-symbolic diff, the rendering, and the whole `pdp diff` command in a
-subprocess (with `--findings`, also the findings the change introduces and
-resolves, against the baseline of reviewing both versions in full and
-comparing every finding's fingerprint; the symbolic diff and the findings
-at once, as `pdp diff` computes them, the findings in a forked process; and
-the command with findings). Each command runs `--runs` times; the range is
-printed.
+each version one after the other, and of both at once (as `pdp diff --jobs 2`
+does: the second in a worker process), the symbolic diff, the rendering, and
+the whole `pdp diff` command in a subprocess (with `--findings`, also the
+findings the change introduces and resolves, against the baseline of
+reviewing both versions in full and comparing every finding's fingerprint;
+the symbolic diff and the findings at once, as `pdp diff --jobs 2` computes
+them; and the command with findings: with the default jobs, with `--jobs 1`,
+and with the compiled-policy cache, whose first run fills it). Each command
+runs `--runs` times; the range is printed. The collector is off, as in `pdp`.
 Baseline, measured in the same run: the naive diff that compares
 `held_permissions` of every role in both versions, timed on a sample of roles
 and extrapolated to all of them. The issue's target: the whole
@@ -27,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
+import os
 import random
 import subprocess
 import sys
@@ -40,12 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from pdp.analysis.changes import review_changes  # noqa: E402
 from pdp.analysis.review import review  # noqa: E402
+from pdp.cli.diff import diff_of, load_both  # noqa: E402
+from pdp.cli.jobs import Steps  # noqa: E402
 from pdp.core.compile import compile_policy  # noqa: E402
 from pdp.core.load import load_policy  # noqa: E402
 from pdp.core.queries import held_permissions  # noqa: E402
-from pdp.policyci.diff import add_findings, diff_policies, diff_with_findings  # noqa: E402
-from pdp.policyci.parallel import can_fork, compile_sources  # noqa: E402
+from pdp.policyci.diff import diff_policies  # noqa: E402
 from pdp.policyci.render import render_text  # noqa: E402
 
 
@@ -123,6 +126,7 @@ def main() -> None:
     parser.add_argument("--findings", action="store_true", help="also time the review diff")
     parser.add_argument("--runs", type=int, default=3, help="runs of each `pdp diff` command")
     args = parser.parse_args()
+    gc.disable()  # the collector policy of `pdp`'s batch commands (`pdp.cli.app.main`)
 
     generate, write, source = generator()
     print(
@@ -153,24 +157,25 @@ def main() -> None:
         timed("render text", lambda: render_text(diff))
         in_process = time.perf_counter() - total
         started = time.perf_counter()
-        both = compile_sources([str(old_path), str(new_path)])
+        with Steps(2) as steps:
+            both = load_both(steps, str(old_path), str(new_path), str(old_path), None)
         at_once = time.perf_counter() - started
         assert [c.version for c in both] == [old.version, new.version]
         print(
-            f"  {'load + compile both at once':<44} {at_once:8.2f} s   "
-            f"({sequential / at_once:.2f}x the one-after-the-other "
-            f"{sequential:.2f} s; forked worker: {'yes' if can_fork() else 'no'})"
+            f"  {'load + compile both at once (--jobs 2)':<44} {at_once:8.2f} s   "
+            f"({sequential / at_once:.2f}x the one-after-the-other {sequential:.2f} s)"
         )
         if args.findings:
-            timed("new/resolved findings (focused review)", lambda: add_findings(diff))
-            started = time.perf_counter()
-            together = diff_with_findings(old, new)
-            at_once = time.perf_counter() - started
-            print(
-                f"  {'diff and findings at once':<44} {at_once:8.2f} s   "
-                f"(findings in a forked process: {'yes' if can_fork() else 'no'})"
+            findings = timed(
+                "new/resolved findings (focused review)", lambda: review_changes(old, new)
             )
-            assert together.to_dict() == diff.to_dict(), "diff_with_findings differs"
+            diff.new_findings, diff.resolved_findings = findings
+            started = time.perf_counter()
+            with Steps(2) as steps:
+                together = diff_of(steps, old, new, findings=True)
+            at_once = time.perf_counter() - started
+            print(f"  {'diff and findings at once (--jobs 2)':<44} {at_once:8.2f} s")
+            assert together.to_dict() == diff.to_dict(), "--jobs 2 differs from --jobs 1"
             plain = timed(
                 "baseline: full reviews, every fingerprint", lambda: full_comparison(old, new)
             )
@@ -186,7 +191,11 @@ def main() -> None:
             f"{s['keys_evaluated']} keys evaluated"
         )
         print(f"  {'in-process total (load, compile, diff, render)':<44} {in_process:8.2f} s")
-        for flags in (["--no-findings"], []) if args.findings else (["--no-findings"],):
+        cache_dir = Path(tmp) / "cache"
+        runs: list[list[str]] = [["--no-findings", "--no-cache"]]
+        if args.findings:
+            runs += [["--no-cache"], ["--jobs", "1", "--no-cache"], []]
+        for flags in runs:
             command = ["diff", str(old_path), str(new_path), *flags, "--format", "json"]
             times, codes = [], set()
             for _ in range(args.runs):
@@ -195,6 +204,7 @@ def main() -> None:
                     [str(ROOT / ".venv" / "bin" / "pdp"), *command],
                     capture_output=True,
                     check=False,
+                    env={**os.environ, "PDP_CACHE_DIR": str(cache_dir)},
                 )
                 times.append(time.perf_counter() - started)
                 codes.add(done.returncode)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pdp.cli.jobs import Jobs, Steps
 from pdp.cli.output import (
     EXIT_INVALID,
     Format,
@@ -85,15 +86,23 @@ def ci(
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF here.")] = None,
     output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
+    jobs: Jobs = None,
+    use_cache: Annotated[
+        bool, typer.Option("--cache/--no-cache", help="Use the compiled-policy cache.")
+    ] = True,
 ) -> None:
     """Run policy CI: check, format, test, review gate, diff and replay.
 
     Exit 0 when every step passes, 1 when one fails, 2 on unusable input (a
     missing policy, a --base that does not resolve, a malformed file).
     """
-    from pdp.core.load import read_policy_texts
+    from functools import partial
+
+    from pdp.cli.diff import diff_of
+    from pdp.core.load import policy_files, read_policy_texts
     from pdp.errors import CiInputError
-    from pdp.policyci.gate import CiOptions, run_ci
+    from pdp.policyci.cache import default_cache, load_source
+    from pdp.policyci.gate import CiOptions, run_ci, unformatted_files
     from pdp.policyci.render import sarif_log
 
     _, unusable = read_policy_texts(policy)
@@ -114,10 +123,20 @@ def ci(
         level,
         fail_on_flip,
     )
-    try:
-        result = run_ci(options)
-    except CiInputError as exc:
-        fail(str(exc), EXIT_INVALID)
+    cache = default_cache(use_cache)
+    with Steps(jobs) as steps:
+        # The format check round-trips every file through ruamel.yaml: on a large policy it
+        # takes as long as the other steps together, so a worker starts it first.
+        formatting = steps.start(unformatted_files, policy_files(policy))
+        try:
+            result = run_ci(
+                options,
+                unformatted=lambda _files: formatting(),
+                load=partial(load_source, cache=cache),
+                differ=partial(diff_of, steps, findings=True),
+            )
+        except CiInputError as exc:
+            fail(str(exc), EXIT_INVALID)
     if summary is not None:
         summary.write_text(result.markdown(), encoding="utf-8")
     if sarif is not None:

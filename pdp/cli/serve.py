@@ -7,7 +7,6 @@ editable install; an installed wheel has none, so pass POLICY there).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import socket
@@ -104,8 +103,6 @@ def serve(
 ) -> None:
     """Run the decision service (HTTP API, decision log, metrics)."""
     from pdp.service.auth import hash_token
-
-    gc.enable()  # `pdp.cli.app.main` runs batch commands without it; a server needs it
 
     if print_token_hash:
         token = sys.stdin.readline().strip()

@@ -54,6 +54,13 @@ def _run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test with its own compiled-policy cache, never the user's."""
+    monkeypatch.delenv("PDP_NO_CACHE", raising=False)
+    monkeypatch.setenv("PDP_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     paths = {}
@@ -359,25 +366,27 @@ def test_gate_new_fails_only_on_findings_the_base_lacks(
     }
 
 
-def test_ci_checks_formatting_in_a_forked_process_with_the_same_result(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pdp.policyci import gate
-
+def test_ci_gives_the_same_answer_with_any_number_of_jobs(repo: Path) -> None:
     args = (*CI_VS_PARENT, "--fail-on", "none", "--json")
-    here = _run(*args)
-    monkeypatch.setattr(gate, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(gate, "can_fork", lambda: True)
-    forked: list[bool] = []
-    original = gate.unformatted_files
-
-    def recorded(files: list[Path]) -> list[Path]:
-        forked.append(os.getpid() != parent)
-        return original(files)
-
-    parent = os.getpid()
-    monkeypatch.setattr(gate, "unformatted_files", recorded)
-    assert _run(*args) == here
+    here = _run(*args, "--jobs", "1")
+    assert _run(*args, "--jobs", "2") == here
+    assert _run(*args, "--jobs", "3", "--no-cache") == here
     steps = [s["name"] for s in json.loads(here[1])["steps"]]
     assert steps == ["check", "format", "test", "review", "diff", "replay"]
-    assert forked == []  # recorded in the forked process, whose memory this one does not share
+
+
+def test_diff_gives_the_same_answer_with_any_number_of_jobs(files: dict[str, Path]) -> None:
+    base, wider = str(files["base"]), str(files["wider"])
+    for args in (("--format", "json"), ("--format", "sarif"), ("--no-findings",)):
+        here = _run("diff", base, wider, *args, "--jobs", "1")
+        assert _run("diff", base, wider, *args, "--jobs", "2") == here
+    summary = json.loads(_run("diff", base, wider, "--format", "json")[1])["summary"]
+    assert summary["added"] and summary["new_findings"]  # the comparison above compared something
+
+
+def test_a_broken_side_loaded_by_a_worker_exits_2(files: dict[str, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BASE.replace("[identity.name]", "[nowhere]"), encoding="utf-8")
+    for jobs in ("1", "2"):
+        code, out = _run("diff", str(files["base"]), str(broken), "--jobs", jobs)
+        assert code == 2 and "nowhere" in out
