@@ -102,6 +102,9 @@ def main() -> None:
 
 def child(params: dict[str, Any]) -> dict[str, Any]:
     """Generate, load, compile and review one policy; the timings and peak memory."""
+    import gc
+
+    gc.disable()  # the collector policy of `pdp review` (`pdp.cli.app.main`)
     from pdp.analysis.report.render import write_report
     from pdp.analysis.review import CHECKS, review
     from pdp.core.compile import compile_policy
