@@ -7,6 +7,7 @@ access), 2 unusable input or usage (a missing policy included).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable
 from enum import StrEnum
@@ -47,6 +48,20 @@ def policy_exit_code(problems: Iterable[Problem]) -> int:
     return EXIT_INVALID if any(p.code in UNUSABLE_CODES for p in problems) else EXIT_FINDINGS
 
 
+# C0 and C1 controls, DEL, zero-width and line/paragraph separators, bidi overrides
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal: control characters as escapes (ESC as `\\x1b`)."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
 def echo_json(data: Any) -> None:
     """Print data as indented JSON on stdout."""
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
@@ -63,8 +78,8 @@ def echo_problems(problems: list[Problem]) -> None:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print one line on stderr and exit with `code`."""
-    typer.echo(f"error: {message}", err=True)
+    """Print one line on stderr (control characters escaped) and exit with `code`."""
+    typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(code)
 
 
