@@ -172,7 +172,7 @@ async def soak(args: argparse.Namespace, process: subprocess.Popen[bytes], url: 
 
 def logged_ids(db: Path) -> tuple[set[str], int]:
     """The decision ids in the log, and how many records it holds."""
-    from pdp.audit.log import read_records
+    from pdp.audit import read_records
 
     ids: set[str] = set()
     total = 0

@@ -156,7 +156,7 @@ def _parse(row: Mapping[str, Any], path: Path, number: int) -> UsageEvent | None
 
 
 def _read_log(source: str) -> Iterator[UsageEvent]:
-    from pdp.audit.log import read_records
+    from pdp.audit import read_records
 
     for record in read_records(source):
         if record.kind != "decision" or record.subject_kind not in ("role", "user"):

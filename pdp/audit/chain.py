@@ -14,11 +14,13 @@ the head (`seq:hash`) with a copy kept elsewhere: `expect_head`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from hashlib import sha256
-from json.encoder import encode_basestring
 from typing import Any, Literal, NamedTuple
+
+from pdp.audit.record import column_time
 
 GENESIS = "0" * 64
 REORDER_WINDOW = 1024
@@ -61,7 +63,7 @@ class ChainRow(NamedTuple):
     """One stored row as verification sees it.
 
     `time` is the copy of the record's time a store keeps as an indexed column;
-    it must equal the time in `body`.
+    it must equal `record.column_time(body)` (None: the body has no log time).
     """
 
     seq: int
@@ -112,14 +114,21 @@ def _written_seq(row: ChainRow) -> int | None:
     return None
 
 
-def _time_mismatch(row: ChainRow) -> bool:
-    """True when a row's time column differs from the time in its (hash-checked) body.
+def _moved_far(row: ChainRow, rest: Iterable[ChainRow], head: Head | None) -> int | None:
+    """The seq an intact row was written as, found by its successor further on, or None.
 
-    `time` is the last key of canonical JSON, so an authentic body ends with it.
+    A row moved farther than `REORDER_WINDOW` is found by the row chained to it
+    (whose `prev_hash` is its hash), or by the head when it was the newest.
     """
-    if row.time is None:
-        return False
-    return not row.body.endswith(f'"time":{encode_basestring(row.time)}}}')
+    for later in rest:
+        if later.prev_hash == row.hash:
+            written = later.seq - 1
+            break
+    else:
+        if head is None or head.hash != row.hash:
+            return None
+        written = head.seq
+    return written if row_hash(written, row.prev_hash, row.body) == row.hash else None
 
 
 class _Walk:
@@ -175,7 +184,7 @@ def _check_row(row: ChainRow, nxt: ChainRow | None, walk: _Walk) -> ChainProblem
             "edited",
             f"record {seq - 1} is not the one record {seq} was chained to (replaced and re-hashed)",
         )
-    if _time_mismatch(row):
+    if row.time != column_time(row.body):
         return ChainProblem(seq, "edited", f"the time column of record {seq} was changed")
     return None
 
@@ -226,22 +235,33 @@ def verify_rows(
     rows: Iterable[ChainRow],
     *,
     stored_head: Head | None = None,
+    head_row_missing: bool = False,
     expect_head: str | None = None,
 ) -> VerifyResult:
     """Walk a chain in stored order and report the first break.
 
     `stored_head` is the head the store keeps beside the rows (checked for a
-    truncated or extended tail); `expect_head` is a `SEQ:HASH` or `HASH` kept
-    elsewhere, which must be in the chain. Raises `ValueError` for a malformed
-    `expect_head`.
+    truncated or extended tail; `head_row_missing` when the store lost it);
+    `expect_head` is a `SEQ:HASH` or `HASH` kept elsewhere, which must be in the
+    chain. Raises `ValueError` for a malformed `expect_head`.
     """
     expected = parse_head(expect_head) if expect_head is not None else None
+    if head_row_missing:
+        gone = ChainProblem(0, "deleted", "the log's head row was deleted")
+        return VerifyResult(False, 0, gone, EMPTY_HEAD)
     walk = _Walk()
     checked = 0
     last = EMPTY_HEAD
     seen_expected = False
-    for row, nxt in _with_next(rows):
+    remaining = iter(rows)
+    for row, nxt in _with_next(remaining):
         problem = _check_row(row, nxt, walk)
+        if problem is not None and problem.kind == "edited" and problem.seq == row.seq:
+            rest = remaining if nxt is None else itertools.chain((nxt,), remaining)
+            written = _moved_far(row, rest, stored_head)
+            if written is not None and written != row.seq:
+                message = f"the record at seq {row.seq} was written as {written}"
+                problem = ChainProblem(row.seq, "reordered", message)
         if problem is not None:
             return VerifyResult(False, checked, problem, last)
         if stored_head is not None and row.seq > stored_head.seq:

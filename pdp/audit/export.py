@@ -6,12 +6,13 @@ itself (without the log's head row: pass `--expect-head` to check the tail).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import msgspec
+
 from pdp.audit.chain import ChainRow
-from pdp.audit.record import LogRecord, canonical_json, parse_canonical
+from pdp.audit.record import LogRecord, canonical_json, column_time, parse_canonical
 from pdp.errors import StorageError
 
 
@@ -24,7 +25,7 @@ def write_jsonl(rows: Iterable[ChainRow], out: Path) -> int:
             for row in rows:
                 line = {"seq": row.seq, "prev_hash": row.prev_hash, "hash": row.hash}
                 line.update(parse_canonical(row.body).to_dict())
-                f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+                f.write(_encode(line).decode() + "\n")
                 count += 1
         tmp.replace(out)
     except OSError as exc:
@@ -46,10 +47,15 @@ def jsonl_rows(path: Path) -> Iterator[ChainRow]:
 
 def _row(line: str, path: Path, number: int) -> ChainRow:
     try:
-        data = json.loads(line)
+        data = _decode(line)
         record = LogRecord.from_dict(data)
+        body = canonical_json(record)
         return ChainRow(
-            int(data["seq"]), str(data["prev_hash"]), str(data["hash"]), canonical_json(record)
+            int(data["seq"]), str(data["prev_hash"]), str(data["hash"]), body, column_time(body)
         )
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
         raise StorageError(f"line {number} of `{path}` is not a log record: {exc}") from None
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode

@@ -82,14 +82,8 @@ class PostgresStore(SqlStore):
             if self.target.schema:
                 conn.execute(CreateSchema(self.target.schema, if_not_exists=True))
             self.metadata.create_all(conn)
-            self._has_partitions = bool(
-                conn.execute(
-                    text(
-                        "SELECT 1 FROM pg_partitioned_table WHERE partrelid = CAST(:t AS regclass)"
-                    ),
-                    {"t": self._log_name},
-                ).first()
-            )
+            found = conn.execute(text(PARTITIONED), {"table": self._log_name}).first()
+            self._has_partitions = found is not None
             if self._has_partitions:
                 conn.execute(text(self._partition_ddl(OTHER_PARTITION, "DEFAULT")))
             conn.execute(

@@ -8,11 +8,12 @@ them, every `flush_interval` or as soon as a batch is full, down a pipe to
 `python -m pdp.audit.writer` (`pdp.audit.writer`). That child feeds a
 `ThreadDecisionLog` — hash chain, batched inserts, retries with backoff, the
 spool, the dropped-records alert — so hashing and inserting never take the
-serving process's interpreter lock. The child gets the log's url in its
-environment (`PDP_LOG_URL`), never on its command line, where every local user
-could read a password in it.
+serving process's interpreter lock. The child gets the log's url as the first
+message down its pipe, never on its command line or in its environment, where
+other local users or tools could read a password in it.
 
-Pipe protocol. Parent to child (binary): `D <n>\\n` and n bytes, the bodies
+Pipe protocol. Parent to child (binary): first `U <n>\\n` and the url's n
+bytes; then `D <n>\\n` and n bytes, the bodies
 joined by `\\n` (canonical JSON never holds a raw newline); `F <k>\\n`, flush k;
 end of file, close. Child to parent (lines): `S <status>` when it changes and at
 least once a second, and `F <k> <status>` once everything before flush k is
@@ -36,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -50,7 +50,6 @@ from pdp.audit.thread_writer import dropped_alert
 
 log = logging.getLogger("pdp.audit")
 
-URL_VARIABLE = "PDP_LOG_URL"
 START_TIMEOUT = 30.0
 RESTART_DELAY = 1.0
 STALE_AFTER = 5.0  # seconds without a report after which a writer is taken as hung
@@ -79,8 +78,13 @@ class _Child:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
-            env={**os.environ, URL_VARIABLE: url},
         )
+        try:  # the url goes down the pipe, where no other user can read it
+            secret = url.encode()
+            self.stdin.write(b"U %d\n%b" % (len(secret), secret))
+            self.stdin.flush()
+        except OSError:
+            pass  # the child died at once: the reader thread will tell
         self.ready = threading.Event()
         self.alive = True
         self.healthy = False

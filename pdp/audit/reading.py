@@ -13,10 +13,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from pdp.audit.backend import open_store
 from pdp.audit.chain import EMPTY_HEAD, ChainRow, Head, VerifyResult, verify_rows
 from pdp.audit.export import jsonl_rows, write_jsonl
 from pdp.audit.record import LogRecord, parse_canonical
-from pdp.audit.store import QueryFilter, SqlStore, open_store, parse_log_url
+from pdp.audit.store import QueryFilter, SqlStore, parse_log_url
 
 
 class LogReader:

@@ -2,28 +2,29 @@
 
 A record names who asked what and what was answered — never customer data: no
 request context, no customer ids, no field values. Its canonical encoding (the
-bytes the hash chain covers) is the record's `to_dict()` as JSON with sorted
-keys, no whitespace and non-ASCII characters kept (`canonical_json`).
+bytes the hash chain covers) is the record as JSON with sorted keys, no
+whitespace and non-ASCII characters kept, written by one encoder (msgspec):
+`canonical_json`. The service's fast path (`bodies`) caches parts of that
+encoding and is tested against it.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
 from typing import Any
+
+import msgspec
 
 from pdp.core.decision import Decision, Request
 
 KINDS = ("decision", "alert", "policy")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
-_encode_sorted = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str
-).encode
+LOG_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,119 +166,74 @@ def event_record(
     )
 
 
-def _strings(values: tuple[str, ...]) -> str:
-    return ",".join(map(encode_basestring, values))
-
-
-# Canonical JSON is built from two cached segments (the fields that repeat across
-# decisions) around the two that do not (decision_id, time).
-_Before = tuple[str, bool, str]
-_Between = tuple[str, str, tuple[str, ...], str, str, tuple[str, ...], str, str]
-_CACHE_LIMIT = 4096
-_before_cache: dict[_Before, str] = {}
-_between_cache: dict[_Between, str] = {}
-
-
-def _before(key: _Before) -> str:
-    action, allowed, caller = key
-    text = (
-        f'{{"action":{encode_basestring(action)},"allowed":{"true" if allowed else "false"},'
-        f'"caller":{encode_basestring(caller)},"decision_id":'
-    )
-    if len(_before_cache) >= _CACHE_LIMIT:
-        _before_cache.clear()
-    _before_cache[key] = text
-    return text
-
-
-def _between(key: _Between) -> str:
-    info_class, kind, obligations, version, purpose, reasons, subject, subject_kind = key
-    text = (
-        f',"detail":{{}},"info_class":{encode_basestring(info_class)},'
-        f'"kind":{encode_basestring(kind)},"obligations":[{_strings(obligations)}],'
-        f'"policy_version":{encode_basestring(version)},"purpose":{encode_basestring(purpose)},'
-        f'"reasons":[{_strings(reasons)}],"subject":{encode_basestring(subject)},'
-        f'"subject_kind":{encode_basestring(subject_kind)},"time":'
-    )
-    if len(_between_cache) >= _CACHE_LIMIT:
-        _between_cache.clear()
-    _between_cache[key] = text
-    return text
-
-
 def canonical_json(record: LogRecord) -> str:
     """The canonical encoding of a record, the text the hash chain covers.
 
-    Equal to `json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)`. Decisions (no detail, plain types) take a fast path that
-    caches the encoding of the fields that repeat; anything else takes that call.
+    msgspec's JSON of the record with sorted keys, no whitespace and non-ASCII
+    characters kept (equal to `json.dumps(record.to_dict(), sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)` but for floats in exponent
+    form); a value of another type in `detail` is encoded as its `str`. Raises
+    `ValueError` when the record cannot be encoded (a lone surrogate).
     """
-    r = record
-    if r.detail or type(r.allowed) is not bool:
-        return _encode_sorted(r.to_dict())
     try:
-        k1 = (r.action, r.allowed, r.caller)
-        k2 = (
-            r.info_class,
-            r.kind,
-            r.obligations,
-            r.policy_version,
-            r.purpose,
-            r.reasons,
-            r.subject,
-            r.subject_kind,
-        )
-        before = _before_cache.get(k1) or _before(k1)
-        between = _between_cache.get(k2) or _between(k2)
-        return f"{before}{encode_basestring(r.decision_id)}{between}{encode_basestring(r.time)}}}"
-    except TypeError:  # a value of another type, or an unhashable one (a list)
-        return _encode_sorted(r.to_dict())
+        return _encode(record).decode()
+    except (msgspec.EncodeError, UnicodeEncodeError, RecursionError, TypeError) as exc:
+        raise ValueError(f"log record cannot be encoded: {exc}") from None
 
 
 def safe_canonical_json(record: LogRecord) -> str:
-    """The canonical JSON of a record; a detail that cannot be encoded is replaced by a note."""
+    """The canonical JSON of a record, which never fails.
+
+    Text that cannot be encoded (a lone surrogate) has it replaced by `?`; a
+    detail that still cannot be encoded is replaced by a note.
+    """
     try:
         return canonical_json(record)
-    except ValueError as exc:
-        return canonical_json(replace(record, detail={"encoding_error": str(exc)}))
+    except ValueError:
+        pass
+    try:
+        return canonical_json(_replace_surrogates(record))
+    except (ValueError, RecursionError) as exc:
+        note = {"encoding_error": str(exc)}
+    return canonical_json(_replace_surrogates(replace(record, detail=note)))
 
 
-def decision_parts(caller: str, request: Request, decision: Decision) -> tuple[str, str]:
-    """The canonical JSON of a decision record around its id and time, for fast encoding.
+def _replace_surrogates(record: LogRecord) -> LogRecord:
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.encode("utf-8", "replace").decode("utf-8")
+        if isinstance(value, (list, tuple)):
+            return type(value)(clean(v) for v in value)
+        if isinstance(value, Mapping):
+            return {clean(k): clean(v) for k, v in value.items()}
+        return value
 
-    `before + encode_basestring(decision_id) + after + encode_basestring(time) + "}"`
-    equals `canonical_json(decision_record(request, decision, caller, decision_id, time))`
-    (the service builds the bodies of a batch this way and queues them with
-    `DecisionLog.append_bodies`).
+    return LogRecord(**{f.name: clean(getattr(record, f.name)) for f in fields(LogRecord)})
+
+
+def column_time(body: str) -> str | None:
+    """The time column of a stored body: its `time` when a log time, else None.
+
+    The `time` is the last field of canonical JSON. Stores copy it to an
+    indexed column for time ranges; verification checks the copy.
     """
-    before = _before_cache.get((request.action, decision.allowed, caller)) or _before(
-        (request.action, decision.allowed, caller)
-    )
-    key = (
-        request.info_class,
-        "decision",
-        decision.obligations,
-        decision.policy_version,
-        request.purpose,
-        decision.reasons,
-        request.subject,
-        request.subject_kind,
-    )
-    return before, _between_cache.get(key) or _between(key)
-
-
-def time_of_body(body: str) -> str | None:
-    """The `time` of a canonical JSON body (its last field), or None when it has none."""
-    start = body.rfind('"time":"')
+    start = body.rfind(',"time":"')
     if start < 0 or not body.endswith('"}'):
         return None
-    text = body[start + 8 : -2]
-    return text if "\\" not in text and '"' not in text else None
+    text = body[start + 9 : -2]
+    return text if LOG_TIME.fullmatch(text) else None
 
 
 def parse_canonical(body: str) -> LogRecord:
     """Decode a stored canonical encoding back into a record (raises `ValueError`)."""
-    data = json.loads(body)
+    try:
+        data = _decode(body)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"log record is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError("log record is not a JSON object")
     return LogRecord.from_dict(data)
+
+
+_encode = msgspec.json.Encoder(order="sorted", enc_hook=str).encode
+_decode = msgspec.json.Decoder().decode

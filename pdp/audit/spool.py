@@ -42,6 +42,7 @@ class Spool:
                 f"cannot open the log spool `{directory}`: {exc.strerror or exc}"
             ) from None
         self._position = directory / POSITION
+        self._refused = False
         self._read = self._stored_position()
         self._read = min(self._read, self._file.seek(0, os.SEEK_END))
         self._count, self._size = self._complete_lines_after(self._read)
@@ -58,8 +59,8 @@ class Spool:
 
     @property
     def full(self) -> bool:
-        """True when no more records fit."""
-        return self._size >= self.max_bytes
+        """True when the last `put` could not take every record (until records are consumed)."""
+        return self._refused or self._size >= self.max_bytes
 
     def put(self, bodies: list[str]) -> int:
         """Append as many bodies as fit (in order) and sync them; return how many.
@@ -75,6 +76,7 @@ class Spool:
                 break
             lines.append(line)
             used += len(line)
+        self._refused = len(lines) < len(bodies)
         if not lines:
             return 0
         self._file.seek(0, os.SEEK_END)
@@ -103,6 +105,7 @@ class Spool:
         for _ in range(min(count, self._count)):
             self._read += len(self._file.readline())
         self._count = max(0, self._count - count)
+        self._refused = False
         if self._count == 0:
             self._file.truncate(0)
             self._size = self._read = 0

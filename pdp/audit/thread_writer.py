@@ -33,10 +33,11 @@ from collections import deque
 from collections.abc import Sequence
 from typing import cast
 
+from pdp.audit.backend import open_store
 from pdp.audit.base import DROPPED_REASON, DecisionLog, LogSettings, forget
 from pdp.audit.record import LogRecord, event_record, safe_canonical_json
 from pdp.audit.spool import Spool
-from pdp.audit.store import SqlStore, open_store
+from pdp.audit.store import SqlStore
 from pdp.secrets import redact_url
 
 log = logging.getLogger("pdp.audit")

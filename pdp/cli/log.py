@@ -1,8 +1,11 @@
 """`pdp log verify|query|export|head`: read and check the decision log.
 
 LOG is a path (SQLite), `sqlite:///PATH`, `postgresql://USER@HOST:PORT/DB[?schema=S]`,
-or (for verify, export and head) a `.jsonl` export. Exit codes: 0 ok, 1 the
-chain is broken (verify), 2 the log cannot be read or the input is invalid.
+or (for verify, export and head) a `.jsonl` export. A PostgreSQL log may be named
+with `--db URL` or the `PDP_LOG_URL` environment variable instead, so that its
+password need not be typed on a command line. Exit codes: 0 ok, 1 the chain is
+broken (verify), 2 the log cannot be read or the input is invalid. Everything
+printed for people has its control characters escaped (`printable`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pdp.cli.output import (
     JsonOpt,
     echo_json,
     fail,
+    printable,
     stdout_is_terminal,
     wants_json,
 )
@@ -32,10 +36,21 @@ RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 LogArg = Annotated[
-    str,
+    str | None,
     typer.Argument(
-        metavar="LOG",
+        metavar="[LOG]",
         help="Log path, sqlite:///PATH, postgresql://USER@HOST/DB[?schema=S], or a .jsonl export.",
+        show_default=False,
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        envvar="PDP_LOG_URL",
+        help="The log's database url instead of LOG (also from PDP_LOG_URL).",
+        show_default=False,
     ),
 ]
 
@@ -46,8 +61,18 @@ log_app = typer.Typer(
 )
 
 
+def source_of(log: str | None, db: str | None) -> str:
+    """The log named by LOG or by `--db` (exactly one), or exit 2."""
+    if log is not None and db is not None and log != db:
+        fail("give the log as LOG or as --db URL, not both", EXIT_UNREADABLE)
+    source = log if log is not None else db
+    if source is None:
+        fail("name the log: LOG, --db URL or PDP_LOG_URL", EXIT_UNREADABLE)
+    return source
+
+
 def verify(
-    log: LogArg,
+    log: LogArg = None,
     expect_head: Annotated[
         str | None,
         typer.Option(
@@ -59,13 +84,14 @@ def verify(
     ] = None,
     output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
+    db: DbOpt = None,
 ) -> None:
     """Check the hash chain; exit 0 intact, 1 tampered (with the seq), 2 unreadable."""
-    from pdp.audit.log import verify_source
+    from pdp.audit import verify_source
     from pdp.errors import StorageError
 
     try:
-        result = verify_source(log, expect_head)
+        result = verify_source(source_of(log, db), expect_head)
     except (StorageError, ValueError) as exc:
         fail(str(exc), EXIT_UNREADABLE)
     if wants_json(output, as_json):
@@ -91,8 +117,10 @@ def since_time(text: str) -> str:
 
 
 def _print_table(records: list[LogRecord]) -> None:
+    """The records as a table; every cell plain text (no markup) with controls escaped."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_lines=False)
     for title in ("time", "caller", "subject", "class", "purpose", "action", "result", "reasons"):
@@ -101,7 +129,7 @@ def _print_table(records: list[LogRecord]) -> None:
         result = "allow" if r.allowed else "deny"
         if r.kind != "decision":
             result = r.kind
-        table.add_row(
+        cells = (
             r.time,
             r.caller,
             f"{r.subject_kind}:{r.subject}" if r.subject_kind else r.subject,
@@ -111,12 +139,13 @@ def _print_table(records: list[LogRecord]) -> None:
             result,
             ", ".join(r.reasons) + (f" [{', '.join(r.obligations)}]" if r.obligations else ""),
         )
+        table.add_row(*(Text(printable(str(cell))) for cell in cells))
     Console().print(table)
     typer.echo(f"{len(records)} record(s)")
 
 
 def query(
-    log: LogArg,
+    log: LogArg = None,
     subject: Annotated[str | None, typer.Option(help="Subject id (role or user).")] = None,
     role: Annotated[str | None, typer.Option(help="Role id (subject kind role).")] = None,
     user: Annotated[str | None, typer.Option(help="User id (subject kind user).")] = None,
@@ -133,9 +162,11 @@ def query(
         str | None,
         typer.Option("--format", help="table, json or jsonl (default: table on a terminal)."),
     ] = None,
+    db: DbOpt = None,
 ) -> None:
     """Print the newest records matching every filter, oldest first."""
-    from pdp.audit.log import open_reader
+    from pdp.audit.reading import open_reader
+    from pdp.audit.record import canonical_json
     from pdp.audit.store import QueryFilter
     from pdp.errors import StorageError
 
@@ -153,7 +184,7 @@ def query(
     except ValueError as exc:
         fail(str(exc), EXIT_UNREADABLE)
     try:
-        with open_reader(log) as reader:
+        with open_reader(source_of(log, db)) as reader:
             where = QueryFilter(
                 subject=subject or role or user,
                 subject_kind=subject_kind,
@@ -172,34 +203,38 @@ def query(
     elif fmt == "json":
         echo_json([r.to_dict() for r in records])
     else:
-        import json
-
         for r in records:
-            typer.echo(json.dumps(r.to_dict(), ensure_ascii=False))
+            typer.echo(canonical_json(r))
 
 
 def export(
-    log: LogArg,
     out: Annotated[Path, typer.Option("--out", help="The JSONL file to write.")],
+    log: LogArg = None,
+    db: DbOpt = None,
 ) -> None:
     """Write every record with its seq and hashes to a JSONL file (verifiable on its own)."""
-    from pdp.audit.log import export_log
+    from pdp.audit import export_log
     from pdp.errors import StorageError
 
     try:
-        count = export_log(log, out)
+        count = export_log(source_of(log, db), out)
     except StorageError as exc:
         fail(str(exc), EXIT_UNREADABLE)
-    typer.echo(f"exported {count} records to {out}")
+    typer.echo(printable(f"exported {count} records to {out}"))
 
 
-def head(log: LogArg, output: FormatOpt = Format.text, as_json: JsonOpt = False) -> None:
+def head(
+    log: LogArg = None,
+    output: FormatOpt = Format.text,
+    as_json: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
     """Print the newest SEQ:HASH; keep it elsewhere and check it with `verify --expect-head`."""
-    from pdp.audit.log import head_of
+    from pdp.audit import head_of
     from pdp.errors import StorageError
 
     try:
-        current = head_of(log)
+        current = head_of(source_of(log, db))
     except StorageError as exc:
         fail(str(exc), EXIT_UNREADABLE)
     if wants_json(output, as_json):

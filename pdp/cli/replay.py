@@ -44,7 +44,7 @@ def replay(
 
     Exit 0, or 1 with --fail-on-flip when a decision would flip; 2 on invalid input.
     """
-    from pdp.audit.log import read_records
+    from pdp.audit import read_records
     from pdp.core.compile import compile_policy
     from pdp.errors import StorageError
     from pdp.policyci.replay import render_replay_markdown, render_replay_text

@@ -281,7 +281,7 @@ def _replay_step(options: CiOptions, compiled: CompiledPolicy, result: CiResult)
     if not options.log:
         result.steps.append(Step("replay", "skip", "no decision log given"))
         return
-    from pdp.audit.log import read_records
+    from pdp.audit import read_records
     from pdp.errors import StorageError
     from pdp.policyci.replay import render_replay_markdown, replay
 

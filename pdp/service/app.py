@@ -21,7 +21,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from pdp import __version__
-from pdp.audit.log import DecisionLog, open_log
+from pdp.audit import DecisionLog, open_log
 from pdp.decision_point import DecisionPoint
 from pdp.monitor import Monitor
 from pdp.service.auth import Authenticator

@@ -37,10 +37,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
+from pdp.audit import DEFAULT_WRITER
+from pdp.audit.base import Writer
 from pdp.errors import ConfigError
 from pdp.monitor.thresholds import (
     AlertConfig,
@@ -90,7 +92,7 @@ class ServiceConfig:
     policy_cache: str = ""
     store_poll_interval: float = 5.0
     metrics_public: bool = False
-    log_writer: Literal["process", "thread"] = "process"
+    log_writer: Writer = DEFAULT_WRITER
     allowed_hosts: tuple[str, ...] = ()
 
     @property

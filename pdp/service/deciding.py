@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pdp.audit.log import DecisionLog
+from pdp.audit import DecisionLog
 from pdp.audit.record import decision_record, event_record
 from pdp.core.decision import ERROR, Decision, deny
 from pdp.core.explain import Explanation

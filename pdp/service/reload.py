@@ -29,7 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from pdp.audit.log import DecisionLog
+from pdp.audit import DecisionLog
 from pdp.audit.record import event_record, now_iso
 from pdp.core.load import policy_files
 from pdp.decision_point import DecisionPoint

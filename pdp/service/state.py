@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pdp.audit.log import DecisionLog
+from pdp.audit import DecisionLog
 from pdp.decision_point import DecisionPoint
 from pdp.monitor import Monitor
 from pdp.service.auth import Authenticator

@@ -143,13 +143,13 @@ def test_progress_is_quiet_when_piped_and_a_bar_on_a_terminal(
 
 
 def test_usage_from_a_sqlite_decision_log(tmp_path: Path) -> None:
-    from pdp.audit.log import SqlDecisionLog
     from pdp.audit.record import decision_record
+    from pdp.audit.thread_writer import ThreadDecisionLog
     from pdp.core.decision import Request
     from pdp.decision_point import DecisionPoint
 
     dp = DecisionPoint.from_path(POLICY)
-    log = SqlDecisionLog(f"sqlite:///{tmp_path / 'decisions.db'}")
+    log = ThreadDecisionLog(f"sqlite:///{tmp_path / 'decisions.db'}")
     request = Request("user", "u1004", "account.opening", "customer_service", "use")
     decision = dp.decide(
         user="u1004", info_class="account.opening", purpose="customer_service", action="use"

@@ -44,7 +44,7 @@ def log_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def filled(log_path: Path) -> Path:
     """A SQLite log of 20 records (seq 1..20), closed."""
-    log = open_log(str(log_path), batch_size=6)
+    log = open_log(str(log_path), batch_size=6, writer="thread")
     for i in range(1, 21):
         log.append(make_record(i))
     log.close()

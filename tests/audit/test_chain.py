@@ -13,7 +13,7 @@ from pdp.audit.chain import (
     row_hash,
     verify_rows,
 )
-from pdp.audit.record import canonical_json
+from pdp.audit.record import canonical_json, column_time
 from pdp.audit.store import link
 from tests.audit.conftest import make_record
 
@@ -22,7 +22,7 @@ N = 12
 
 def chain(n: int = N) -> list[ChainRow]:
     rows, _ = link([make_record(i) for i in range(1, n + 1)], EMPTY_HEAD)
-    return [ChainRow(r[0], r[1], r[2], r[-1]) for r in rows]
+    return [ChainRow(r[0], r[1], r[2], r[4], r[3]) for r in rows]
 
 
 def problem_of(rows: list[ChainRow], **kwargs: object) -> tuple[int, str]:
@@ -92,7 +92,7 @@ def test_an_inserted_record_is_found(valid_hash: bool) -> None:
     rows = chain()
     forged_body = canonical_json(make_record(99))
     forged_hash = row_hash(5, rows[3].hash, forged_body) if valid_hash else "f" * 64
-    forged = ChainRow(5, rows[3].hash, forged_hash, forged_body)
+    forged = ChainRow(5, rows[3].hash, forged_hash, forged_body, column_time(forged_body))
     rows = [*rows[:4], forged, *(renumbered(r, r.seq + 1) for r in rows[4:])]
     assert problem_of(rows) == (5, "inserted")
 
@@ -120,7 +120,7 @@ def test_a_rewritten_chain_is_found_by_the_expected_head() -> None:
     rows = chain()
     expected = f"5:{rows[4].hash}"
     forged, _ = link([make_record(i + 100) for i in range(1, N + 1)], EMPTY_HEAD)
-    rewritten = [ChainRow(r[0], r[1], r[2], r[-1]) for r in forged]
+    rewritten = [ChainRow(r[0], r[1], r[2], r[4], r[3]) for r in forged]
     assert verify_rows(rewritten).ok
     assert problem_of(rewritten, expect_head=expected) == (5, "edited")
 

@@ -97,3 +97,34 @@ def test_export_then_verify_the_export(filled: Path, tmp_path: Path) -> None:
     assert run("head", str(out_file))[1].strip() == head
     code, _, err = run("export", str(filled), "--out", str(tmp_path / "no" / "such" / "x.jsonl"))
     assert code == 2 and "cannot write" in err
+
+
+def test_query_table_escapes_terminal_controls(log_path: Path) -> None:
+    from pdp.audit import open_log
+
+    log = open_log(str(log_path), writer="thread")
+    log.append(make_record(1, subject="evil\x1b[2J\x1b]0;owned\x07", caller="[bold]crm[/bold]"))
+    log.close()
+    result = runner.invoke(
+        cli, ["log", "query", str(log_path), "--format", "table"], env={"COLUMNS": "400"}
+    )
+    code, out = result.exit_code, result.stdout
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J" in out and "\\x07" in out
+    assert "[bold]crm[/bold]" in out  # printed as text, not read as markup
+
+
+def test_log_given_by_db_option_or_environment(filled: Path) -> None:
+    code, out, _ = run("verify", "--db", f"sqlite:///{filled}")
+    assert code == 0 and out.startswith("ok: 20 records")
+    result = runner.invoke(cli, ["log", "head"], env={"PDP_LOG_URL": str(filled)})
+    assert result.exit_code == 0 and result.stdout.startswith("20:")
+    code, _, err = run("verify")
+    assert code == 2 and "name the log" in err
+
+
+def test_errors_never_show_a_password() -> None:
+    code, _, err = run("verify", "--db", "postgresql://pdp:s3cret@127.0.0.1:1/x?connect_timeout=1")
+    assert code == 2 and "s3cret" not in err and "pdp:***@" in err
+    code, _, err = run("verify", "mysql://pdp:s3cret@db/x")
+    assert code == 2 and "s3cret" not in err

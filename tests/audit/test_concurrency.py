@@ -5,8 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from pdp.audit import open_log, read_records
-from pdp.audit.log import verify_source
+from pdp.audit import open_log, read_records, verify_source
 from tests.audit.conftest import make_record
 
 PER_PROCESS = 600

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pdp.audit import read_records
-from pdp.audit.log import export_log, head_of, verify_source
+from pdp.audit import export_log, head_of, read_records, verify_source
 from pdp.errors import StorageError
 from tests.audit.conftest import make_record
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pdp.audit import open_log, read_records
-from pdp.audit.log import SqlDecisionLog, verify_source
+from pdp.audit import open_log, read_records, verify_source
+from pdp.audit.thread_writer import ThreadDecisionLog
 from tests.audit.conftest import make_record
 from tests.audit.test_concurrency import PER_PROCESS, run_writers
 
@@ -122,7 +122,7 @@ def test_two_processes_append_to_one_postgres_log(pg_url: str) -> None:
 
 
 def test_an_unreachable_server_never_raises_and_turns_unhealthy() -> None:
-    log = SqlDecisionLog("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
+    log = ThreadDecisionLog("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
     try:
         log.append(make_record(1))
         log.flush(timeout=10)
@@ -156,3 +156,54 @@ def test_awkward_text_round_trips_through_copy(pg_url: str) -> None:
     assert log.write_failures == 0
     assert list(read_records(pg_url)) == wanted
     assert verify_source(pg_url).ok
+
+
+@pytest.mark.postgres
+def test_the_log_table_is_partitioned_by_month(pg_url: str) -> None:
+    import psycopg
+
+    log = open_log(pg_url, writer="thread")
+    for i, month in enumerate(("2026-11", "2026-12", "2027-01", "2026-12"), 1):
+        log.append(make_record(i, time=f"{month}-15T10:00:00.000000Z"))
+    log.append(make_record(5, time="not a time"))
+    log.close()
+    conn = psycopg.connect(SERVER, autocommit=True)
+    conn.execute(f'SET search_path TO "{pg_url.rsplit("=", 1)[1]}"')
+
+    def sql(statement: str) -> list[tuple[object, ...]]:
+        return conn.execute(statement).fetchall()  # type: ignore[arg-type]
+
+    parts = sql(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'pdp_log'::regclass"
+        " ORDER BY c.relname"
+    )
+    names = [name for name, _ in parts]
+    assert names == ["pdp_log_other", "pdp_log_y2026m11", "pdp_log_y2026m12", "pdp_log_y2027m01"]
+    assert sql("SELECT count(*) FROM pdp_log_y2026m12") == [(2,)]
+    assert sql("SELECT count(*) FROM pdp_log_other") == [(1,)]
+    conn.close()
+    assert verify_source(pg_url).ok
+    records = open_log(pg_url, writer="thread")
+    try:
+        in_december = records.query(since="2026-12-01", until="2027-01-01")
+        assert [r.decision_id for r in in_december] == [make_record(i).decision_id for i in (2, 4)]
+    finally:
+        records.close()
+
+
+@pytest.mark.postgres
+def test_an_emptied_time_is_found_and_verify_db_works(pg_filled: str, pg_sql: Sql) -> None:
+    from typer.testing import CliRunner
+
+    from pdp.cli.app import app as cli
+
+    result = CliRunner().invoke(cli, ["log", "verify", "--db", pg_filled])
+    assert result.exit_code == 0 and "20 records verified" in result.stdout
+    pg_sql("UPDATE pdp_log SET time = '' WHERE seq = 7")
+    result = CliRunner().invoke(cli, ["log", "verify", "--db", pg_filled])
+    assert result.exit_code == 1 and "seq 7: edited" in result.stderr
+    pg_sql("DROP TABLE pdp_log_head")
+    result = CliRunner().invoke(cli, ["log", "verify", "--db", pg_filled])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "SELECT" not in result.stderr

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pdp.audit.record import (
     LogRecord,
     canonical_json,
+    column_time,
     decision_record,
     event_record,
     parse_canonical,
@@ -109,44 +110,7 @@ def test_utc_time_rejects_other_text() -> None:
         utc_time("yesterday")
 
 
-text_no_surrogates = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
-
-
-@settings(max_examples=200)
-@given(
-    caller=text_no_surrogates,
-    subject=text_no_surrogates,
-    info_class=text_no_surrogates,
-    allowed=st.booleans(),
-    reasons=st.lists(text_no_surrogates, max_size=3).map(tuple),
-    decision_id=st.text("0123456789abcdef", min_size=32, max_size=32),
-    time=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30),
-)
-def test_decision_parts_frame_the_canonical_json(
-    caller: str,
-    subject: str,
-    info_class: str,
-    allowed: bool,
-    reasons: tuple[str, ...],
-    decision_id: str,
-    time: str,
-) -> None:
-    from json.encoder import encode_basestring
-
-    from pdp.audit.record import decision_parts, time_of_body
-
-    request = Request("user", subject, info_class, "purpose", "use")
-    decision = Decision(allowed, reasons, ("mask",) if allowed else (), "v1")
-    before, after = decision_parts(caller, request, decision)
-    body = f"{before}{encode_basestring(decision_id)}{after}{encode_basestring(time)}}}"
-    record = decision_record(request, decision, caller, decision_id, time)
-    assert body == canonical_json(record) == reference_json(record)
-    plain = encode_basestring(time) == f'"{time}"'  # nothing escaped: readable from the tail
-    assert time_of_body(body) == (time if plain else None)
-
-
-def test_time_of_body_is_none_without_a_final_time() -> None:
-    from pdp.audit.record import time_of_body
-
-    assert time_of_body('{"kind":"decision"}') is None
-    assert time_of_body(canonical_json(make_record(3))) == make_record(3).time
+def test_column_time_is_the_log_time_of_the_body_or_none() -> None:
+    assert column_time('{"kind":"decision"}') is None
+    assert column_time(canonical_json(make_record(3))) == make_record(3).time
+    assert column_time(canonical_json(make_record(3, time="yesterday"))) is None

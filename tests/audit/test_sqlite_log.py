@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pdp.audit import open_log, read_records
+from pdp.audit import LogSettings, open_log, read_records, verify_source
 from pdp.audit.chain import row_hash
-from pdp.audit.log import SqlDecisionLog, verify_source
 from pdp.audit.record import canonical_json
+from pdp.audit.thread_writer import ThreadDecisionLog
 from tests.audit.conftest import make_record
 
 Sql = Callable[..., list[tuple[object, ...]]]
@@ -119,7 +119,7 @@ def test_a_truncated_tail_with_a_forged_head_row_needs_the_kept_head(
 
 
 def test_batches_and_a_clean_close_keep_every_record(log_path: Path) -> None:
-    log = SqlDecisionLog(str(log_path), batch_size=7, flush_interval=60.0)
+    log = ThreadDecisionLog(str(log_path), LogSettings(batch_size=7, flush_interval=60.0))
     for i in range(1, 1001):
         log.append(make_record(i))
     log.close()
@@ -144,7 +144,9 @@ def test_flush_writes_what_was_queued(log_path: Path) -> None:
 def test_an_unwritable_store_never_raises_and_turns_unhealthy(tmp_path: Path) -> None:
     blocker = tmp_path / "not_a_directory"
     blocker.write_text("")
-    log = SqlDecisionLog(str(blocker / "decisions.db"), batch_size=10, max_pending=25)
+    log = ThreadDecisionLog(
+        str(blocker / "decisions.db"), LogSettings(batch_size=10, max_pending=25)
+    )
     try:
         assert not log.healthy and log.write_failures >= 1
         for i in range(1, 41):
@@ -248,8 +250,8 @@ def test_a_lone_surrogate_never_blocks_the_log(log_path: Path) -> None:
 
 
 def test_bodies_and_records_share_one_chain(log_path: Path) -> None:
-    log = open_log(str(log_path), batch_size=4)
-    assert isinstance(log, SqlDecisionLog)
+    log = open_log(str(log_path), batch_size=4, writer="thread")
+    assert isinstance(log, ThreadDecisionLog)
     log.append(make_record(1))
     log.append_bodies([canonical_json(make_record(i)) for i in range(2, 10)])
     log.append(make_record(10))
@@ -264,7 +266,7 @@ def test_bodies_and_records_share_one_chain(log_path: Path) -> None:
 
 
 def test_bodies_beyond_the_queue_bound_are_dropped_and_counted(log_path: Path) -> None:
-    log = SqlDecisionLog(str(log_path), max_pending=5, flush_interval=60)
+    log = ThreadDecisionLog(str(log_path), LogSettings(max_pending=5, flush_interval=60))
     log.append_bodies([canonical_json(make_record(i)) for i in range(1, 9)])
     assert log.dropped == 3
     log.close()

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pdp.audit import open_log, read_records
-from pdp.audit.log import SqlDecisionLog, verify_source
+from pdp.audit import open_log, read_records, verify_source
+from pdp.audit.process_writer import ProcessDecisionLog
 from pdp.audit.record import canonical_json
-from pdp.audit.writer import ProcessDecisionLog, serve_pipe
+from pdp.audit.thread_writer import ThreadDecisionLog
+from pdp.audit.writer import serve_pipe
 from tests.audit.conftest import make_record
 from tests.audit.test_postgres import pg_url
 
@@ -83,11 +84,11 @@ def test_the_pipe_protocol(log_path: Path) -> None:
         b"D %d\n%b" % (len(payload), payload) + b"F 7\n" + b"D %d\n%b" % (len(cut) + 5, cut)
     )
     out = io.BytesIO()
-    serve_pipe(SqlDecisionLog(str(log_path)), source, out)
+    serve_pipe(ThreadDecisionLog(str(log_path)), source, out)
     lines = out.getvalue().decode().splitlines()
-    assert lines[0] == "S 1 0 0 0"
-    assert "F 7 1 0 0 3" in lines  # acknowledged once the first three were stored
-    assert lines[-1] == "S 1 0 0 3"  # the shipment cut short is not stored
+    assert lines[0] == "S 1 0 0 0 1 0"  # healthy failures dropped written accepting spooled
+    assert "F 7 1 0 0 3 1 0" in lines  # acknowledged once the first three were stored
+    assert lines[-1] == "S 1 0 0 3 0 0"  # the shipment cut short is not stored; closed
     assert list(read_records(str(log_path))) == [make_record(i) for i in range(1, 4)]
 
 
@@ -108,7 +109,7 @@ def test_the_writer_process_writes_to_postgresql(pg_url: str) -> None:
 
 
 def test_a_silent_writer_is_taken_as_hung(log_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pdp.audit.writer as writer
+    import pdp.audit.process_writer as writer
 
     log = open_log(str(log_path), writer="process")
     assert isinstance(log, ProcessDecisionLog)
@@ -126,3 +127,21 @@ def test_a_silent_writer_is_taken_as_hung(log_path: Path, monkeypatch: pytest.Mo
     wait_until(lambda: log.healthy, 3)
     assert log.healthy
     log.close()
+
+
+def test_the_writer_process_gets_the_url_by_environment_not_argv(log_path: Path) -> None:
+    url = f"sqlite:///{log_path}"
+    log = open_log(url, writer="process")
+    assert isinstance(log, ProcessDecisionLog)
+    try:
+        child = log._child
+        assert child is not None
+        cmdline = Path(f"/proc/{child.process.pid}/cmdline").read_bytes()
+        assert str(log_path).encode() not in cmdline and b"sqlite" not in cmdline
+        environ = Path(f"/proc/{child.process.pid}/environ").read_bytes()
+        assert url.encode() not in environ  # sent down the pipe
+        log.append(make_record(1))
+        log.flush()
+        assert len(log) == 1
+    finally:
+        log.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pdp.audit.log import export_log, open_log, read_records
+from pdp.audit import export_log, open_log, read_records
 from pdp.audit.record import decision_record
 from pdp.cli.app import app
 from pdp.core.compile import CompiledPolicy, compile_policy

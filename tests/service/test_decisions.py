@@ -159,7 +159,7 @@ def test_remembered_answers_follow_a_reload(app: FastAPI, client: TestClient) ->
 
 
 def test_the_default_writer_process_logs_every_decision(policy_dir: Any, log_url: str) -> None:
-    from pdp.audit.writer import ProcessDecisionLog
+    from pdp.audit.process_writer import ProcessDecisionLog
     from tests.service.conftest import build_app
 
     app = build_app(policy_dir, log_url, log_writer="process")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from pdp.audit.log import open_log
+from pdp.audit import open_log
 from pdp.client import PdpClient
 from pdp.service.auth import hash_token
 from tests.service.conftest import POLICY, TELLER_OPENING
