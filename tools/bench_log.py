@@ -9,7 +9,10 @@ then for each backend the time from the first `append` to the end of `flush()`
 for `--records` decision records (writer batches of `--batch-size`), and the
 speed of `verify`; then the service's path: the records' canonical JSON
 queued with `append_bodies` (1,000 a call), written by the writer thread and
-by the writer process (`open_log(..., writer="process")`).
+by the writer process (`open_log(..., writer="process")`); then the flush
+rate after an outage: a spool of `--records` records (what an outage leaves)
+stored by a writer that finds the store back, against the same records queued
+with `append_bodies` in the same run (the ratio is printed).
 PostgreSQL is skipped when unreachable. Writes to a temporary directory and a
 temporary schema, both removed afterwards. Target: >= 100,000 decisions/s.
 """
@@ -26,10 +29,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, cast
 
-from pdp.audit import LogRecord, open_log
+from pdp.audit import LogRecord, LogSettings, open_log
 from pdp.audit.chain import EMPTY_HEAD
 from pdp.audit.record import canonical_json, now_iso
+from pdp.audit.spool import Spool
 from pdp.audit.store import link
+from pdp.audit.thread_writer import ThreadDecisionLog
 
 ROLES = ("teller", "branch_manager", "call_centre_agent", "data_analyst", "auditor")
 CLASSES = ("identity.name", "identity.id_number", "account.balance", "contact.phone")
@@ -83,6 +88,25 @@ def bench(
     assert result.ok and result.checked == len(batch), result
     log.close()
     return len(batch) / elapsed, len(batch) / verify_elapsed
+
+
+def unspool(url: str, bodies: list[str], batch_size: int) -> tuple[float]:
+    """Records a second a writer stores from a spool left by an outage (to empty)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Spool(Path(tmp) / "spool", 1 << 40)
+        for i in range(0, len(bodies), 10_000):
+            spool.put(bodies[i : i + 10_000])
+        spool.close()
+        start = time.perf_counter()
+        settings = LogSettings(batch_size, 0.05, spool=Path(tmp) / "spool")
+        log = ThreadDecisionLog(url, settings)
+        while log.spooled:
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - start
+        assert log.healthy and log.write_failures == 0, "writes failed"
+        assert len(log) == len(bodies) and log.verify().ok
+        log.close()
+    return (len(bodies) / elapsed,)
 
 
 def postgres_schema(url: str) -> str | None:
@@ -168,12 +192,20 @@ def main() -> None:
     print(f"sqlite log append+flush       {best(runs)}")
     bodies = [canonical_json(r) for r in batch]
     writers: tuple[Literal["thread", "process"], ...] = ("thread", "process")
+    queued = 0.0
     for writer in writers:
         runs = []
         for _ in range(repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 runs.append(bench(str(Path(tmp) / "log.db"), bodies, size, writer))
         print(f"sqlite bodies, {writer:7} writer {best(runs)}")
+        queued = queued or max(r[0] for r in runs)
+    runs = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(unspool(str(Path(tmp) / "log.db"), bodies, size))
+    flushed = max(r[0] for r in runs)
+    print(f"sqlite flush after an outage  {best(runs)}   ({flushed / queued:.2f}x thread writer)")
 
     schema = postgres_schema(args.postgres)
     if schema is None:
@@ -187,6 +219,16 @@ def main() -> None:
         finally:
             drop_schema(args.postgres, f"{schema}{n}")
     print(f"postgres log append+flush     {best(runs)}")
+    queued = max(r[0] for r in runs)
+    runs = []
+    for n in range(repeat):
+        url = f"{args.postgres}{'&' if '?' in args.postgres else '?'}schema={schema}u{n}"
+        try:
+            runs.append(unspool(url, bodies, size))
+        finally:
+            drop_schema(args.postgres, f"{schema}u{n}")
+    flushed = max(r[0] for r in runs)
+    print(f"postgres flush after outage   {best(runs)}   ({flushed / queued:.2f}x append+flush)")
 
 
 if __name__ == "__main__":
