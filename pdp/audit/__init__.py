@@ -4,8 +4,7 @@
 writer; `verify` checks the hash chain; `query` filters records;
 `read_records` streams a log or a JSONL export. See docs/decision-log.md.
 
-The modules: `record` (the record and its one canonical JSON), `bodies` (the
-service's cache of encoded decision parts), `chain` (hashes and verification),
+The modules: `record` (the record and its one canonical JSON), `chain` (hashes and verification),
 `store`, `sqlite`, `postgres` (the SQL backends), `base` (the interface),
 `thread_writer`, `process_writer` and `writer` (the writers), `spool` (the disk
 spool), `reading` and `export` (reading a log or an export), `log` (`open_log`).

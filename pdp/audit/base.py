@@ -59,10 +59,7 @@ class DecisionLog(ABC):
         """Queue a record for writing; never blocks on storage and never raises."""
 
     def append_bodies(self, bodies: Sequence[str]) -> None:
-        """Queue records given as their canonical JSON (see `bodies.DecisionBodies`).
-
-        The fast path of the service: the same guarantees as `append`.
-        """
+        """Queue records given as their canonical JSON: the same guarantees as `append`."""
         for body in bodies:
             self.append(parse_canonical(body))
 

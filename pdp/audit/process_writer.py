@@ -2,8 +2,8 @@
 
     log = ProcessDecisionLog("var/decisions.db", LogSettings())
 
-`ProcessDecisionLog` keeps records as their canonical JSON (cheap: the service
-builds decision bodies from cached parts, `record.decision_parts`) and ships
+`ProcessDecisionLog` keeps records as their canonical JSON (one msgspec call a
+record, `record.canonical_json`) and ships
 them, every `flush_interval` or as soon as a batch is full, down a pipe to
 `python -m pdp.audit.writer` (`pdp.audit.writer`). That child feeds a
 `ThreadDecisionLog` — hash chain, batched inserts, retries with backoff, the

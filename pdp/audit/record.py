@@ -4,8 +4,7 @@ A record names who asked what and what was answered — never customer data: no
 request context, no customer ids, no field values. Its canonical encoding (the
 bytes the hash chain covers) is the record as JSON with sorted keys, no
 whitespace and non-ASCII characters kept, written by one encoder (msgspec):
-`canonical_json`. The service's fast path (`bodies`) caches parts of that
-encoding and is tested against it.
+`canonical_json`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The test runs a PostgreSQL cluster of its own (`initdb` in a temporary
 directory, on another port; as the `postgres` OS user when run as root), so the
 shared server is never stopped. A load thread decides and logs as the service
-does (`bodies.decision_parts` + `append_bodies`, the writer process, a spool);
+does (`decision_record` + `append`, the writer process, a spool);
 the cluster is stopped for `PDP_OUTAGE_SECONDS` and started again. The suite's
 default is a 10-s outage, to keep the whole suite short; the 60-s outage of the
 requirement is `PDP_OUTAGE_SECONDS=60 pytest tests/audit/test_outage.py`
@@ -22,15 +22,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from json.encoder import encode_basestring
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from pdp.audit import open_log
-from pdp.audit.bodies import decision_parts
-from pdp.audit.record import now_iso
+from pdp.audit.record import decision_record, now_iso
 from pdp.cli.app import app as cli
 from pdp.core.decision import Decision, Request
 
@@ -102,7 +100,6 @@ class Load:
     def run(self) -> None:
         request = Request("role", "teller", "identity.name", "customer_service", "read")
         decision = Decision(True, ("g_teller_read",), ("mask",), "v1")
-        before, after = decision_parts("crm", request, decision)
         batch = 20
         n = 0
         while not self.stop.is_set():
@@ -110,9 +107,10 @@ class Load:
             if not self.log.accepting:  # type: ignore[attr-defined]
                 self.denied_unlogged += batch  # on_log_failure: deny (never happens here)
             else:
-                stamp = encode_basestring(now_iso()) + "}"
-                bodies = [f'{before}"{n + i:032x}"{after}{stamp}' for i in range(batch)]
-                self.log.append_bodies(bodies)  # type: ignore[attr-defined]
+                stamp = now_iso()
+                for i in range(batch):
+                    record = decision_record(request, decision, "crm", f"{n + i:032x}", stamp)
+                    self.log.append(record)  # type: ignore[attr-defined]
                 n += batch
                 self.answered += batch
             time.sleep(max(0.0, batch / LOAD_PER_SECOND - (time.monotonic() - started)))
