@@ -21,6 +21,8 @@ from pdp.audit.record import LogRecord, parse_canonical
 from pdp.audit.store import QueryFilter
 
 Writer = Literal["thread", "process"]
+OnLogFailure = Literal["deny", "allow"]
+AUDIT_UNAVAILABLE = "audit_unavailable"  # the reason of a deny made because nothing can be logged
 DEFAULT_WRITER: Writer = "process"
 MAX_PENDING = 200_000
 SPOOL_MAX_BYTES = 256 * 1024 * 1024

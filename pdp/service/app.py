@@ -57,10 +57,17 @@ def create_app(
     config = config or ServiceConfig()
     owns_log = decision_log is None
     the_log = (
-        open_log(config.log, writer=config.log_writer) if decision_log is None else decision_log
+        open_log(
+            config.log,
+            writer=config.log_writer,
+            spool=Path(config.log_spool) if config.log_spool else None,
+            spool_max_bytes=config.log_spool_max_mb * 1024 * 1024,
+        )
+        if decision_log is None
+        else decision_log
     )
     metrics = Metrics()
-    metrics.watch_log(lambda: the_log.write_failures, lambda: the_log.healthy)
+    metrics.watch_log(the_log)
     monitor = Monitor(config.alerts, dp.compiled)
     verify_key = load_public_key(Path(config.verify_key)) if config.verify_key else None
     reloader = Reloader(
@@ -88,7 +95,7 @@ def create_app(
         metrics=metrics,
         monitor=monitor,
         auth=Authenticator(config),
-        decisions=DecisionService(dp, the_log, metrics, monitor),
+        decisions=DecisionService(dp, the_log, metrics, monitor, config.on_log_failure),
         reloader=reloader,
         watcher=PolicyWatcher(reloader, config.watch_interval) if config.watch else None,
         owns_log=owns_log,

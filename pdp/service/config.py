@@ -4,6 +4,9 @@ The file is YAML; every key is optional::
 
     log: sqlite:///pdp-decisions.db
     log_writer: process        # or thread: chain and insert in a thread of the service
+    log_spool: var/log-spool   # where records wait while the log store is unreachable
+    log_spool_max_mb: 256      # the spool's bound
+    on_log_failure: deny       # store down and spool full: deny everything (or allow)
     watch: false               # a development aid: reload when the policy files change
     watch_interval: 1.0
     verify_key: keys/policy.pub  # serve only bundles signed by this Ed25519 key
@@ -42,7 +45,7 @@ from typing import Any
 import yaml
 
 from pdp.audit import DEFAULT_WRITER
-from pdp.audit.base import Writer
+from pdp.audit.base import SPOOL_MAX_BYTES, OnLogFailure, Writer
 from pdp.errors import ConfigError
 from pdp.monitor.thresholds import (
     AlertConfig,
@@ -93,6 +96,9 @@ class ServiceConfig:
     store_poll_interval: float = 5.0
     metrics_public: bool = False
     log_writer: Writer = DEFAULT_WRITER
+    log_spool: str | None = None
+    log_spool_max_mb: int = SPOOL_MAX_BYTES // (1024 * 1024)
+    on_log_failure: OnLogFailure = "deny"
     allowed_hosts: tuple[str, ...] = ()
 
     @property
@@ -222,6 +228,19 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
         if data["log_writer"] not in ("process", "thread"):
             raise ConfigError("`log_writer` must be `process` or `thread`")
         config = replace(config, log_writer=data["log_writer"])
+    if "log_spool" in data:
+        if not isinstance(data["log_spool"], str) or not data["log_spool"]:
+            raise ConfigError("`log_spool` must be a directory path")
+        config = replace(config, log_spool=data["log_spool"])
+    if "log_spool_max_mb" in data:
+        size = data["log_spool_max_mb"]
+        if type(size) is not int or size <= 0:
+            raise ConfigError("`log_spool_max_mb` must be a positive int")
+        config = replace(config, log_spool_max_mb=size)
+    if "on_log_failure" in data:
+        if data["on_log_failure"] not in ("deny", "allow"):
+            raise ConfigError("`on_log_failure` must be `deny` or `allow`")
+        config = replace(config, on_log_failure=data["on_log_failure"])
     if "allowed_hosts" in data:
         hosts = data["allowed_hosts"]
         if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pdp.audit import DecisionLog
+from pdp.audit.base import AUDIT_UNAVAILABLE, OnLogFailure
 from pdp.audit.record import decision_record, event_record
 from pdp.core.decision import ERROR, Decision, deny
 from pdp.core.explain import Explanation
@@ -107,12 +108,18 @@ class DecisionService:
     """Makes, records and watches decisions for the HTTP routes."""
 
     def __init__(
-        self, dp: DecisionPoint, decision_log: DecisionLog, metrics: Metrics, monitor: Monitor
+        self,
+        dp: DecisionPoint,
+        decision_log: DecisionLog,
+        metrics: Metrics,
+        monitor: Monitor,
+        on_log_failure: OnLogFailure = "deny",
     ) -> None:
         self.dp = dp
         self.log = decision_log
         self.metrics = metrics
         self.monitor = monitor
+        self.deny_unlogged = on_log_failure == "deny"
 
     def decide(self, requests: Sequence[DecisionRequestV1], caller: str) -> list[Decision]:
         """Decide requests in order by one policy version; each decision carries its logged id."""
@@ -142,7 +149,14 @@ class DecisionService:
     def record(
         self, requests: Sequence[DecisionRequestV1], decisions: Sequence[Decision], caller: str
     ) -> list[Decision]:
-        """Give decisions made now their ids; log, count and watch them."""
+        """Give decisions made now their ids; log, count and watch them.
+
+        When the log can keep no more records (`DecisionLog.accepting` False:
+        the store fails and the spool is full) and `on_log_failure` is `deny`,
+        every decision becomes a deny with reason `audit_unavailable`.
+        """
+        if self.deny_unlogged and decisions and not self.log.accepting:
+            decisions = [deny(d.policy_version, AUDIT_UNAVAILABLE) for d in decisions]
         now = time.time()
         stamp = log_time(now)
         ids = decision_ids.take(len(decisions))

@@ -8,13 +8,14 @@ figures must be exact; see docs/service.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from pdp.audit import DecisionLog
 from pdp.core.decision import Decision
 
 MAX_REASON_CHILDREN = 10_000
@@ -22,21 +23,35 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 
 class _LogCollector(Collector):
-    """Reads the decision log's health and write failures at scrape time."""
+    """Reads the decision log's health, failures, losses and spool at scrape time."""
 
-    def __init__(self, failures: Callable[[], int], healthy: Callable[[], bool]) -> None:
-        self._failures = failures
-        self._healthy = healthy
+    def __init__(self, decision_log: DecisionLog) -> None:
+        self._log = decision_log
 
     def collect(self) -> Iterator[Metric]:
+        log = self._log
         failures = CounterMetricFamily(
             "pdp_log_write_failures", "Decision-log records that could not be written."
         )
-        failures.add_metric([], self._failures())
+        failures.add_metric([], log.write_failures)
         yield failures
-        healthy = GaugeMetricFamily("pdp_log_healthy", "1 when the decision log is writable.")
-        healthy.add_metric([], 1.0 if self._healthy() else 0.0)
-        yield healthy
+        dropped = CounterMetricFamily(
+            "pdp_log_records_dropped", "Decision-log records lost (store failing, spool full)."
+        )
+        dropped.add_metric([], log.dropped)
+        yield dropped
+        for name, text, value in (
+            ("pdp_log_healthy", "1 when the decision log is writable.", log.healthy),
+            (
+                "pdp_log_accepting",
+                "1 while a decision can be logged (on_log_failure).",
+                log.accepting,
+            ),
+            ("pdp_log_spooled", "Records waiting in the disk spool for the store.", log.spooled),
+        ):
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], float(value))
+            yield gauge
 
 
 class Metrics:
@@ -101,9 +116,9 @@ class Metrics:
         self._results = {True: self.decisions.labels("allow"), False: self.decisions.labels("deny")}
         self._reasons: dict[tuple[bool, str], Any] = {}
 
-    def watch_log(self, failures: Callable[[], int], healthy: Callable[[], bool]) -> None:
-        """Export the decision log's write failures and health."""
-        self.registry.register(_LogCollector(failures, healthy))
+    def watch_log(self, decision_log: DecisionLog) -> None:
+        """Export the decision log's health, write failures, losses and spool."""
+        self.registry.register(_LogCollector(decision_log))
 
     def watch_store(self, connected: Callable[[], bool], event_seq: Callable[[], int]) -> None:
         """Export the policy store's reachability and the store event this replica serves."""
