@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pdp.audit.log import open_log
+from pdp.audit import open_log
 from pdp.decision_point import DecisionPoint
 from pdp.service.auth import hash_token
 from pdp.store.bundle import generate_key
