@@ -10,18 +10,25 @@ policy diff's grouped lines (`collapse`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from pdp.core.queries import Permission, descendants
 
 
 def collapse(
-    ids: Iterable[str], tree: Iterable[str], nouns: tuple[str, str] = ("sub-class", "sub-classes")
+    ids: Iterable[str],
+    tree: Iterable[str],
+    nouns: tuple[str, str] = ("sub-class", "sub-classes"),
+    below: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """Phrases for a set of dotted ids: `x and its N sub-classes` for a whole subtree,
-    `x and 3 of its 9 sub-classes` when part of it is in the set."""
+    `x and 3 of its 9 sub-classes` when part of it is in the set.
+
+    `below` is `descendants(tree)` when the caller has it (it costs more than the rest).
+    """
     chosen = set(ids)
-    below = descendants(tree)
+    if below is None:
+        below = descendants(tree)
     phrases = []
     covered: set[str] = set()
     for item in sorted(chosen, key=lambda i: (i.count("."), i)):
@@ -50,7 +57,7 @@ def summarise(
     purpose and actions join into subtree phrases (`collapse`); then the
     purposes with the same phrase and actions join.
     """
-    class_tree, purpose_tree = list(classes), list(purposes)
+    class_below, purpose_below = descendants(classes), descendants(purposes)
     actions_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     for c, p, a in permissions:
         actions_of[(c, p)].add(a)
@@ -59,9 +66,9 @@ def summarise(
         classes_of[(p, tuple(sorted(held_actions)))].add(c)
     purposes_of: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
     for (p, acts), found in classes_of.items():
-        purposes_of[(tuple(collapse(found, class_tree)), acts)].add(p)
+        purposes_of[(tuple(collapse(found, (), below=class_below)), acts)].add(p)
     lines = []
     for (phrase, acts), held in purposes_of.items():
-        named = collapse(held, purpose_tree, ("sub-purpose", "sub-purposes"))
+        named = collapse(held, (), ("sub-purpose", "sub-purposes"), purpose_below)
         lines.append(f"{', '.join(phrase)} for {', '.join(named)}: {', '.join(acts)}")
     return sorted(lines)
