@@ -143,7 +143,10 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """Build the app from `PDP_SERVE` (JSON: policy, config, log, watch): one per worker."""
+    """Build the app from `PDP_SERVE` (JSON: policy, config, log, watch, allowed_hosts).
+
+    One per worker. The log URL travels in the environment, not on a command line.
+    """
     settings = json.loads(os.environ[ENVIRONMENT])
     config = load_config(settings["config"]) if settings.get("config") else ServiceConfig()
     if settings.get("log"):
@@ -152,6 +155,8 @@ def app_from_environment() -> FastAPI:
         config = replace(config, watch=bool(settings["watch"]))
     if settings.get("verify_key"):
         config = replace(config, verify_key=settings["verify_key"])
+    if settings.get("allowed_hosts"):
+        config = replace(config, allowed_hosts=tuple(settings["allowed_hosts"]))
     if settings.get("db"):
         config = replace(config, db=settings["db"])
     if settings.get("policy_cache"):

@@ -76,7 +76,7 @@ class Limits:
     max_body_bytes: int = 1_048_576
     max_batch: int = 1_000
     read_timeout: float = 10.0
-    keep_alive_timeout: float = 5.0
+    keep_alive_timeout: int = 5
     max_connections: int = 1_000
 
 

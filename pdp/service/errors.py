@@ -234,8 +234,7 @@ class RequestGuard:
         more = True
         while more:
             message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message], receive), send)
+            if message["type"] != "http.request":  # the client left: nothing to answer
                 return
             chunk = message.get("body", b"")
             size += len(chunk)

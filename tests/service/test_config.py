@@ -97,3 +97,19 @@ def test_serve_refuses_a_bad_config_or_policy(tmp_path: Path) -> None:
     broken.write_text("version: 1\nactions: [use]\ngrants: [{roles: [ghost]}]\n")
     result = runner.invoke(cli, ["serve", str(broken)])
     assert result.exit_code == 2
+
+
+def test_connection_limits_and_allowed_hosts(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "limits: {read_timeout: 2.5, keep_alive_timeout: 3, max_connections: 50}\n"
+            "allowed_hosts: [pdp.bank.internal, 'pdp.bank.internal:8181']\n",
+        )
+    )
+    limits = config.limits
+    assert (limits.read_timeout, limits.keep_alive_timeout, limits.max_connections) == (2.5, 3, 50)
+    assert config.allowed_hosts == ("pdp.bank.internal", "pdp.bank.internal:8181")
+    for bad in ("allowed_hosts: pdp\n", "allowed_hosts: ['']\n", "limits: {read_timeout: 0}\n"):
+        with pytest.raises(ConfigError):
+            load_config(write(tmp_path, bad))
