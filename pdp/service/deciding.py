@@ -19,6 +19,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from pdp.audit import DecisionLog
 from pdp.audit.base import AUDIT_UNAVAILABLE, OnLogFailure
 from pdp.audit.record import decision_record, event_record
@@ -27,7 +29,7 @@ from pdp.core.explain import Explanation
 from pdp.decision_point import DecisionPoint
 from pdp.monitor import Alert, Monitor, Observation
 from pdp.service.metrics import Metrics
-from pdp.wire import DecisionRequestV1, request_of
+from pdp.wire import DecisionRequestV1, request_of, response_of
 
 log = logging.getLogger("pdp.service")
 
@@ -142,7 +144,10 @@ class DecisionService:
             result = deny(self.dp.version, ERROR)
         decision = result.decision if isinstance(result, Explanation) else result
         (decided,) = self.record([request], [decision], caller)
-        data = result.to_dict() if isinstance(result, Explanation) else decided.to_dict()
+        if isinstance(result, Explanation):
+            data = result.to_dict()
+        else:  # a malformed request: the plain decision
+            data = msgspec.structs.asdict(response_of(decided))
         data["decision_id"] = decided.decision_id
         return data
 
