@@ -17,6 +17,7 @@ SubjectKind = Literal["role", "user"]
 
 DEFAULT_DENY = "default_deny"
 CONSENT_REQUIRED = "consent_required"
+USER_DISABLED = "user_disabled"
 INVALID_REQUEST = "invalid_request"
 INVALID_CONTEXT = "invalid_context"
 ERROR = "error"
@@ -130,6 +131,13 @@ def decide_held(compiled: CompiledPolicy, request: Request, held: Held) -> Decis
     """Rules 2, 3, 5 and 7: turn the grants that reach a request into a decision."""
     grants = compiled.grants
     version = compiled.version
+    if request.subject_kind == "user" and compiled.policy.users[request.subject].disabled:
+        return deny(version, USER_DISABLED)
+    # Until conditions and windows are evaluated, a grant that has them does not apply.
+    held = Held(
+        tuple(i for i in held.allows if grants[i].when is None and not grants[i].timed),
+        held.denies,
+    )
     if held.denies:
         return deny(version, *sorted({grants[i].id for i in held.denies}))
     if not held.allows:

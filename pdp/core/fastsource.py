@@ -16,7 +16,9 @@ way from the reference reader (`pdp.core.source.read_source`):
   reference reader reports them), found by fast_yaml's own linter;
 - YAML 1.1 versus 1.2 scalar differences: a string the reference reader
   (PyYAML, YAML 1.1) would read as a bool, number, date or null; any float;
-  an integer other than a plain decimal `version:` or `max:`.
+  an integer other than a plain decimal `version:`, `max:` or `max_records:`
+  (dates under `valid_from:`/`valid_until:` are fine: the parser reads a date and
+  its text alike).
 
 The fast source records exact locations only for entities and sections;
 deeper paths answer with their entity's location. That is enough for a
@@ -68,13 +70,18 @@ _DUPLICATES_ONLY: Any = _lint.LintConfig(
 
 MAPPING_SECTIONS = ("classes", "purposes", "roles", "users")
 SEQUENCE_SECTIONS = ("grants", "separation_of_duties")
-INT_KEYS = ("version", "max")
+INT_KEYS = ("version", "max", "max_records")
+# PyYAML reads a date here as a date, fast_yaml as its text: the parser reads both
+# alike, and text it cannot read is a problem, which sends the policy to the reference reader.
+DATE_KEYS = ("valid_from", "valid_until")
 
 _DOCUMENT_MARKER = re.compile(r"^(?:---|\.\.\.)(?:\s|$)", re.MULTILINE)
 _TAG = re.compile(r"(?:^|[\s\[{,:-])!")
 _KEY = re.compile(r"([\w.-]+)[ \t]*:(?:[ \t]|$)")
 _INT_VALUE = re.compile(
-    r"^[ \t]*(?:-[ \t]+)?['\"]?(?:version|max)['\"]?[ \t]*:[ \t]*([^\s,}\]#]+)", re.MULTILINE
+    r"(?:^[ \t]*(?:-[ \t]+)?|[{,][ \t]*)['\"]?(?:version|max|max_records)['\"]?[ \t]*:[ \t]*"
+    r"([^\s,}\]#]+)",
+    re.MULTILINE,
 )
 _PLAIN_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _ODD_BREAKS = ("\x85", "\u2028", "\u2029")
@@ -126,7 +133,7 @@ def _same_scalars(data: dict[str, Any], text: str) -> bool:
             if isinstance(value, dict | list):
                 stack.append(value)
             elif isinstance(value, str):
-                if not _same_string(value, seen):
+                if key not in DATE_KEYS and not _same_string(value, seen):
                     return False
             elif isinstance(value, bool) or value is None:
                 continue

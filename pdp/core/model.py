@@ -7,6 +7,7 @@ written. `Policy` is the merged, validated document of one or more files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from pdp.errors import Location
@@ -25,6 +26,9 @@ LIFECYCLE_ACTIONS: tuple[str, ...] = (
 )
 LEGAL_BASES: tuple[str, ...] = ("consent", "contract", "legal_obligation", "other")
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+FORMAT_VERSIONS: tuple[int, ...] = (1, 2)
+DEFAULT_TIMEZONE = "UTC"
+MINUTES_PER_DAY = 24 * 60
 
 Effect = Literal["allow", "deny"]
 
@@ -38,6 +42,8 @@ class InfoClass:
     label: str = ""
     description: str = ""
     location: Location = field(default_factory=Location, compare=False)
+    sensitive: bool = False
+    """Sensitive personal information (PIPL art. 28): declared here or on an ancestor."""
 
     @property
     def parent(self) -> str | None:
@@ -54,6 +60,8 @@ class Purpose:
     label: str = ""
     description: str = ""
     location: Location = field(default_factory=Location, compare=False)
+    consent: Literal["separate"] | None = None
+    """`separate` when this purpose (and its descendants) needs separate consent (PIPL art. 23)."""
 
     @property
     def parent(self) -> str | None:
@@ -74,14 +82,74 @@ class Role:
 
 
 @dataclass(frozen=True, slots=True)
+class Assignment:
+    """One role of a user, held only within its window (no bound: always)."""
+
+    role: str
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+    @property
+    def timed(self) -> bool:
+        """True when the assignment has a window."""
+        return self.valid_from is not None or self.valid_until is not None
+
+
+@dataclass(frozen=True, slots=True)
 class User:
-    """A person or service account and the roles assigned to it."""
+    """A person or service account, the roles assigned to it and whether it is disabled.
+
+    `roles` are the ids of every assigned role, whatever its window;
+    `assignments` are the same roles with their windows, in the same order
+    (either may be given: the other is derived from it).
+    """
 
     id: str
     roles: tuple[str, ...] = ()
     label: str = ""
     description: str = ""
     location: Location = field(default_factory=Location, compare=False)
+    assignments: tuple[Assignment, ...] = ()
+    disabled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.roles and not self.assignments:
+            object.__setattr__(self, "assignments", tuple(Assignment(r) for r in self.roles))
+        elif self.assignments and not self.roles:
+            object.__setattr__(self, "roles", tuple(a.role for a in self.assignments))
+
+    @property
+    def timed(self) -> bool:
+        """True when some assignment has a window, so the roles held depend on time."""
+        return any(a.timed for a in self.assignments)
+
+    def roles_at(self, at: datetime) -> tuple[str, ...]:
+        """The roles whose assignment is held at `at`."""
+        return tuple(a.role for a in self.assignments if within(a.valid_from, a.valid_until, at))
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """The requirements (`when`) of an allow grant: it applies only when all of them hold.
+
+    `hours` is (start, end) in minutes after midnight in the policy's timezone,
+    the interval [start, end), wrapping past midnight when start > end.
+    """
+
+    mfa: bool = False
+    ticket: bool = False
+    approver: bool = False
+    relationship: tuple[str, ...] | None = None
+    max_records: int | None = None
+    hours: tuple[int, int] | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is required."""
+        return self == NO_CONDITIONS
+
+
+NO_CONDITIONS = Conditions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +166,20 @@ class Grant:
     description: str = ""
     explicit_id: bool = True
     location: Location = field(default_factory=Location, compare=False)
+    when: Conditions | None = None
+    """The requirements of an allow grant (`ticket` included when break-glass), None for none."""
+    break_glass: bool = False
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+    @property
+    def timed(self) -> bool:
+        """True when whether this grant applies can depend on the time (a window or hours)."""
+        return (
+            self.valid_from is not None
+            or self.valid_until is not None
+            or (self.when is not None and self.when.hours is not None)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +223,21 @@ class Policy:
     grants: tuple[Grant, ...] = ()
     rules: tuple[SodRule, ...] = ()
     sources: tuple[str, ...] = ()
+    version: int = 1
+    """The format version the files declare (the highest of them; 1 when none does)."""
+    timezone: str = DEFAULT_TIMEZONE
+    """The IANA zone in which `hours` are read."""
+    relationships: tuple[str, ...] = ()
+    """The values `context.relationship` may take."""
 
     def level_rank(self, level: str) -> int:
         """The rank of a level, 0 for the lowest."""
         return self.levels.index(level)
+
+
+def within(valid_from: datetime | None, valid_until: datetime | None, at: datetime) -> bool:
+    """True when `at` is in the window [valid_from, valid_until) (a missing bound: open)."""
+    return (valid_from is None or valid_from <= at) and (valid_until is None or at < valid_until)
 
 
 def parent_of(dotted_id: str) -> str | None:

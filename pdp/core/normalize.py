@@ -2,17 +2,46 @@
 
 Two policies that say the same thing, whatever their files, key order, list
 order or duplicates, have the same normal form and so the same version.
+Version-2 keys enter the normal form only when they say something (a sensitive
+class, a condition, a window...), so a version-1 policy keeps its version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
-from pdp.core.model import Grant, Policy, SodRule
+from pdp.core.model import DEFAULT_TIMEZONE, Conditions, Grant, Policy, SodRule, User
 
 VERSION_PREFIX = "sha256:"
+
+
+def _instant(moment: datetime) -> str:
+    """An aware instant as canonical text: UTC, to the microsecond."""
+    return moment.isoformat(timespec="microseconds")
+
+
+def _window(
+    data: dict[str, Any], valid_from: datetime | None, valid_until: datetime | None
+) -> dict[str, Any]:
+    if valid_from is not None:
+        data["valid_from"] = _instant(valid_from)
+    if valid_until is not None:
+        data["valid_until"] = _instant(valid_until)
+    return data
+
+
+def _conditions(when: Conditions) -> dict[str, Any]:
+    data: dict[str, Any] = {k: True for k in ("mfa", "ticket", "approver") if getattr(when, k)}
+    if when.relationship is not None:
+        data["relationship"] = sorted(set(when.relationship))
+    if when.max_records is not None:
+        data["max_records"] = when.max_records
+    if when.hours is not None:
+        data["hours"] = list(when.hours)
+    return data
 
 
 def _grant(grant: Grant) -> dict[str, Any]:
@@ -29,7 +58,23 @@ def _grant(grant: Grant) -> dict[str, Any]:
         data["obligations"] = sorted(grant.obligations)
     if grant.description:
         data["description"] = grant.description
-    return data
+    if grant.when is not None:
+        data["when"] = _conditions(grant.when)
+    if grant.break_glass:
+        data["break_glass"] = True
+    return _window(data, grant.valid_from, grant.valid_until)
+
+
+def _user(user: User) -> dict[str, Any]:
+    data: dict[str, Any] = {"roles": sorted(user.roles)}
+    windows = {
+        a.role: _window({}, a.valid_from, a.valid_until) for a in user.assignments if a.timed
+    }
+    if windows:
+        data["windows"] = windows
+    if user.disabled:
+        data["disabled"] = True
+    return _labelled(data, user.label, user.description)
 
 
 def _rule(rule: SodRule) -> dict[str, Any]:
@@ -66,16 +111,26 @@ def _labelled(data: dict[str, Any], label: str, description: str) -> dict[str, A
 
 def _head(policy: Policy) -> dict[str, Any]:
     """Every section of the normal form but the grants and the separation-of-duty rules."""
-    return {
-        "version": 1,
+    head: dict[str, Any] = {
+        "version": 1,  # the normal form's own version: a v1 policy hashes as it always did
         "actions": sorted(policy.actions),
         "levels": list(policy.levels),
         "classes": {
-            c.id: _labelled({"level": c.level}, c.label, c.description)
+            c.id: _labelled(
+                {"level": c.level, "sensitive": True} if c.sensitive else {"level": c.level},
+                c.label,
+                c.description,
+            )
             for c in policy.classes.values()
         },
         "purposes": {
-            p.id: _labelled({"legal_basis": p.legal_basis}, p.label, p.description)
+            p.id: _labelled(
+                {"legal_basis": p.legal_basis, "consent": p.consent}
+                if p.consent
+                else {"legal_basis": p.legal_basis},
+                p.label,
+                p.description,
+            )
             for p in policy.purposes.values()
         },
         "roles": {
@@ -84,11 +139,13 @@ def _head(policy: Policy) -> dict[str, Any]:
             )
             for r in policy.roles.values()
         },
-        "users": {
-            u.id: _labelled({"roles": sorted(u.roles)}, u.label, u.description)
-            for u in policy.users.values()
-        },
+        "users": {u.id: _user(u) for u in policy.users.values()},
     }
+    if policy.timezone != DEFAULT_TIMEZONE:
+        head["timezone"] = policy.timezone
+    if policy.relationships:
+        head["relationships"] = sorted(set(policy.relationships))
+    return head
 
 
 def normalize(policy: Policy) -> dict[str, Any]:

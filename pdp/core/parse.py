@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import PurePath
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pdp.core.model import (
+    FORMAT_VERSIONS,
     LEGAL_BASES,
+    MINUTES_PER_DAY,
     SEVERITIES,
     WILDCARD,
+    Assignment,
+    Conditions,
     Grant,
     InfoClass,
     Pattern,
@@ -26,13 +32,17 @@ from pdp.core.model import (
 from pdp.core.source import PathKey, Source
 from pdp.errors import Location, Problem
 
-RefKind = Literal["role", "class", "purpose", "action", "level"]
+RefKind = Literal["role", "class", "purpose", "action", "level", "relationship"]
 
 DOTTED_ID = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 PLAIN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]*$")
+HOURS = re.compile(r"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})$")
+DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 TOP_KEYS = (
     "version",
+    "timezone",
+    "relationships",
     "actions",
     "levels",
     "classes",
@@ -42,10 +52,12 @@ TOP_KEYS = (
     "grants",
     "separation_of_duties",
 )
-CLASS_KEYS = ("level", "label", "description")
-PURPOSE_KEYS = ("legal_basis", "label", "description")
+CLASS_KEYS = ("level", "sensitive", "label", "description")
+PURPOSE_KEYS = ("legal_basis", "consent", "label", "description")
 ROLE_KEYS = ("inherits", "duties", "label", "description")
-USER_KEYS = ("roles", "label", "description")
+USER_KEYS = ("roles", "disabled", "label", "description")
+ASSIGNMENT_KEYS = ("role", "valid_from", "valid_until")
+WHEN_KEYS = ("mfa", "ticket", "approver", "relationship", "max_records", "hours")
 GRANT_KEYS = (
     "id",
     "effect",
@@ -55,6 +67,10 @@ GRANT_KEYS = (
     "actions",
     "obligations",
     "description",
+    "when",
+    "break_glass",
+    "valid_from",
+    "valid_until",
 )
 RULE_KEYS = ("id", "roles", "max", "severity", "permissions", "description")
 PATTERN_KEYS = ("classes", "purposes", "actions")
@@ -99,6 +115,7 @@ class Parsed:
     levels: list[tuple[str, Location]] | None = None
     classes: dict[str, InfoClass] = field(default_factory=dict)
     class_levels: dict[str, str | None] = field(default_factory=dict)
+    class_sensitive: dict[str, bool] = field(default_factory=dict)
     purposes: dict[str, Purpose] = field(default_factory=dict)
     roles: dict[str, Role] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
@@ -106,6 +123,9 @@ class Parsed:
     rules: list[SodRule] = field(default_factory=list)
     refs: list[Ref] = field(default_factory=list)
     section_files: dict[str, str] = field(default_factory=dict)
+    version: int = 1
+    timezone: str | None = None
+    relationships: list[tuple[str, Location]] | None = None
 
 
 def _describe(value: Any) -> str:
@@ -173,6 +193,82 @@ class _FileParser:
             )
             return None
         return str(value)
+
+    def boolean(self, value: Any, path: PathKey, what: str, owner: str) -> bool:
+        """A `true`/`false` value; a problem (and False) for anything else."""
+        if isinstance(value, bool):
+            return value
+        self.problem(
+            "expected_bool",
+            f"{what} must be `true` or `false`, found {_describe(value)}",
+            path,
+            id=owner,
+            hint="write `true` or `false`",
+        )
+        return False
+
+    def moment(
+        self, value: Any, path: PathKey, what: str, owner: str, *, end: bool
+    ) -> datetime | None:
+        """An ISO 8601 date or date-time as an aware UTC instant.
+
+        A date is its start (00:00) for a window's start and its end (24:00,
+        the next day's start) for a window's end; no offset means UTC.
+        """
+        moment = value
+        if isinstance(value, str):
+            try:
+                moment = (
+                    date.fromisoformat(value)
+                    if DATE_ONLY.match(value)
+                    else datetime.fromisoformat(value)
+                )
+            except ValueError:
+                moment = None
+        if isinstance(moment, datetime):
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        if isinstance(moment, date):
+            start = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        self.problem(
+            "invalid_date",
+            f"{what} must be an ISO 8601 date or date-time, found {_describe(value)}",
+            path,
+            id=owner,
+            hint="write `2026-12-31` or `2026-12-31T18:00:00+08:00`",
+        )
+        return None
+
+    def window(
+        self, body: dict[str, Any], path: PathKey, what: str, owner: str
+    ) -> tuple[datetime | None, datetime | None]:
+        """The `valid_from` and `valid_until` of a grant or an assignment, checked."""
+        start = end = None
+        if "valid_from" in body:
+            start = self.moment(
+                body["valid_from"],
+                (*path, "valid_from"),
+                f"`valid_from` of {what}",
+                owner,
+                end=False,
+            )
+        if "valid_until" in body:
+            end = self.moment(
+                body["valid_until"],
+                (*path, "valid_until"),
+                f"`valid_until` of {what}",
+                owner,
+                end=True,
+            )
+        if start is not None and end is not None and start >= end:
+            self.problem(
+                "invalid_window",
+                f"`valid_from` of {what} is not before its `valid_until`, so it is never valid",
+                (*path, "valid_from"),
+                id=owner,
+                hint="the window is [valid_from, valid_until): swap or fix the dates",
+            )
+        return start, end
 
     def string_items(self, value: Any, path: PathKey, what: str) -> list[tuple[int, str]]:
         """The index and text of each string item of a list; a problem for anything else."""
@@ -261,13 +357,24 @@ class _FileParser:
         if top is None:
             return
         self.check_keys(top, TOP_KEYS, (), "the policy")
-        if "version" in top and top["version"] != 1:
-            self.problem(
-                "unsupported_version",
-                f"policy format version `{top['version']}` is not supported",
-                ("version",),
-                hint="this pdp reads `version: 1`",
-            )
+        if "version" in top:
+            version = top["version"]
+            if isinstance(version, bool) or version not in FORMAT_VERSIONS:
+                self.problem(
+                    "unsupported_version",
+                    f"policy format version `{version}` is not supported",
+                    ("version",),
+                    hint="this pdp reads `version: 1` and `version: 2`",
+                )
+            else:
+                self.out.version = max(self.out.version, version)
+        if "timezone" in top and self.section_once("timezone"):
+            self.parse_timezone(top["timezone"])
+        if "relationships" in top and self.section_once("relationships"):
+            items = self.string_list(top["relationships"], ("relationships",), "`relationships`")
+            for i, (text, _) in enumerate(items):
+                self.id_ok(text, PLAIN_ID, ("relationships", i), "relationship")
+            self.out.relationships = items
         for name in ("actions", "levels"):
             if name in top and self.section_once(name):
                 items = self.string_list(top[name], (name,), f"`{name}`")
@@ -294,6 +401,23 @@ class _FileParser:
                 body = self.mapping(item, (name, i), f"each of `{name}`")
                 if body is not None:
                     parse_item(body, (name, i), i)
+
+    def parse_timezone(self, value: Any) -> None:
+        zone = self.string(value, ("timezone",), "`timezone`")
+        if zone is None:
+            return
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(
+                "invalid_timezone",
+                f"timezone `{zone}` is not a known IANA time zone",
+                ("timezone",),
+                id=zone,
+                hint="write an IANA zone such as `Asia/Shanghai` or `UTC`",
+            )
+            return
+        self.out.timezone = zone
 
     def parse_tree(self, section: str, value: Any, parse_item: Any) -> None:
         if value is None:
@@ -340,6 +464,10 @@ class _FileParser:
                     )
                 )
         self.out.class_levels[key] = level
+        if "sensitive" in fields:
+            self.out.class_sensitive[key] = self.boolean(
+                fields["sensitive"], (*path, "sensitive"), f"`sensitive` of class `{key}`", key
+            )
         self.out.classes[key] = InfoClass(
             key,
             level or "",
@@ -363,12 +491,26 @@ class _FileParser:
                     id=key,
                     hint="one of " + ", ".join(LEGAL_BASES),
                 )
+        consent: Literal["separate"] | None = None
+        if "consent" in fields:
+            kind = self.string(fields["consent"], (*path, "consent"), "`consent`")
+            if kind == "separate":
+                consent = "separate"
+            else:
+                self.problem(
+                    "invalid_value",
+                    f"consent `{kind}` of purpose `{key}` is unknown",
+                    (*path, "consent"),
+                    id=key,
+                    hint="`separate` (PIPL art. 23), or leave `consent` out for ordinary consent",
+                )
         self.out.purposes[key] = Purpose(
             key,
             basis,
             str(fields.get("label", "")),
             str(fields.get("description", "")),
             self.src.key_at(path),
+            consent,
         )
 
     def parse_role(self, key: str, fields: dict[str, Any], path: PathKey) -> None:
@@ -390,16 +532,72 @@ class _FileParser:
 
     def parse_user(self, key: str, fields: dict[str, Any], path: PathKey) -> None:
         self.check_keys(fields, USER_KEYS, path, f"user `{key}`")
-        roles = self.refs(
-            "role", fields.get("roles", []), (*path, "roles"), f"the roles of user `{key}`"
-        )
+        value = fields.get("roles", [])
+        roles_path: PathKey = (*path, "roles")
+        what = f"the roles of user `{key}`"
+        if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            assignments = self.assignments(value, roles_path, key, what)
+        else:
+            assignments = tuple(Assignment(r) for r in self.refs("role", value, roles_path, what))
+        disabled = False
+        if "disabled" in fields:
+            disabled = self.boolean(
+                fields["disabled"], (*path, "disabled"), f"`disabled` of user `{key}`", key
+            )
         self.out.users[key] = User(
             key,
-            roles,
+            tuple(a.role for a in assignments),
             str(fields.get("label", "")),
             str(fields.get("description", "")),
             self.src.key_at(path),
+            assignments,
+            disabled,
         )
+
+    def assignments(
+        self, value: list[Any], path: PathKey, user: str, what: str
+    ) -> tuple[Assignment, ...]:
+        """A user's roles written with windows: each item a role id or `{role, valid_*}`."""
+        found: dict[str, Assignment] = {}
+        ids: list[str] = []
+        indexes: list[int] = []
+        for i, item in enumerate(value):
+            item_path: PathKey = (*path, i)
+            if isinstance(item, dict):
+                self.check_keys(item, ASSIGNMENT_KEYS, item_path, f"a role of user `{user}`")
+                if "role" not in item:
+                    self.problem(
+                        "missing_key",
+                        f"a role assignment of user `{user}` has no `role`",
+                        item_path,
+                        id=user,
+                        hint="write `{role: ROLE, valid_until: DATE}`",
+                    )
+                    continue
+                role = self.string(item["role"], (*item_path, "role"), f"each item of {what}")
+                start, end = self.window(item, item_path, f"role `{role}` of user `{user}`", user)
+            else:
+                role = self.string(item, item_path, f"each item of {what}")
+                start = end = None
+            if role is None:
+                continue
+            ids.append(role)
+            indexes.append(i)
+            assignment = Assignment(role, start, end)
+            if role in found and found[role] != assignment:
+                self.problem(
+                    "duplicate_assignment",
+                    f"role `{role}` is assigned twice to user `{user}` with different windows",
+                    item_path,
+                    id=role,
+                    hint="assign each role once, with one window",
+                )
+            found.setdefault(role, assignment)
+        if ids:
+            self.out.refs.append(
+                Ref("role", tuple(ids), self.src, path, what, indexes=tuple(indexes))
+            )
+        return tuple(found.values())
 
     def item_id(
         self, body: dict[str, Any], path: PathKey, index: int, what: str
@@ -444,6 +642,8 @@ class _FileParser:
             )
             for key, kind in GRANT_FIELDS
         }
+        when, break_glass = self.conditions(body, path, gid, effect == "deny")
+        valid_from, valid_until = self.window(body, path, f"grant `{gid}`", gid)
         grant = Grant(
             id=gid,
             roles=parts["roles"],
@@ -464,6 +664,10 @@ class _FileParser:
             description=str(body.get("description", "")),
             explicit_id=explicit,
             location=self.src.at(path),
+            when=when,
+            break_glass=break_glass,
+            valid_from=valid_from,
+            valid_until=valid_until,
         )
         if grant.effect == "deny" and grant.obligations:
             self.problems.append(
@@ -477,6 +681,93 @@ class _FileParser:
                 )
             )
         self.out.grants.append(grant)
+
+    def conditions(
+        self, body: dict[str, Any], path: PathKey, gid: str, deny: bool
+    ) -> tuple[Conditions | None, bool]:
+        """A grant's `when` and `break_glass`: its requirements (None for none) and the flag."""
+        break_glass = False
+        if "break_glass" in body:
+            break_glass = self.boolean(
+                body["break_glass"], (*path, "break_glass"), f"`break_glass` of grant `{gid}`", gid
+            )
+            if break_glass and deny:
+                self.problem(
+                    "break_glass_on_deny",
+                    f"deny grant `{gid}` is marked `break_glass`",
+                    (*path, "break_glass"),
+                    id=gid,
+                    hint="break-glass access is an allow; remove it or make the grant an allow",
+                )
+        if "when" in body and deny:
+            self.problem(
+                "when_on_deny",
+                f"deny grant `{gid}` has conditions (`when`)",
+                (*path, "when"),
+                id=gid,
+                hint="a deny applies unconditionally; narrow the allow grants instead",
+                key=True,
+            )
+        when_path: PathKey = (*path, "when")
+        fields = self.mapping(body.get("when"), when_path, f"`when` of grant `{gid}`") or {}
+        self.check_keys(fields, WHEN_KEYS, when_path, f"`when` of grant `{gid}`")
+        flags = {
+            key: self.boolean(fields[key], (*when_path, key), f"`{key}` of grant `{gid}`", gid)
+            for key in ("mfa", "ticket", "approver")
+            if key in fields
+        }
+        relationship = None
+        if "relationship" in fields:
+            relationship = self.refs(
+                "relationship",
+                fields["relationship"],
+                (*when_path, "relationship"),
+                f"`relationship` of grant `{gid}`",
+                nonempty=True,
+            )
+        max_records = None
+        if "max_records" in fields:
+            value = fields["max_records"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                self.problem(
+                    "invalid_value",
+                    f"`max_records` of grant `{gid}` must be a whole number >= 1",
+                    (*when_path, "max_records"),
+                    id=gid,
+                )
+            else:
+                max_records = value
+        hours = (
+            self.hours(fields["hours"], (*when_path, "hours"), gid) if "hours" in fields else None
+        )
+        when = Conditions(
+            mfa=flags.get("mfa", False),
+            ticket=flags.get("ticket", False) or break_glass,
+            approver=flags.get("approver", False),
+            relationship=relationship,
+            max_records=max_records,
+            hours=hours,
+        )
+        return (None if when.empty or deny else when), break_glass and not deny
+
+    def hours(self, value: Any, path: PathKey, gid: str) -> tuple[int, int] | None:
+        """`HH:MM-HH:MM` as minutes after midnight; the end may be 24:00, never the start."""
+        match = HOURS.match(value) if isinstance(value, str) else None
+        if match is not None:
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            start, end = h1 * 60 + m1, h2 * 60 + m2
+            in_day = start < MINUTES_PER_DAY and end <= MINUTES_PER_DAY
+            if m1 < 60 and m2 < 60 and in_day and start != end % MINUTES_PER_DAY:
+                return start, end
+        self.problem(
+            "invalid_hours",
+            f"`hours` of grant `{gid}` must be `HH:MM-HH:MM` with distinct times, "
+            f"found {_describe(value)}",
+            path,
+            id=gid,
+            hint='write `"08:00-20:00"`; a start after the end wraps past midnight',
+        )
+        return None
 
     def parse_rule(self, body: dict[str, Any], path: PathKey, index: int) -> None:
         rid, explicit = self.item_id(body, path, index, "rule")

@@ -87,6 +87,9 @@ class _Reader:
         """A scalar's value by its tag; a problem (and None) for a tag pdp cannot read."""
         try:
             return self.scalars.construct_object(node, deep=True)
+        except ValueError:
+            # A well-formed but impossible date (2026-02-30): the text, for the parser to judge.
+            return node.value
         except yaml.YAMLError as exc:
             what = getattr(exc, "problem", None) or str(exc)
             self.problems.append(

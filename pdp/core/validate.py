@@ -1,10 +1,19 @@
-"""The semantic checks of a policy: references, parents, levels, cycles and unique ids."""
+"""The semantic checks of a policy: references, parents, levels, sensitivity, cycles, ids."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from pdp.core.model import WILDCARD, Grant, InfoClass, Policy, Role, SodRule
+from pdp.core.model import (
+    DEFAULT_TIMEZONE,
+    WILDCARD,
+    Grant,
+    InfoClass,
+    Policy,
+    Role,
+    SodRule,
+    ancestors_of,
+)
 from pdp.core.parse import Parsed
 from pdp.errors import Location, Problem
 
@@ -34,11 +43,15 @@ _KIND_SECTION = {
     "purpose": "purposes",
     "action": "actions",
     "level": "levels",
+    "relationship": "relationships",
 }
 
 
 def _declared(
-    parsed: Parsed, levels: tuple[str, ...], actions: tuple[str, ...]
+    parsed: Parsed,
+    levels: tuple[str, ...],
+    actions: tuple[str, ...],
+    relationships: tuple[str, ...],
 ) -> dict[str, set[str]]:
     return {
         "role": set(parsed.roles),
@@ -46,6 +59,7 @@ def _declared(
         "purpose": set(parsed.purposes),
         "action": set(actions),
         "level": set(levels),
+        "relationship": set(relationships),
     }
 
 
@@ -124,6 +138,50 @@ def _resolve_levels(
                 level = parent.level
         resolved[cid] = replace(klass, level=level)
     return resolved, problems
+
+
+def _resolve_sensitive(classes: dict[str, InfoClass], declared: dict[str, bool]) -> list[Problem]:
+    """Mark sensitive every class declared so and every descendant; a descendant may not undo it.
+
+    Changes `classes` in place (parents are resolved before their children).
+    """
+    problems = []
+    for cid in sorted(classes, key=lambda c: c.count(".")):
+        klass = classes[cid]
+        inherited = klass.parent is not None and classes[klass.parent].sensitive
+        if inherited and declared.get(cid) is False:
+            problems.append(
+                Problem(
+                    "sensitive_lowered",
+                    f"class `{cid}` says `sensitive: false` under a sensitive ancestor",
+                    klass.location,
+                    id=cid,
+                    hint="sensitivity is inherited by descendants; remove `sensitive: false`",
+                )
+            )
+        if inherited or declared.get(cid, False):
+            classes[cid] = replace(klass, sensitive=True)
+    return problems
+
+
+def _check_separate_consent(parsed: Parsed) -> list[Problem]:
+    """`consent: separate` only where the purpose or an ancestor has `legal_basis: consent`."""
+    problems = []
+    for pid, purpose in parsed.purposes.items():
+        if purpose.consent is None:
+            continue
+        chain = [a for a in ancestors_of(pid) if a in parsed.purposes]
+        if not any(parsed.purposes[a].legal_basis == "consent" for a in chain):
+            problems.append(
+                Problem(
+                    "consent_without_basis",
+                    f"purpose `{pid}` asks for separate consent but does not need consent",
+                    purpose.location,
+                    id=pid,
+                    hint="give it (or an ancestor) `legal_basis: consent`",
+                )
+            )
+    return problems
 
 
 def find_cycles(roles: dict[str, Role]) -> list[list[str]]:
@@ -214,11 +272,15 @@ def validate(parsed: Parsed) -> tuple[Policy, list[Problem]]:
         actions: tuple[str, ...] = ()
     else:
         actions = tuple(dict.fromkeys(v for v, _ in parsed.actions))
-    problems += _check_refs(parsed, _declared(parsed, levels, actions))
+    relationships = tuple(dict.fromkeys(v for v, _ in parsed.relationships or ()))
+    problems += _check_refs(parsed, _declared(parsed, levels, actions, relationships))
     problems += _check_parents("class", {k: v.location for k, v in parsed.classes.items()})
     problems += _check_parents("purpose", {k: v.location for k, v in parsed.purposes.items()})
     classes, level_problems = _resolve_levels(parsed, levels)
     problems += level_problems
+    if parsed.class_sensitive:
+        problems += _resolve_sensitive(classes, parsed.class_sensitive)
+    problems += _check_separate_consent(parsed)
     for cycle in find_cycles(parsed.roles):
         problems.append(
             Problem(
@@ -239,5 +301,8 @@ def validate(parsed: Parsed) -> tuple[Policy, list[Problem]]:
         users=dict(parsed.users),
         grants=tuple(parsed.grants),
         rules=tuple(parsed.rules),
+        version=parsed.version,
+        timezone=parsed.timezone or DEFAULT_TIMEZONE,
+        relationships=relationships,
     )
     return policy, problems
