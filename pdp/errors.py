@@ -15,8 +15,10 @@ here and imported where it is raised. The tree::
     │   ├── UsageError          a usage source cannot be read, or a usage window is bad
     │   ├── RelationError       a user-permission file cannot be read (with the line at fault)
     │   ├── BundleError         a policy bundle is unreadable, altered or wrongly signed
-    │   └── StoreRefusedError   the policy store refuses a change (self-approval, no such version)
+    │   ├── StoreRefusedError   the policy store refuses a change (self-approval, no such version)
+    │   └── LogInputError       an input about the decision log is malformed (a time, a head)
     ├── StorageError            the decision log or a store failed (unreachable, unreadable)
+    │   └── LogRecordError      a decision-log record is malformed or cannot be encoded
     ├── PdpClientError          the decision service could not answer (treat it as a deny)
     └── InternalError           pdp's own invariants do not hold: a bug, never a finding
         ├── ReviewInconsistencyError  the review's sets disagree with the decision index
@@ -219,10 +221,22 @@ class StoreRefusedError(InputError):
     code = "store_refused"
 
 
+class LogInputError(InputError):
+    """An input about the decision log is malformed: a time, a span or an expected head."""
+
+    code = "log_input_invalid"
+
+
 class StorageError(PdpError):
     """The decision log or another store failed: unreachable, unreadable or not a pdp store."""
 
     code = "storage_failed"
+
+
+class LogRecordError(StorageError):
+    """A decision-log record is malformed (a field missing, not JSON) or cannot be encoded."""
+
+    code = "log_record_invalid"
 
 
 class PdpClientError(PdpError):

@@ -21,6 +21,7 @@ from hashlib import sha256
 from typing import Any, Literal, NamedTuple
 
 from pdp.audit.record import column_time
+from pdp.errors import LogInputError
 
 GENESIS = "0" * 64
 REORDER_WINDOW = 1024
@@ -47,15 +48,15 @@ EMPTY_HEAD = Head(0, GENESIS)
 
 
 def parse_head(text: str) -> tuple[int | None, str]:
-    """Parse `SEQ:HASH` or a bare `HASH` (as printed by `pdp log head`); raises `ValueError`."""
+    """Parse `SEQ:HASH` or a bare `HASH` (as printed by `pdp log head`); raises `LogInputError`."""
     seq_text, _, hash_text = text.strip().rpartition(":")
     hash_text = hash_text.lower()
     if len(hash_text) != 64 or any(c not in "0123456789abcdef" for c in hash_text):
-        raise ValueError(f"`{text}` is not a log head (SEQ:HASH, 64 hex digits)")
+        raise LogInputError(f"`{text}` is not a log head (SEQ:HASH, 64 hex digits)")
     if not seq_text:
         return None, hash_text
     if not seq_text.isdigit():
-        raise ValueError(f"`{text}` is not a log head (SEQ:HASH, 64 hex digits)")
+        raise LogInputError(f"`{text}` is not a log head (SEQ:HASH, 64 hex digits)")
     return int(seq_text), hash_text
 
 
@@ -243,7 +244,7 @@ def verify_rows(
     `stored_head` is the head the store keeps beside the rows (checked for a
     truncated or extended tail; `head_row_missing` when the store lost it);
     `expect_head` is a `SEQ:HASH` or `HASH` kept elsewhere, which must be in the
-    chain. Raises `ValueError` for a malformed `expect_head`.
+    chain. Raises `LogInputError` for a malformed `expect_head`.
     """
     expected = parse_head(expect_head) if expect_head is not None else None
     if head_row_missing:

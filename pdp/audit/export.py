@@ -13,7 +13,7 @@ import msgspec
 
 from pdp.audit.chain import ChainRow
 from pdp.audit.record import LogRecord, canonical_json, column_time, parse_canonical
-from pdp.errors import StorageError
+from pdp.errors import LogRecordError, StorageError
 
 
 def write_jsonl(rows: Iterable[ChainRow], out: Path) -> int:
@@ -53,7 +53,7 @@ def _row(line: str, path: Path, number: int) -> ChainRow:
         return ChainRow(
             int(data["seq"]), str(data["prev_hash"]), str(data["hash"]), body, column_time(body)
         )
-    except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
+    except (LogRecordError, ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
         raise StorageError(f"line {number} of `{path}` is not a log record: {exc}") from None
 
 

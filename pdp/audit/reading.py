@@ -96,7 +96,7 @@ def open_reader(source: str) -> Iterator[SqlStore]:
 def verify_source(source: str, expect_head: str | None = None) -> VerifyResult:
     """Verify a log (url or path, with its head row) or a `.jsonl` export.
 
-    Raises `ValueError` for a malformed `expect_head`.
+    Raises `LogInputError` for a malformed `expect_head`.
     """
     if is_jsonl(source):
         return verify_rows(jsonl_rows(Path(source)), expect_head=expect_head)

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from pdp.core.decision import Decision, Request
+from pdp.errors import LogInputError, LogRecordError
 
 KINDS = ("decision", "alert", "policy")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -85,9 +86,9 @@ class LogRecord:
                 detail=dict(data.get("detail") or {}),
             )
         except KeyError as exc:
-            raise ValueError(f"log record lacks the field `{exc.args[0]}`") from None
+            raise LogRecordError(f"log record lacks the field `{exc.args[0]}`") from None
         except TypeError as exc:
-            raise ValueError(f"malformed log record: {exc}") from None
+            raise LogRecordError(f"malformed log record: {exc}") from None
 
 
 def now_iso() -> str:
@@ -98,12 +99,12 @@ def now_iso() -> str:
 def utc_time(text: str) -> str:
     """Normalise an ISO 8601 date or time to the log's format (naive times are UTC).
 
-    Raises `ValueError` naming the text when it is not a date or time.
+    Raises `LogInputError` naming the text when it is not a date or time.
     """
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"`{text}` is not an ISO 8601 date or time") from None
+        raise LogInputError(f"`{text}` is not an ISO 8601 date or time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).strftime(TIME_FORMAT)
@@ -172,12 +173,12 @@ def canonical_json(record: LogRecord) -> str:
     characters kept (equal to `json.dumps(record.to_dict(), sort_keys=True,
     separators=(",", ":"), ensure_ascii=False)` but for floats in exponent
     form); a value of another type in `detail` is encoded as its `str`. Raises
-    `ValueError` when the record cannot be encoded (a lone surrogate).
+    `LogRecordError` when the record cannot be encoded (a lone surrogate).
     """
     try:
         return _encode(record).decode()
     except (msgspec.EncodeError, UnicodeEncodeError, RecursionError, TypeError) as exc:
-        raise ValueError(f"log record cannot be encoded: {exc}") from None
+        raise LogRecordError(f"log record cannot be encoded: {exc}") from None
 
 
 def safe_canonical_json(record: LogRecord) -> str:
@@ -188,11 +189,11 @@ def safe_canonical_json(record: LogRecord) -> str:
     """
     try:
         return canonical_json(record)
-    except ValueError:
+    except LogRecordError:
         pass
     try:
         return canonical_json(_replace_surrogates(record))
-    except (ValueError, RecursionError) as exc:
+    except (LogRecordError, RecursionError) as exc:
         note = {"encoding_error": str(exc)}
     return canonical_json(_replace_surrogates(replace(record, detail=note)))
 
@@ -224,13 +225,13 @@ def column_time(body: str) -> str | None:
 
 
 def parse_canonical(body: str) -> LogRecord:
-    """Decode a stored canonical encoding back into a record (raises `ValueError`)."""
+    """Decode a stored canonical encoding back into a record (raises `LogRecordError`)."""
     try:
         data = _decode(body)
     except msgspec.DecodeError as exc:
-        raise ValueError(f"log record is not JSON: {exc}") from None
+        raise LogRecordError(f"log record is not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError("log record is not a JSON object")
+        raise LogRecordError("log record is not a JSON object")
     return LogRecord.from_dict(data)
 
 

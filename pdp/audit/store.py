@@ -48,7 +48,7 @@ from pdp.audit.record import (
     safe_canonical_json,
     utc_time,
 )
-from pdp.errors import StorageError
+from pdp.errors import LogRecordError, StorageError
 from pdp.secrets import redact_url
 
 LOG_TABLE = "pdp_log"
@@ -217,6 +217,8 @@ class SqlStore(ABC):
         """Turn any database or decoding failure inside into a one-line `StorageError`."""
         try:
             yield
+        except LogRecordError as exc:
+            raise self.error("cannot read", exc) from None
         except StorageError:
             raise
         except (SQLAlchemyError, ValueError, TypeError, KeyError, IndexError) as exc:

@@ -88,11 +88,11 @@ def verify(
 ) -> None:
     """Check the hash chain; exit 0 intact, 1 tampered (with the seq), 2 unreadable."""
     from pdp.audit import verify_source
-    from pdp.errors import StorageError
+    from pdp.errors import LogInputError, StorageError
 
     try:
         result = verify_source(source_of(log, db), expect_head)
-    except (StorageError, ValueError) as exc:
+    except (StorageError, LogInputError) as exc:
         fail(str(exc), EXIT_UNREADABLE)
     if wants_json(output, as_json):
         echo_json(result.to_dict())
@@ -168,7 +168,7 @@ def query(
     from pdp.audit.reading import open_reader
     from pdp.audit.record import canonical_json
     from pdp.audit.store import QueryFilter
-    from pdp.errors import StorageError
+    from pdp.errors import LogInputError, StorageError
 
     if sum(x is not None for x in (subject, role, user)) > 1:
         fail("give at most one of --subject, --role and --user", EXIT_UNREADABLE)
@@ -181,7 +181,7 @@ def query(
     try:
         since_iso = since_time(since) if since is not None else None
         until_iso = since_time(until) if until is not None else None
-    except ValueError as exc:
+    except LogInputError as exc:
         fail(str(exc), EXIT_UNREADABLE)
     try:
         with open_reader(source_of(log, db)) as reader:

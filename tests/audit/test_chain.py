@@ -15,6 +15,7 @@ from pdp.audit.chain import (
 )
 from pdp.audit.record import canonical_json, column_time
 from pdp.audit.store import link
+from pdp.errors import LogInputError
 from tests.audit.conftest import make_record
 
 N = 12
@@ -139,7 +140,7 @@ def test_a_time_column_that_differs_from_the_hashed_record_is_edited() -> None:
 
 @pytest.mark.parametrize("text", ["abc", "x:" + "a" * 64, "1:" + "g" * 64, ""])
 def test_a_malformed_head_is_rejected(text: str) -> None:
-    with pytest.raises(ValueError, match="not a log head"):
+    with pytest.raises(LogInputError, match="not a log head"):
         parse_head(text)
 
 

@@ -18,6 +18,7 @@ from pdp.audit.record import (
     utc_time,
 )
 from pdp.core.decision import Decision, Request
+from pdp.errors import LogInputError, LogRecordError
 from tests.audit.conftest import make_record
 
 text = st.text(max_size=12)
@@ -61,7 +62,7 @@ def test_canonical_json_falls_back_for_unexpected_types() -> None:
 def test_from_dict_names_a_missing_field() -> None:
     data = make_record(1).to_dict()
     del data["caller"]
-    with pytest.raises(ValueError, match="`caller`"):
+    with pytest.raises(LogRecordError, match="`caller`"):
         LogRecord.from_dict(data)
 
 
@@ -106,7 +107,7 @@ def test_utc_time_normalises(given_text: str, wanted: str) -> None:
 
 
 def test_utc_time_rejects_other_text() -> None:
-    with pytest.raises(ValueError, match="`yesterday`"):
+    with pytest.raises(LogInputError, match="`yesterday`"):
         utc_time("yesterday")
 
 
