@@ -127,10 +127,24 @@ class DecisionLog(ABC):
         since: str | None = None,
         until: str | None = None,
         caller: str | None = None,
+        customers: Sequence[str] | None = None,
         limit: int = 1000,
     ) -> list[LogRecord]:
-        """The newest `limit` stored records matching every given filter, oldest first."""
-        where = QueryFilter(subject, subject_kind, info_class, allowed, kind, since, until, caller)
+        """The newest `limit` stored records matching every given filter, oldest first.
+
+        `customers` are the HMACs of one customer reference (`CustomerKeys.digests`).
+        """
+        where = QueryFilter(
+            subject,
+            subject_kind,
+            info_class,
+            allowed,
+            kind,
+            since,
+            until,
+            caller,
+            None if customers is None else tuple(customers),
+        )
         return self.reader.query(where, limit)
 
     def head(self) -> Head:

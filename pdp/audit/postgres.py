@@ -142,6 +142,12 @@ class PostgresStore(SqlStore):
         field: ColumnElement[str] = cast(self.log.c.body, JSONB)[name].astext
         return field == (("true" if value else "false") if isinstance(value, bool) else value)
 
+    def _detail_field_in(self, name: str, values: Sequence[str]) -> ColumnElement[bool]:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        field: ColumnElement[str] = cast(self.log.c.body, JSONB)["detail"][name].astext
+        return field.in_(list(values))
+
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Connection]:
         with (

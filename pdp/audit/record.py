@@ -1,7 +1,9 @@
 """Log records: what the decision log stores for each decision, alert and policy event.
 
-A record names who asked what and what was answered — never customer data: no
-request context, no customer ids, no field values. Its canonical encoding (the
+A record names who asked what and what was answered, and (in a decision's
+`detail`) the context facts that decided it — never customer data: the
+customer reference only as a keyed HMAC (`accountability`), no field values.
+Its canonical encoding (the
 bytes the hash chain covers) is the record as JSON with sorted keys, no
 whitespace and non-ASCII characters kept, written by one encoder (msgspec):
 `canonical_json`.
@@ -18,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from pdp.audit.accountability import CustomerKeys, accountability
 from pdp.core.decision import Decision, Request
 from pdp.errors import LogInputError, LogRecordError
 
@@ -116,8 +119,9 @@ def decision_record(
     caller: str,
     decision_id: str | None = None,
     time: str | None = None,
+    customer_keys: CustomerKeys | None = None,
 ) -> LogRecord:
-    """The log record of one decision (the request's context is not recorded)."""
+    """The log record of one decision; `detail` holds its context facts (`accountability`)."""
     return LogRecord(
         kind="decision",
         decision_id=decision_id or decision.decision_id or uuid.uuid4().hex,
@@ -132,6 +136,7 @@ def decision_record(
         reasons=decision.reasons,
         obligations=decision.obligations,
         policy_version=decision.policy_version,
+        detail=accountability(request.context, customer_keys),
     )
 
 

@@ -77,6 +77,9 @@ class SqliteStore(SqlStore):
         field = func.json_extract(self.log.c.body, f"$.{name}")
         return field == (int(value) if isinstance(value, bool) else value)
 
+    def _detail_field_in(self, name: str, values: Sequence[str]) -> ColumnElement[bool]:
+        return func.json_extract(self.log.c.body, f"$.detail.{name}").in_(list(values))
+
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():

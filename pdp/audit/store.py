@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from pdp.audit.accountability import CUSTOMER
 from pdp.audit.chain import ChainRow, Head, VerifyResult, row_hash, verify_rows
 from pdp.audit.record import (
     LogRecord,
@@ -163,6 +164,7 @@ class QueryFilter:
     since: str | None = None
     until: str | None = None
     caller: str | None = None
+    customers: tuple[str, ...] | None = None  # HMACs of one customer reference (any key)
 
 
 class SqlStore(ABC):
@@ -202,6 +204,10 @@ class SqlStore(ABC):
     @abstractmethod
     def _body_field_is(self, name: str, value: str | bool) -> ColumnElement[bool]:
         """A condition: the record field `name` in the body JSON equals `value`."""
+
+    @abstractmethod
+    def _detail_field_in(self, name: str, values: Sequence[str]) -> ColumnElement[bool]:
+        """A condition: the text field `name` of the record's `detail` is one of `values`."""
 
     @abstractmethod
     def _snapshot(self) -> contextlib.AbstractContextManager[Connection]:
@@ -291,6 +297,8 @@ class SqlStore(ABC):
             value = getattr(where, name)
             if value is not None:
                 stmt = stmt.where(self._body_field_is(name, value))
+        if where.customers is not None:
+            stmt = stmt.where(self._detail_field_in(CUSTOMER, where.customers))
         if where.since is not None:
             stmt = stmt.where(c.time >= utc_time(where.since))
         if where.until is not None:

@@ -11,6 +11,7 @@ printed for people has its control characters escaped (`printable`).
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -123,7 +124,8 @@ def _print_table(records: list[LogRecord]) -> None:
     from rich.text import Text
 
     table = Table(show_lines=False)
-    for title in ("time", "caller", "subject", "class", "purpose", "action", "result", "reasons"):
+    titles = ("time", "caller", "subject", "class", "purpose", "action", "result", "reasons")
+    for title in (*titles, "context"):
         table.add_column(title, overflow="fold")
     for r in records:
         result = "allow" if r.allowed else "deny"
@@ -138,10 +140,43 @@ def _print_table(records: list[LogRecord]) -> None:
             r.action,
             result,
             ", ".join(r.reasons) + (f" [{', '.join(r.obligations)}]" if r.obligations else ""),
+            _facts_cell(r) if r.kind == "decision" else "",
         )
         table.add_row(*(Text(printable(str(cell))) for cell in cells))
     Console().print(table)
     typer.echo(f"{len(records)} record(s)")
+
+
+def _facts_cell(record: LogRecord) -> str:
+    """A decision's context facts as `key=value` pairs (the customer HMAC left out)."""
+    from pdp.audit.accountability import CUSTOMER
+
+    return " ".join(
+        f"{k}={','.join(v) if isinstance(v, list) else v}"
+        for k, v in sorted(record.detail.items())
+        if k != CUSTOMER
+    )
+
+
+def customer_digests(reference: str, key_file: str | None) -> tuple[str, ...]:
+    """The HMACs of a customer reference (`-`: read from stdin) under every key, or exit 2."""
+    from pdp.audit.accountability import KEY_ENV, KEY_FILE_ENV, load_customer_keys
+    from pdp.errors import ConfigError
+
+    if reference == "-":
+        reference = sys.stdin.readline().rstrip("\r\n")
+    if not reference:
+        fail("--customer names no customer reference", EXIT_UNREADABLE)
+    try:
+        keys = load_customer_keys(key_file)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_UNREADABLE)
+    if keys is None:
+        fail(
+            f"no customer key: give --customer-key-file, {KEY_FILE_ENV} or {KEY_ENV}",
+            EXIT_UNREADABLE,
+        )
+    return keys.digests(reference)
 
 
 def query(
@@ -157,6 +192,22 @@ def query(
     until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601 or span).")] = None,
     caller: Annotated[str | None, typer.Option(help="Authenticated caller name.")] = None,
     kind: Annotated[str | None, typer.Option(help="decision, alert or policy.")] = None,
+    customer: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REF",
+            help="Who accessed this customer's information: decisions whose customer "
+            "reference (stored as an HMAC) is REF; `-` reads REF from stdin.",
+        ),
+    ] = None,
+    customer_key_file: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE",
+            help="The customer keys (ID SECRET a line; also PDP_CUSTOMER_KEY_FILE "
+            "or PDP_CUSTOMER_KEY=ID:SECRET).",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many (the newest).", min=0)] = 100,
     output: Annotated[
         str | None,
@@ -183,6 +234,10 @@ def query(
         until_iso = since_time(until) if until is not None else None
     except LogInputError as exc:
         fail(str(exc), EXIT_UNREADABLE)
+    customers = None
+    if customer is not None:
+        customers = customer_digests(customer, customer_key_file)
+        kind = kind or "decision"
     try:
         with open_reader(source_of(log, db)) as reader:
             where = QueryFilter(
@@ -194,6 +249,7 @@ def query(
                 since=since_iso,
                 until=until_iso,
                 caller=caller,
+                customers=customers,
             )
             records = reader.query(where, limit)
     except StorageError as exc:

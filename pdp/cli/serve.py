@@ -175,7 +175,7 @@ def serve(
 
     from pdp.errors import PdpError, PolicyError
     from pdp.service.app import ENVIRONMENT, create_app, freeze_startup_heap
-    from pdp.service.config import ServiceConfig, load_config
+    from pdp.service.config import ServiceConfig, customer_keys_of, load_config
     from pdp.service.server import ServerConfig
     from pdp.store.bundle import load_public_key
     from pdp.store.db import redacted
@@ -208,6 +208,10 @@ def serve(
         settings = replace(settings, db=db)
     if policy_cache is not None:
         settings = replace(settings, policy_cache=str(policy_cache.resolve()))
+    try:
+        customer_keys_of(settings)  # refused now, not in each worker
+    except PdpError as exc:
+        fail(str(exc), EXIT_INVALID)
     replica: ReplicaStart | None = None
     key = None
     try:

@@ -25,7 +25,7 @@ from pdp.audit import DecisionLog, open_log
 from pdp.decision_point import DecisionPoint
 from pdp.monitor import Monitor
 from pdp.service.auth import Authenticator
-from pdp.service.config import ServiceConfig, load_config
+from pdp.service.config import ServiceConfig, customer_keys_of, load_config
 from pdp.service.deciding import DecisionService
 from pdp.service.errors import RequestGuard, install_error_handlers
 from pdp.service.metrics import Metrics
@@ -55,6 +55,9 @@ def create_app(
     the store.
     """
     config = config or ServiceConfig()
+    customer_keys = customer_keys_of(config)
+    if customer_keys is None:
+        log.warning("no customer key: customer references are dropped from the log (counted)")
     owns_log = decision_log is None
     the_log = (
         open_log(
@@ -95,7 +98,15 @@ def create_app(
         metrics=metrics,
         monitor=monitor,
         auth=Authenticator(config),
-        decisions=DecisionService(dp, the_log, metrics, monitor, config.on_log_failure),
+        decisions=DecisionService(
+            dp,
+            the_log,
+            metrics,
+            monitor,
+            config.on_log_failure,
+            customer_keys=customer_keys,
+            require_user=config.require_user,
+        ),
         reloader=reloader,
         watcher=PolicyWatcher(reloader, config.watch_interval) if config.watch else None,
         owns_log=owns_log,

@@ -25,6 +25,8 @@ The file is YAML; every key is optional::
       keep_alive_timeout: 5    # seconds an idle kept-alive connection stays open
       max_connections: 1000    # open connections at once; more are closed at once
     allowed_hosts: [pdp.bank.internal]   # `Host` names served (421 otherwise); `*`: any
+    require_user: false        # production: refuse role-only requests (deny `user_required`)
+    customer_key_file: /etc/pdp/customer-keys   # HMAC keys of customer references (ID SECRET)
     alerts:
       denial_burst: {window_seconds: 60, threshold: 20}
       class_spread: {window_seconds: 300, factor: 3.0, min_classes: 5, baseline_weight: 0.2}
@@ -45,6 +47,7 @@ from typing import Any
 import yaml
 
 from pdp.audit import DEFAULT_WRITER
+from pdp.audit.accountability import KEY_ENV, KEY_FILE_ENV, CustomerKeys, load_customer_keys
 from pdp.audit.base import SPOOL_MAX_BYTES, OnLogFailure, Writer
 from pdp.errors import ConfigError
 from pdp.monitor.thresholds import (
@@ -100,6 +103,8 @@ class ServiceConfig:
     log_spool_max_mb: int = SPOOL_MAX_BYTES // (1024 * 1024)
     on_log_failure: OnLogFailure = "deny"
     allowed_hosts: tuple[str, ...] = ()
+    require_user: bool = False
+    customer_key_file: str = ""
 
     @property
     def auth_enabled(self) -> bool:
@@ -205,12 +210,12 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
                 raise ConfigError("`alerts.max_tracked_keys` must be a positive int")
             built["max_tracked_keys"] = keys
         config = replace(config, alerts=replace(AlertConfig(), **built))
-    for key in ("watch", "metrics_public"):
+    for key in ("watch", "metrics_public", "require_user"):
         if key in data:
             if not isinstance(data[key], bool):
                 raise ConfigError(f"`{key}` must be true or false")
             config = replace(config, **{key: data[key]})
-    for key in ("db", "policy_cache"):
+    for key in ("db", "policy_cache", "customer_key_file"):
         if key in data:
             if not isinstance(data[key], str) or not data[key]:
                 raise ConfigError(f"`{key}` must be a non-empty string")
@@ -252,6 +257,22 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
             raise ConfigError("`watch_interval` must be a positive number of seconds")
         config = replace(config, watch_interval=float(interval))
     return config
+
+
+def customer_keys_of(config: ServiceConfig) -> CustomerKeys | None:
+    """The customer-reference HMAC keys: `customer_key_file`, else the environment.
+
+    Raises `ConfigError` for an unreadable or malformed key, and when
+    `require_user` (the production setting) is on and no key is configured:
+    a production service records the customer of every access it can.
+    """
+    keys = load_customer_keys(config.customer_key_file or None)
+    if keys is None and config.require_user:
+        raise ConfigError(
+            "`require_user: true` needs a customer key: set `customer_key_file`, "
+            f"{KEY_FILE_ENV} or {KEY_ENV} (see docs/decision-log.md)"
+        )
+    return keys
 
 
 def load_config(path: str | Path) -> ServiceConfig:

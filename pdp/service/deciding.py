@@ -7,6 +7,13 @@ decision a decision id (`DecisionIds`), queues its log record (non-blocking),
 counts it and feeds it to the monitor. An internal error while deciding is a
 deny with reason `error`, logged and counted — never a 5xx. A batch shares
 one timestamp and one policy version.
+
+With `require_user` (the production setting), a role-only request is not
+decided: it is a deny with the reserved reason `user_required`, logged like
+any decision, so that every allow names a person or a service account. Each
+record keeps the request's context facts, the customer reference only as an
+HMAC under `customer_keys` (`pdp.audit.accountability`); without keys the
+reference is dropped and counted (`pdp_customer_refs_dropped`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 import msgspec
 
 from pdp.audit import DecisionLog
+from pdp.audit.accountability import CUSTOMER_DROPPED, CustomerKeys
 from pdp.audit.base import AUDIT_UNAVAILABLE, OnLogFailure
 from pdp.audit.record import decision_record, event_record
 from pdp.core.decision import ERROR, Decision, deny
@@ -33,6 +41,7 @@ from pdp.wire import DecisionRequestV1, request_of, response_of
 
 log = logging.getLogger("pdp.service")
 
+USER_REQUIRED = "user_required"  # the reason of a role-only request under `require_user`
 LOG_HIGH_WATER = 50_000  # records not yet stored beyond which requests wait for the log
 LOG_MAX_WAIT = 10.0  # seconds a request waits for the log at most
 
@@ -116,12 +125,17 @@ class DecisionService:
         metrics: Metrics,
         monitor: Monitor,
         on_log_failure: OnLogFailure = "deny",
+        *,
+        customer_keys: CustomerKeys | None = None,
+        require_user: bool = False,
     ) -> None:
         self.dp = dp
         self.log = decision_log
         self.metrics = metrics
         self.monitor = monitor
         self.deny_unlogged = on_log_failure == "deny"
+        self.customer_keys = customer_keys
+        self.require_user = require_user
 
     def decide(self, requests: Sequence[DecisionRequestV1], caller: str) -> list[Decision]:
         """Decide requests in order by one policy version; each decision carries its logged id."""
@@ -130,15 +144,29 @@ class DecisionService:
     def unrecorded(self, requests: Sequence[DecisionRequestV1]) -> list[Decision]:
         """Decisions by one policy version, without ids and not logged: `record` those given."""
         try:
+            if self.require_user and any(r.user is None for r in requests):
+                return self._users_only(requests)
             return self.dp.decide_many([r.decide_args() for r in requests])
         except Exception:  # fail closed (a DecisionPoint never raises; be sure anyway)
             log.exception("internal error while deciding; denied")
             return [deny(self.dp.version, ERROR)] * len(requests)
 
+    def _users_only(self, requests: Sequence[DecisionRequestV1]) -> list[Decision]:
+        """Decide the requests naming a user; deny the role-only ones `user_required`."""
+        named = [r for r in requests if r.user is not None]
+        decided = iter(self.dp.decide_many([r.decide_args() for r in named]) if named else [])
+        version = self.dp.version
+        return [
+            next(decided) if r.user is not None else deny(version, USER_REQUIRED) for r in requests
+        ]
+
     def explain(self, request: DecisionRequestV1, caller: str) -> dict[str, Any]:
         """Explain a request (the `ExplanationV1` JSON); its decision is logged like any other."""
         try:
-            result = self.dp.explain(**request.decide_args())
+            if self.require_user and request.user is None:
+                result: Explanation | Decision = deny(self.dp.version, USER_REQUIRED)
+            else:
+                result = self.dp.explain(**request.decide_args())
         except Exception:
             log.exception("internal error while explaining; denied")
             result = deny(self.dp.version, ERROR)
@@ -166,15 +194,18 @@ class DecisionService:
         stamp = log_time(now)
         ids = decision_ids.take(len(decisions))
         append = self.log.append
+        keys = self.customer_keys
         made: list[Decision] = []
         counted: dict[Observation, int] = {}
-        errors = 0
+        errors = unkeyed = 0
         for request, d, decision_id in zip(requests, decisions, ids, strict=True):
             decided = Decision(d.allowed, d.reasons, d.obligations, d.policy_version, decision_id)
             core = request_of(request)
-            append(decision_record(core, decided, caller, decision_id, stamp))
+            record = decision_record(core, decided, caller, decision_id, stamp, keys)
+            append(record)
             made.append(decided)
             errors += d.reasons == (ERROR,)
+            unkeyed += CUSTOMER_DROPPED in record.detail
             obs = Observation(
                 caller,
                 core.subject_kind,
@@ -187,6 +218,8 @@ class DecisionService:
             counted[obs] = counted.get(obs, 0) + 1
         if errors:
             self.metrics.errors.inc(errors)
+        if unkeyed:
+            self.metrics.customer_refs_dropped.inc(unkeyed)
         self.metrics.count(made)
         try:
             alerts = self.monitor.observe_counted(list(counted.items()), now)

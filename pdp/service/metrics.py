@@ -110,6 +110,11 @@ class Metrics:
         self.alerts = Counter(
             "pdp_alerts", "Abnormal-access alerts raised, by rule.", ["rule"], registry=r
         )
+        self.customer_refs_dropped = Counter(
+            "pdp_customer_refs_dropped",
+            "Customer references not recorded: no customer key configured.",
+            registry=r,
+        )
         self._version: str | None = None
         self.decision_latency = self.latency.labels("decision")
         self.batch_latency = self.latency.labels("batch")

@@ -66,7 +66,7 @@ def test_from_dict_names_a_missing_field() -> None:
         LogRecord.from_dict(data)
 
 
-def test_decision_record_keeps_what_was_asked_and_answered_but_not_the_context() -> None:
+def test_decision_record_keeps_what_was_asked_and_answered_and_the_consent_claimed() -> None:
     request = Request("user", "u042", "identity.id_number", "kyc", "read", {"consent": ["kyc"]})
     decision = Decision(True, ("g1",), ("mask",), "v7")
     record = decision_record(request, decision, caller="crm", time="2026-01-01T00:00:00.000000Z")
@@ -77,8 +77,8 @@ def test_decision_record_keeps_what_was_asked_and_answered_but_not_the_context()
     )
     assert (record.allowed, record.reasons, record.obligations) == (True, ("g1",), ("mask",))
     assert record.policy_version == "v7" and record.caller == "crm"
-    assert len(record.decision_id) == 32 and record.detail == {}
-    assert "consent" not in canonical_json(record)
+    assert len(record.decision_id) == 32 and record.detail == {"consent": ["kyc"]}
+    assert '"detail":{"consent":["kyc"]}' in canonical_json(record)
 
 
 def test_decision_record_uses_the_decision_id_given() -> None:
