@@ -29,6 +29,7 @@ T = TypeVar("T")
 LOCATIONS = ("body", "query", "path", "header")
 NOT_JSON = "the body must be JSON (`content-type: application/json`)"
 ALWAYS_REACHABLE = ("/healthz", "/readyz")  # liveness and readiness answer any Host
+REQUEST_ID = b"x-request-id"  # echoed on every answer (see `RequestGuard`)
 
 
 def error_response(
@@ -188,7 +189,8 @@ class RequestGuard:
 
     `allowed_hosts` empty allows any `Host`. A body counts by its
     `content-length` and as streamed (chunked), so it is never read past
-    `max_bytes`. `/healthz` and `/readyz` answer any `Host`.
+    `max_bytes`. `/healthz` and `/readyz` answer any `Host`. A request's
+    `X-Request-ID` is echoed on its answer, the guard's own refusals included.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, allowed_hosts: Collection[str] = ()) -> None:
@@ -210,6 +212,8 @@ class RequestGuard:
                 declared = value
             elif name == b"content-type":
                 media = value
+            elif name == REQUEST_ID:
+                send = _echoing(send, value)
         if self.hosts and not self._host_allowed(host) and scope["path"] not in ALWAYS_REACHABLE:
             refused = f"the host `{host_name(host)}` is not served here"
             await self._refuse(scope, send, 421, "host_not_allowed", refused, "host")
@@ -287,6 +291,18 @@ def host_name(host: bytes) -> str:
         return text[1:].partition("]")[0]
     name, _, port = text.rpartition(":")
     return name if name and port.isdigit() else text
+
+
+def _echoing(send: Send, request_id: bytes) -> Send:
+    """A send that adds `X-Request-ID: request_id` to the response's headers."""
+
+    async def echo(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(n, v) for n, v in message.get("headers", ()) if n.lower() != REQUEST_ID]
+            message = {**message, "headers": [*headers, (REQUEST_ID, request_id)]}
+        await send(message)
+
+    return echo
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pdp.service.config import Limits
 from tests.service.conftest import TELLER_OPENING, TestClient, build_app
 
 
@@ -55,3 +56,28 @@ def test_only_allowed_hosts_are_served(policy_dir: Path, log_url: str) -> None:
             assert response.json()["error"]["code"] == "host_not_allowed"
             assert c.get("/v1/policy", headers={"host": host}).status_code == 421
         assert c.get("/healthz", headers={"host": "evil.example"}).status_code == 200
+
+
+def test_the_request_id_is_echoed_on_the_guards_refusals(policy_dir: Path, log_url: str) -> None:
+    app = build_app(
+        policy_dir, log_url, allowed_hosts=("testserver",), limits=Limits(max_body_bytes=512)
+    )
+    rid = "bfe9eb29-ab87-4ca3-be83-a1d5d8305716"
+    body = str(TELLER_OPENING).replace("'", '"').encode()
+    json_type = {"content-type": "application/json", "x-request-id": rid}
+    refusals = {
+        415: {"content": body, "headers": {"content-type": "text/plain", "x-request-id": rid}},
+        421: {"content": body, "headers": {**json_type, "host": "evil.example"}},
+        413: {"content": b"[" + b"1," * 600 + b"1]", "headers": json_type},
+        400: {"content": body, "headers": {**json_type, "content-length": "x"}},
+    }
+    with TestClient(app) as c:
+        for status, request in refusals.items():
+            for path in ("/v1/decisions", "/access/v1/evaluation"):
+                response = c.post(path, **request)
+                assert response.status_code == status, (path, response.text)
+                assert response.headers.get_list("x-request-id") == [rid], (path, status)
+        decided = c.post("/v1/decisions", content=body, headers=json_type)
+        assert decided.status_code == 200
+        assert decided.headers.get_list("x-request-id") == [rid]
+        assert "x-request-id" not in c.post("/v1/decisions", json=TELLER_OPENING).headers

@@ -11,19 +11,17 @@ Evaluations go through the `DecisionService` like `POST /v1/decisions` (see
 `pdp.service.authzen`): same validation, log record and metrics. A bad
 request is a 400 in the service's error shape, naming the AuthZEN field; a
 denied request is a 200 with `"decision": false`. An `X-Request-ID` header is
-echoed on every answer of these routes, errors included.
+echoed on every answer, errors included (by `RequestGuard`, for every route).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
 from functools import lru_cache
 from typing import Any
 
 import msgspec
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.routing import APIRoute
 
 from pdp.errors import RequestError
 from pdp.service.authzen import answered, decision_json, evaluations_of, native_error, question_of
@@ -46,7 +44,6 @@ from pdp.service.security import authorize
 from pdp.service.state import ServiceState
 from pdp.wire import DecisionRequestV1, convert_request
 
-REQUEST_ID = "x-request-id"
 PREFIX = "/access/v1"
 ENDPOINTS = {
     "access_evaluation_endpoint": f"{PREFIX}/evaluation",
@@ -60,28 +57,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class EchoRequestId(APIRoute):
-    """A route that echoes the request's `X-Request-ID` on its response, errors included."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def echoing(request: Request) -> Response:
-            request_id = request.headers.get(REQUEST_ID)
-            if request_id is None:
-                return await handler(request)
-            try:
-                response = await handler(request)
-            except HTTPException as exc:
-                exc.headers = {**(exc.headers or {}), REQUEST_ID: request_id}
-                raise
-            response.headers[REQUEST_ID] = request_id
-            return response
-
-        return echoing
-
-
-router = APIRouter(tags=["authzen"], route_class=EchoRequestId)
+router = APIRouter(tags=["authzen"])
 
 
 def latency(service: ServiceState, endpoint: str) -> Any:
