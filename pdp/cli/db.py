@@ -20,14 +20,14 @@ DbUrl = Annotated[
 def upgrade(db: DbUrl) -> None:
     """Create the store's tables, or upgrade them to the newest revision."""
     from pdp.errors import PdpError
-    from pdp.store.db import redacted
+    from pdp.secrets import redact_url
     from pdp.store.db import upgrade as run_upgrade
 
     try:
         revision = run_upgrade(db)
     except PdpError as exc:
         fail(str(exc), EXIT_INVALID)
-    typer.echo(f"ok: {redacted(db)} is at revision {revision}")
+    typer.echo(f"ok: {redact_url(db)} is at revision {revision}")
 
 
 def register(app: typer.Typer) -> None:

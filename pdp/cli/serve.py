@@ -178,7 +178,6 @@ def serve(
     from pdp.service.config import ServiceConfig, customer_keys_of, load_config
     from pdp.service.server import ServerConfig
     from pdp.store.bundle import load_public_key
-    from pdp.store.db import redacted
     from pdp.store.replica import ReplicaStart, open_replica
     from pdp.store.source import open_source
 
@@ -220,7 +219,7 @@ def serve(
             replica = open_replica(settings.db, cache)
             dp = replica.dp
             cached = " (cached copy: the store is unreachable)" if replica.from_cache else ""
-            origin = f"store {redacted(settings.db)}{cached}"
+            origin = f"store {redact_url(settings.db)}{cached}"
         else:
             key = load_public_key(Path(settings.verify_key)) if settings.verify_key else None
             dp = open_source(source, key)

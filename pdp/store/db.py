@@ -30,14 +30,6 @@ def store_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def redacted(url: str) -> str:
-    """A store URL safe to print: its password replaced by `***`."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<invalid url>"
-
-
 def store_engine(
     url: str,
     *,

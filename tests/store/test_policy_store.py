@@ -90,6 +90,13 @@ def test_push_stores_activates_and_chains(store_url: str, tmp_path: Path) -> Non
     assert tampered.exit_code == 1 and "chain broken" in tampered.output
 
 
+def test_db_upgrade_prints_the_store_url_redacted(store_url: str) -> None:
+    secret = store_url.replace("postgres@", "postgres:s3cret-pw@", 1)  # trust auth ignores it
+    result = runner.invoke(app, ["db", "upgrade", "--db", secret])
+    assert result.exit_code == 0, result.output
+    assert "s3cret-pw" not in result.output and "postgres:***@" in result.output
+
+
 def test_an_invalid_push_changes_nothing(store_url: str, tmp_path: Path) -> None:
     store = PolicyStore.open(store_url)
     try:
