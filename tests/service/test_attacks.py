@@ -163,6 +163,46 @@ def test_the_log_password_shows_nowhere(served: Served) -> None:
     assert not [t for t in texts if SECRET in t]
     command = Path(f"/proc/{served.process.pid}/cmdline").read_bytes()
     assert SECRET.encode() not in command
+    writers = [c for c in commands_of_children(served.process.pid) if b"pdp.audit.writer" in c]
+    assert writers, "the decision-log writer process was not found"
+    assert not [c for c in commands_of_children(served.process.pid) if SECRET.encode() in c]
+
+
+def commands_of_children(pid: int, seconds: float = 30) -> list[bytes]:
+    """The command lines (`/proc/<pid>/cmdline`) of a process's descendants.
+
+    Waits until the decision-log writer child is up (it starts with the
+    service, and again after a crash), `seconds` at most.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        commands = [_cmdline(child) for child in _descendants(pid)]
+        if any(b"pdp.audit.writer" in c for c in commands) or time.monotonic() > deadline:
+            return commands
+        time.sleep(0.1)
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(text.rpartition(")")[2].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""
 
 
 def test_cross_site_bodies_and_foreign_hosts_are_refused(served: Served) -> None:
