@@ -5,7 +5,9 @@
 1. Push to all replicas: three `pdp serve --db` replicas; each of `--pushes`
    pushes alternates two versions of the bundled policy; the time from the
    push's commit to the moment every replica answers with the new version
-   (median and worst). The baseline of the same run: the time to push alone.
+   (median and worst; target: every push within 2 s). The baseline of the
+   same run: the time to push alone. This is where the 2 s is measured:
+   tests/store/test_replicas.py only checks that every push arrives.
 2. Decisions/s: batch decisions (batches of 1,000) for `--seconds` against
    three replicas with the PostgreSQL decision log, and against one replica
    with the SQLite log (the embedded default); the ratio of the two.
@@ -45,6 +47,7 @@ from tools.load_test import free_port  # noqa: E402
 PDP = Path(sys.executable).parent / "pdp"
 POLICIES = ROOT / "policies"
 ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PUSH_TARGET_S = 2.0  # a push reaches every replica within this (issue: replicas in sync)
 ASK = {
     "role": "teller",
     "info_class": "identity.id_number",
@@ -120,6 +123,7 @@ def push_to_all(db: str, urls: list[str], pushes: int, work: Path) -> dict[str, 
     return {
         "push_to_all_median_s": statistics.median(spread),
         "push_to_all_worst_s": max(spread),
+        "push_to_all_within_2s": sum(s <= PUSH_TARGET_S for s in spread) / len(spread),
         "push_alone_median_s": statistics.median(alone),
     }
 
