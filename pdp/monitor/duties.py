@@ -29,6 +29,9 @@ class DutyIndex:
             c for c, info in compiled.policy.classes.items() if info.level in wanted
         )
         self.levels = {c: info.level for c, info in compiled.policy.classes.items()}
+        self.level_order = compiled.policy.levels
+        self.timezone = compiled.policy.timezone
+        self._above: dict[str, frozenset[str]] = {}
         self.purpose_ancestors = compiled.purpose_ancestors
         self.duties = {
             "role": {r: effective_duties(compiled, c) for r, c in compiled.role_closure.items()},
@@ -47,3 +50,15 @@ class DutyIndex:
     def known_class(self, info_class: str) -> bool:
         """True for a class declared in the policy."""
         return info_class in self.levels
+
+    def at_or_above(self, level: str) -> frozenset[str]:
+        """The classes at `level` or above in the policy's level order (none: unknown level)."""
+        found = self._above.get(level)
+        if found is None:
+            if level not in self.level_order:
+                found = frozenset()
+            else:
+                wanted = set(self.level_order[self.level_order.index(level) :])
+                found = frozenset(c for c, lv in self.levels.items() if lv in wanted)
+            self._above[level] = found
+        return found

@@ -10,10 +10,13 @@ from pdp.core.compile import CompiledPolicy
 from pdp.monitor.duties import DutyIndex
 from pdp.monitor.rules import (
     Alert,
+    BreakGlassRule,
+    BulkAccessRule,
     ClassSpreadRule,
     Counted,
     DenialBurstRule,
     Observation,
+    OffHoursRule,
     SensitiveUseRule,
 )
 from pdp.monitor.thresholds import AlertConfig
@@ -33,6 +36,9 @@ class Monitor:
         self.denials = DenialBurstRule(self.thresholds.denial_burst, keys)
         self.spread = ClassSpreadRule(self.thresholds.class_spread, keys)
         self.sensitive = SensitiveUseRule(self.thresholds.sensitive_outside_duties, keys)
+        self.break_glass = BreakGlassRule(self.thresholds.break_glass)
+        self.bulk = BulkAccessRule(self.thresholds.bulk_access, keys)
+        self.off_hours = OffHoursRule(self.thresholds.off_hours, keys)
         self.clock = clock
         self._duties: DutyIndex | None = None
         self._lock = threading.Lock()
@@ -67,8 +73,12 @@ class Monitor:
             alerts = self.denials.observe(batch, when)
             alerts += self.spread.observe(batch, when, duties)
             alerts += self.sensitive.observe(batch, when, duties)
+            alerts += self.break_glass.observe(batch)
+            alerts += self.bulk.observe(batch, when)
+            alerts += self.off_hours.observe(batch, when, duties)
         return alerts
 
     def tracked_keys(self) -> int:
         """How many keys the rules hold now (bounded by `max_tracked_keys` per rule)."""
-        return len(self.denials) + len(self.spread) + len(self.sensitive)
+        rules = (self.denials, self.spread, self.sensitive, self.bulk, self.off_hours)
+        return sum(len(rule) for rule in rules)

@@ -9,20 +9,46 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from pdp.monitor.duties import DutyIndex
-from pdp.monitor.thresholds import ClassSpread, DenialBurst, SensitiveOutsideDuties
+from pdp.monitor.thresholds import (
+    WEEKDAYS,
+    BreakGlass,
+    BulkAccess,
+    ClassSpread,
+    DenialBurst,
+    OffHours,
+    SensitiveOutsideDuties,
+    office_hours,
+    zone_of,
+)
 from pdp.monitor.windows import SlidingCounter, WindowTable
 
 DENIAL_BURST = "denial_burst"
 CLASS_SPREAD = "class_spread"
 SENSITIVE_OUTSIDE_DUTIES = "sensitive_outside_duties"
-RULES = (DENIAL_BURST, CLASS_SPREAD, SENSITIVE_OUTSIDE_DUTIES)
+BREAK_GLASS_USED = "break_glass_used"
+BULK_ACCESS = "bulk_access"
+OFF_HOURS = "off_hours"
+RULES = (
+    DENIAL_BURST,
+    CLASS_SPREAD,
+    SENSITIVE_OUTSIDE_DUTIES,
+    BREAK_GLASS_USED,
+    BULK_ACCESS,
+    OFF_HOURS,
+)
+BREAK_GLASS = "break_glass"  # the obligation of an allow only break-glass grants give
 
 
 class Observation(NamedTuple):
-    """One decision as the monitor sees it: who asked, about whom, what, and the result."""
+    """One decision as the monitor sees it: who asked, about whom, what, and the result.
+
+    `obligations` are the decision's; `records` (how many customers' records
+    the action touches) and `ticket` come from the request's context.
+    """
 
     caller: str
     subject_kind: str
@@ -31,6 +57,9 @@ class Observation(NamedTuple):
     purpose: str
     action: str
     allowed: bool
+    obligations: tuple[str, ...] = ()
+    records: int = 1
+    ticket: str = ""
 
 
 Counted = Sequence[tuple[Observation, int]]
@@ -214,6 +243,130 @@ class SensitiveUseRule:
                 {"level": level},
             )
         ]
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class BreakGlassRule:
+    """Every allow that carries the `break_glass` obligation: one alert per distinct decision.
+
+    Never suppressed: a batch repeating the same break-glass question is one
+    alert with its `count`.
+    """
+
+    def __init__(self, thresholds: BreakGlass) -> None:
+        self.enabled = thresholds.enabled
+
+    def observe(self, batch: Counted) -> list[Alert]:
+        """Alert on each break-glass allow of the batch."""
+        if not self.enabled:
+            return []
+        return [
+            Alert(
+                BREAK_GLASS_USED,
+                f"{obs.subject_kind}:{obs.subject}",
+                f"`{obs.subject}` used break-glass access to `{obs.info_class}` for "
+                f"`{obs.purpose}` (ticket `{obs.ticket}`)",
+                obs,
+                {"count": times, "ticket": obs.ticket},
+            )
+            for obs, times in batch
+            if obs.allowed and BREAK_GLASS in obs.obligations
+        ]
+
+
+class BulkAccessRule:
+    """Customers' records touched by allowed decisions per caller and per subject in a window."""
+
+    def __init__(self, thresholds: BulkAccess, max_keys: int) -> None:
+        self.t = thresholds
+        self._counter = SlidingCounter(thresholds.window_seconds, max_keys)
+
+    def observe(self, batch: Counted, now: float) -> list[Alert]:
+        """Add the records of the batch's allows; alert once per key and window beyond it."""
+        if not self.t.enabled:
+            return []
+        totals: dict[str, tuple[int, Observation]] = {}
+        for obs, times in batch:
+            if obs.allowed:
+                records = obs.records * times
+                for key in (f"caller:{obs.caller}", f"{obs.subject_kind}:{obs.subject}"):
+                    totals[key] = (totals.get(key, (0,))[0] + records, obs)
+        alerts = []
+        for key, (records, obs) in totals.items():
+            used, count, may_fire = self._counter.add(key, now, records)
+            if may_fire and count > self.t.threshold:
+                self._counter.fired(used, now)
+                alerts.append(
+                    Alert(
+                        BULK_ACCESS,
+                        used,
+                        f"`{used}` touched {round(count)} customers' records within "
+                        f"{self.t.window_seconds:g}s (threshold {self.t.threshold})",
+                        obs,
+                        {"records": round(count), "threshold": self.t.threshold},
+                    )
+                )
+        return alerts
+
+    def __len__(self) -> int:
+        return len(self._counter)
+
+
+class OffHoursRule:
+    """An allowed use of a class at `min_level` or above outside office hours.
+
+    Office hours are read at the decision's wall-clock time (the service's
+    clock, not `context.time`, which the caller chooses) in the configured zone,
+    else the policy's. Once per (caller, subject, class) and window.
+    """
+
+    def __init__(self, thresholds: OffHours, max_keys: int) -> None:
+        self.t = thresholds
+        self.start, self.end = office_hours(thresholds.hours)
+        self.days = frozenset(WEEKDAYS.index(d) for d in thresholds.weekdays)
+        self._table: WindowTable[list[int]] = WindowTable(thresholds.window_seconds, 1, max_keys)
+
+    def in_office(self, now: float, zone: str) -> bool:
+        """True when `now` falls on an office day within office hours in `zone`."""
+        local = datetime.fromtimestamp(now, zone_of(self.t.timezone or zone))
+        minute = local.hour * 60 + local.minute
+        if self.start < self.end:
+            return local.weekday() in self.days and self.start <= minute < self.end
+        if minute >= self.start:  # the evening part of a shift past midnight
+            return local.weekday() in self.days
+        return minute < self.end and (local.weekday() - 1) % 7 in self.days
+
+    def observe(self, batch: Counted, now: float, duties: DutyIndex | None) -> list[Alert]:
+        """Alert on allowed uses of high-level classes when out of office."""
+        if not self.t.enabled or duties is None:
+            return []
+        high = duties.at_or_above(self.t.min_level)
+        hits = [obs for obs, _ in batch if obs.allowed and obs.info_class in high]
+        if not hits or self.in_office(now, duties.timezone):
+            return []
+        index = self._table.index(now)
+        alerts = []
+        for obs in hits:
+            key = f"{obs.subject_kind}:{obs.subject}|{obs.info_class}|{obs.caller}"
+            key, _, state = self._table.get(key, index, _fired_state)
+            if state[0] == index:
+                continue
+            state[0] = index
+            self._table.touch(key, index, state)
+            level = duties.levels.get(obs.info_class, "")
+            alerts.append(
+                Alert(
+                    OFF_HOURS,
+                    f"{obs.subject_kind}:{obs.subject}",
+                    f"`{obs.subject}` used {level} class `{obs.info_class}` outside office "
+                    f"hours ({self.t.hours})",
+                    obs,
+                    {"level": level, "hours": self.t.hours},
+                )
+            )
+        return alerts
 
     def __len__(self) -> int:
         return len(self._table)

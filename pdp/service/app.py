@@ -24,6 +24,7 @@ from pdp import __version__
 from pdp.audit import DecisionLog, open_log
 from pdp.decision_point import DecisionPoint
 from pdp.monitor import Monitor
+from pdp.monitor.delivery import open_delivery
 from pdp.service.auth import Authenticator
 from pdp.service.config import ServiceConfig, customer_keys_of, load_config
 from pdp.service.deciding import DecisionService
@@ -72,6 +73,9 @@ def create_app(
     metrics = Metrics()
     metrics.watch_log(the_log)
     monitor = Monitor(config.alerts, dp.compiled)
+    delivery = open_delivery(config.alert_delivery)
+    if delivery is not None:
+        metrics.watch_delivery(delivery)
     verify_key = load_public_key(Path(config.verify_key)) if config.verify_key else None
     reloader = Reloader(
         dp,
@@ -106,6 +110,7 @@ def create_app(
             config.on_log_failure,
             customer_keys=customer_keys,
             require_user=config.require_user,
+            delivery=delivery,
         ),
         reloader=reloader,
         watcher=PolicyWatcher(reloader, config.watch_interval) if config.watch else None,
@@ -128,6 +133,8 @@ def create_app(
                 state.follower.stop()
             if state.watcher is not None:
                 state.watcher.stop()
+            if delivery is not None:
+                delivery.close()
             if state.owns_log:
                 state.log.close()
             else:

@@ -31,7 +31,17 @@ The file is YAML; every key is optional::
       denial_burst: {window_seconds: 60, threshold: 20}
       class_spread: {window_seconds: 300, factor: 3.0, min_classes: 5, baseline_weight: 0.2}
       sensitive_outside_duties: {enabled: true, levels: [C3], window_seconds: 300}
+      break_glass: {enabled: true}         # every break-glass allow
+      bulk_access: {enabled: true, window_seconds: 3600, threshold: 5000}
+      off_hours: {enabled: true, hours: "08:00-18:00", timezone: Asia/Shanghai,
+                  weekdays: [mon, tue, wed, thu, fri], min_level: C2, window_seconds: 3600}
       max_tracked_keys: 100000
+    alert_delivery:            # besides the log and the metrics (docs/alerts.md)
+      webhook: {url: "https://siem.bank/pdp", timeout: 2.0, token_file: /etc/pdp/siem-token}
+      syslog: {host: 10.0.0.5, port: 514, protocol: udp, facility: local0, timeout: 2.0}
+      queue_size: 1000         # alerts waiting; beyond it they are dropped and counted
+      retries: 2               # further attempts per alert and channel
+      backoff: 0.5             # seconds between attempts
 
 Unknown keys and wrong types are errors (`ConfigError`), reported with the key's path.
 """
@@ -50,10 +60,14 @@ from pdp.audit import DEFAULT_WRITER
 from pdp.audit.accountability import KEY_ENV, KEY_FILE_ENV, CustomerKeys, load_customer_keys
 from pdp.audit.base import SPOOL_MAX_BYTES, OnLogFailure, Writer
 from pdp.errors import ConfigError
+from pdp.monitor.delivery import DeliveryConfig, Syslog, Webhook
 from pdp.monitor.thresholds import (
     AlertConfig,
+    BreakGlass,
+    BulkAccess,
     ClassSpread,
     DenialBurst,
+    OffHours,
     SensitiveOutsideDuties,
 )
 from pdp.wire import HARD_MAX_BATCH
@@ -91,6 +105,7 @@ class ServiceConfig:
     tokens: tuple[TokenConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
     alerts: AlertConfig = field(default_factory=AlertConfig)
+    alert_delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     watch: bool = False
     watch_interval: float = 1.0
     verify_key: str = ""
@@ -176,6 +191,34 @@ def _tokens(data: Any) -> tuple[TokenConfig, ...]:
     return tuple(tokens)
 
 
+def _delivery(data: Any) -> DeliveryConfig:
+    """The `alert_delivery` section: its channels, queue and retries."""
+    where = "alert_delivery."
+    if not isinstance(data, Mapping):
+        raise ConfigError("`alert_delivery` must be a mapping")
+    _check_keys(data, {"webhook", "syslog", "queue_size", "retries", "backoff"}, where)
+    webhook = syslog = None
+    if "webhook" in data:
+        webhook = _dataclass_from(Webhook, data["webhook"], f"{where}webhook.")
+        if not webhook.url.startswith(("http://", "https://")):
+            raise ConfigError(f"`{where}webhook.url` must be an http(s) URL")
+    if "syslog" in data:
+        syslog = _dataclass_from(Syslog, data["syslog"], f"{where}syslog.")
+        if not syslog.host:
+            raise ConfigError(f"`{where}syslog.host` must name the syslog receiver")
+    default = DeliveryConfig()
+    counts: dict[str, int] = {}
+    for key, least in (("queue_size", 1), ("retries", 0)):
+        value = data.get(key, getattr(default, key))
+        if type(value) is not int or value < least:
+            raise ConfigError(f"`{where}{key}` must be an int of at least {least}")
+        counts[key] = value
+    backoff = data.get("backoff", default.backoff)
+    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 0:
+        raise ConfigError(f"`{where}backoff` must be a number of seconds")
+    return DeliveryConfig(webhook, syslog, counts["queue_size"], counts["retries"], float(backoff))
+
+
 def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
     """Build a `ServiceConfig` from parsed YAML (raises `ConfigError`)."""
     _check_keys(data, {f.name for f in fields(ServiceConfig)}, "")
@@ -201,6 +244,9 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
             ("denial_burst", DenialBurst),
             ("class_spread", ClassSpread),
             ("sensitive_outside_duties", SensitiveOutsideDuties),
+            ("break_glass", BreakGlass),
+            ("bulk_access", BulkAccess),
+            ("off_hours", OffHours),
         ):
             if key in alerts:
                 built[key] = _dataclass_from(cls, alerts[key], f"alerts.{key}.")
@@ -210,6 +256,8 @@ def config_from_mapping(data: Mapping[str, Any]) -> ServiceConfig:
                 raise ConfigError("`alerts.max_tracked_keys` must be a positive int")
             built["max_tracked_keys"] = keys
         config = replace(config, alerts=replace(AlertConfig(), **built))
+    if "alert_delivery" in data:
+        config = replace(config, alert_delivery=_delivery(data["alert_delivery"]))
     for key in ("watch", "metrics_public", "require_user"):
         if key in data:
             if not isinstance(data[key], bool):

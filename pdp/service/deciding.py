@@ -36,6 +36,7 @@ from pdp.core.decision import ERROR, Decision, deny
 from pdp.core.explain import Explanation
 from pdp.decision_point import DecisionPoint
 from pdp.monitor import Alert, Monitor, Observation
+from pdp.monitor.delivery import AlertDelivery
 from pdp.service.metrics import Metrics
 from pdp.wire import DecisionRequestV1, request_of, response_of
 
@@ -128,6 +129,7 @@ class DecisionService:
         *,
         customer_keys: CustomerKeys | None = None,
         require_user: bool = False,
+        delivery: AlertDelivery | None = None,
     ) -> None:
         self.dp = dp
         self.log = decision_log
@@ -136,6 +138,7 @@ class DecisionService:
         self.deny_unlogged = on_log_failure == "deny"
         self.customer_keys = customer_keys
         self.require_user = require_user
+        self.delivery = delivery
 
     def decide(self, requests: Sequence[DecisionRequestV1], caller: str) -> list[Decision]:
         """Decide requests in order by one policy version; each decision carries its logged id."""
@@ -206,6 +209,7 @@ class DecisionService:
             made.append(decided)
             errors += d.reasons == (ERROR,)
             unkeyed += CUSTOMER_DROPPED in record.detail
+            context = core.context
             obs = Observation(
                 caller,
                 core.subject_kind,
@@ -214,6 +218,9 @@ class DecisionService:
                 core.purpose,
                 core.action,
                 d.allowed,
+                d.obligations,
+                _records(context),
+                str(context.get("ticket") or "") if context else "",
             )
             counted[obs] = counted.get(obs, 0) + 1
         if errors:
@@ -234,19 +241,26 @@ class DecisionService:
         self.metrics.alerts.labels(alert.rule).inc()
         obs = alert.observation
         log.warning("alert %s: %s", alert.rule, alert.message)
-        self.log.append(
-            event_record(
-                "alert",
-                caller=obs.caller,
-                policy_version=version,
-                reasons=(alert.rule,),
-                subject_kind=obs.subject_kind,
-                subject=obs.subject,
-                info_class=obs.info_class,
-                allowed=obs.allowed,
-                detail=_alert_detail(alert),
-            )
+        record = event_record(
+            "alert",
+            caller=obs.caller,
+            policy_version=version,
+            reasons=(alert.rule,),
+            subject_kind=obs.subject_kind,
+            subject=obs.subject,
+            info_class=obs.info_class,
+            allowed=obs.allowed,
+            detail=_alert_detail(alert),
         )
+        self.log.append(record)
+        if self.delivery is not None:
+            self.delivery.submit(record.to_dict())  # never blocks: a full queue drops and counts
+
+
+def _records(context: Mapping[str, Any]) -> int:
+    """How many customers' records a request touches: `context.records`, default 1."""
+    records = context.get("records", 1) if context else 1
+    return records if type(records) is int and records >= 1 else 1
 
 
 def _alert_detail(alert: Alert) -> Mapping[str, Any]:

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from pdp.audit import DecisionLog
 from pdp.core.decision import Decision
+from pdp.monitor.delivery import AlertDelivery
 
 MAX_REASON_CHILDREN = 10_000
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -52,6 +53,33 @@ class _LogCollector(Collector):
             gauge = GaugeMetricFamily(name, text)
             gauge.add_metric([], float(value))
             yield gauge
+
+
+class _DeliveryCollector(Collector):
+    """Reads the alert delivery's counters at scrape time."""
+
+    def __init__(self, delivery: AlertDelivery) -> None:
+        self._delivery = delivery
+
+    def collect(self) -> Iterator[Metric]:
+        d = self._delivery
+        for name, text, values in (
+            ("pdp_alerts_delivered", "Alerts delivered, by channel.", d.delivered),
+            ("pdp_alert_delivery_failures", "Alerts not delivered after retries.", d.failed),
+            ("pdp_alert_delivery_retries", "Delivery attempts repeated, by channel.", d.retried),
+        ):
+            family = CounterMetricFamily(name, text, labels=["channel"])
+            for channel, value in values.items():
+                family.add_metric([channel], value)
+            yield family
+        overflow = CounterMetricFamily(
+            "pdp_alerts_overflow", "Alerts dropped from delivery: its queue was full."
+        )
+        overflow.add_metric([], d.overflow)
+        yield overflow
+        queued = GaugeMetricFamily("pdp_alerts_queued", "Alerts waiting for delivery.")
+        queued.add_metric([], float(d.queued))
+        yield queued
 
 
 class Metrics:
@@ -124,6 +152,10 @@ class Metrics:
     def watch_log(self, decision_log: DecisionLog) -> None:
         """Export the decision log's health, write failures, losses and spool."""
         self.registry.register(_LogCollector(decision_log))
+
+    def watch_delivery(self, delivery: AlertDelivery) -> None:
+        """Export the alert delivery's counts: delivered, failed, retried, overflow, queued."""
+        self.registry.register(_DeliveryCollector(delivery))
 
     def watch_store(self, connected: Callable[[], bool], event_seq: Callable[[], int]) -> None:
         """Export the policy store's reachability and the store event this replica serves."""
