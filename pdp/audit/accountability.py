@@ -117,9 +117,12 @@ def load_customer_keys(
     return CustomerKeys([_key(key_id, secret, KEY_ENV)])
 
 
+_SCALARS = frozenset((bool, int, float, str))
+
+
 def _plain(value: Any) -> Any:
     """A context value as the log keeps it: JSON scalars as they are, lists of text, else text."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if type(value) in _SCALARS:
         return value
     if isinstance(value, list | tuple | set | frozenset):
         return [str(v) for v in value]
@@ -132,7 +135,11 @@ def accountability(context: Mapping[str, Any], keys: CustomerKeys | None) -> dic
     """The facts of a request context a decision record keeps (empty for an empty context)."""
     if not context:
         return {}
-    facts = {name: _plain(context[name]) for name in FACTS if context.get(name) is not None}
+    facts = {}
+    for name in FACTS:
+        value = context.get(name)
+        if value is not None:
+            facts[name] = _plain(value)
     reference = context.get(CUSTOMER)
     if reference is not None and reference != "":
         if keys is None:
