@@ -241,7 +241,7 @@ def test_review_accept_reports_accepted_findings_and_gates_the_rest(tmp_path: Pa
     )
     code, out, _ = _run("review", str(POLICY), "--accept", str(REGISTER), "--format", "html")
     rows = json.loads(out.partition('id="data">')[2].partition("</script>")[0])["rows"]
-    assert sum(row[7].startswith("accepted until 2027-06-30") for row in rows) == 6
+    assert sum(row[7].startswith("accepted until 2027-") for row in rows) == 6
 
 
 def test_review_and_ci_refuse_a_register_naming_no_finding(tmp_path: Path) -> None:

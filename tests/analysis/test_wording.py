@@ -23,16 +23,16 @@ def findings() -> list[Finding]:
 def test_high_exposure_reads_as_a_person_would_say_it(findings: list[Finding]) -> None:
     found = next(f for f in findings if f.subject == {"role": "authentication_service"})
     assert found.message == (
-        "role `authentication_service` holds 62 C3 permissions; a typical role holds none"
+        "role `authentication_service` holds 82 C3 permissions; a typical role holds none"
     )
-    assert found.statistics["count"] == 62 and found.statistics["score"] > 3.5
+    assert found.statistics["count"] == 82 and found.statistics["score"] > 3.5
     assert found.details == (
-        "account.credential and its 4 sub-classes for authentication and its 1 sub-purpose: "
+        "account.credential and its 6 sub-classes for authentication and its 1 sub-purpose: "
         "collect, destroy, process, store, use",
         "sensitive.biometric and its 2 sub-classes for authentication.biometric: "
         "destroy, process, store, use",
     )
-    assert len(found.permissions) == 62  # the JSON and CSV keep the full list
+    assert len(found.permissions) == 82  # the JSON and CSV keep the full list
 
 
 def test_no_message_carries_statistics(findings: list[Finding]) -> None:

@@ -28,12 +28,13 @@ from tests.service.test_serve_process import PDP, free_port, wait_ready
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 PROHIBITIONS = "50-prohibitions.yaml"
-# Allowed by a fraud investigator's grants; denied only by D-BIOMETRIC-OUTSIDE-AUTH.
+# Allowed by u1022's marketing grant; denied only by its analyst role's D-ANALYST-IDENTIFIED.
 DENIED_BY_PROHIBITION = {
-    "role": "fraud_investigator",
-    "info_class": "sensitive.biometric",
-    "purpose": "risk_control.fraud",
+    "user": "u1022",
+    "info_class": "identity.name",
+    "purpose": "marketing",
     "action": "use",
+    "context": {"consent": ["marketing"]},
 }
 APP = {"authorization": "Bearer app-token"}
 ADMIN = {"authorization": "Bearer admin-token"}
