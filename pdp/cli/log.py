@@ -55,6 +55,16 @@ DbOpt = Annotated[
     ),
 ]
 
+LogOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log",
+        metavar="FILE",
+        help="The log (path or url) as an option, instead of LOG.",
+        show_default=False,
+    ),
+]
+
 log_app = typer.Typer(
     name="log",
     help="Verify, query and export the decision log.",
@@ -62,13 +72,14 @@ log_app = typer.Typer(
 )
 
 
-def source_of(log: str | None, db: str | None) -> str:
-    """The log named by LOG or by `--db` (exactly one), or exit 2."""
-    if log is not None and db is not None and log != db:
-        fail("give the log as LOG or as --db URL, not both", EXIT_UNREADABLE)
-    source = log if log is not None else db
+def source_of(log: str | None, db: str | None, log_option: str | None = None) -> str:
+    """The log named by LOG, `--log FILE` or `--db URL` (one of them), or exit 2."""
+    named = {v for v in (log, log_option) if v is not None}
+    if len(named) > 1 or (named and db is not None and db not in named):
+        fail("give the log once: as LOG, --log FILE or --db URL", EXIT_UNREADABLE)
+    source = next(iter(named), db)
     if source is None:
-        fail("name the log: LOG, --db URL or PDP_LOG_URL", EXIT_UNREADABLE)
+        fail("name the log: LOG, --log FILE, --db URL or PDP_LOG_URL", EXIT_UNREADABLE)
     return source
 
 
@@ -86,13 +97,14 @@ def verify(
     output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     db: DbOpt = None,
+    log_option: LogOpt = None,
 ) -> None:
     """Check the hash chain; exit 0 intact, 1 tampered (with the seq), 2 unreadable."""
     from pdp.audit import verify_source
     from pdp.errors import LogInputError, StorageError
 
     try:
-        result = verify_source(source_of(log, db), expect_head)
+        result = verify_source(source_of(log, db, log_option), expect_head)
     except (StorageError, LogInputError) as exc:
         fail(str(exc), EXIT_UNREADABLE)
     if wants_json(output, as_json):
@@ -214,6 +226,7 @@ def query(
         typer.Option("--format", help="table, json or jsonl (default: table on a terminal)."),
     ] = None,
     db: DbOpt = None,
+    log_option: LogOpt = None,
 ) -> None:
     """Print the newest records matching every filter, oldest first."""
     from pdp.audit.reading import open_reader
@@ -239,7 +252,7 @@ def query(
         customers = customer_digests(customer, customer_key_file)
         kind = kind or "decision"
     try:
-        with open_reader(source_of(log, db)) as reader:
+        with open_reader(source_of(log, db, log_option)) as reader:
             where = QueryFilter(
                 subject=subject or role or user,
                 subject_kind=subject_kind,
@@ -267,13 +280,14 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="The JSONL file to write.")],
     log: LogArg = None,
     db: DbOpt = None,
+    log_option: LogOpt = None,
 ) -> None:
     """Write every record with its seq and hashes to a JSONL file (verifiable on its own)."""
     from pdp.audit import export_log
     from pdp.errors import StorageError
 
     try:
-        count = export_log(source_of(log, db), out)
+        count = export_log(source_of(log, db, log_option), out)
     except StorageError as exc:
         fail(str(exc), EXIT_UNREADABLE)
     typer.echo(printable(f"exported {count} records to {out}"))
@@ -284,13 +298,14 @@ def head(
     output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     db: DbOpt = None,
+    log_option: LogOpt = None,
 ) -> None:
     """Print the newest SEQ:HASH; keep it elsewhere and check it with `verify --expect-head`."""
     from pdp.audit import head_of
     from pdp.errors import StorageError
 
     try:
-        current = head_of(source_of(log, db))
+        current = head_of(source_of(log, db, log_option))
     except StorageError as exc:
         fail(str(exc), EXIT_UNREADABLE)
     if wants_json(output, as_json):

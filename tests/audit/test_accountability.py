@@ -198,10 +198,12 @@ def test_pdp_log_query_customer(tmp_path: Path) -> None:
     assert "ticket=INC-4711" in table.stdout and "CIF-1" not in table.stdout
     piped = CliRunner().invoke(
         cli,
-        ["log", "query", url, "--customer", "-", "--customer-key-file", str(key_file)],
+        ["log", "query", "--log", url, "--customer", "-", "--customer-key-file", str(key_file)],
         input="CIF-1\n",
         env=env,
     )
     assert piped.exit_code == 0 and len(piped.stdout.splitlines()) == 3
     missing = CliRunner().invoke(cli, ["log", "query", url, "--customer", "CIF-1"], env=env)
     assert missing.exit_code == 2 and "no customer key" in missing.stderr
+    twice = CliRunner().invoke(cli, ["log", "query", url, "--log", url + "x"], env=env)
+    assert twice.exit_code == 2 and "give the log once" in twice.stderr
