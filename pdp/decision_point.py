@@ -9,18 +9,23 @@
 is a deny with a reason (fail closed). Decisions are memoised per policy
 version (`pdp.memo`); `swap` and `reload` replace the policy atomically, so
 each decision — and each `decide_many` batch — is made wholly by one version.
+A request is judged at its `context.time`, else at the decision point's
+`clock` (UTC now; tests give their own).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pdp.core.compile import CompiledPolicy, compile_policy
+from pdp.core.context import context_of
 from pdp.core.decision import (
     ERROR,
+    INVALID_CONTEXT,
     INVALID_REQUEST,
     Decision,
     SubjectKind,
@@ -31,19 +36,26 @@ from pdp.core.explain import Explanation, explain
 from pdp.core.load import load_policy, load_policy_text
 from pdp.core.model import Policy
 from pdp.core.queries import HeldPermission, held_permissions, subjects_holding
-from pdp.memo import DecisionMemo
+from pdp.memo import DecisionMemo, facts_key
 
 log = logging.getLogger("pdp")
 
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time, in UTC: the default clock of a decision point."""
+    return datetime.now(UTC)
+
 
 def _plain_consent(context: Any) -> tuple[str, ...] | None:
-    """The consent of a plain context (None, or a dict whose `consent` is a list of strings).
+    """The consent of a plain context (None, `{}`, or a dict of a `consent` list of strings).
 
     None when the context is anything else: `request_from` then judges it.
     """
     if context is None:
         return ()
-    if type(context) is not dict:
+    if type(context) is not dict or (context and context.keys() != {"consent"}):
         return None
     consent = context.get("consent")
     if consent is None:
@@ -59,24 +71,33 @@ class DecisionPoint:
     It is a `pdp.decider.Decider`, as the service's clients are.
     """
 
-    def __init__(self, compiled: CompiledPolicy, source: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        compiled: CompiledPolicy,
+        source: str | Path | None = None,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
         self._state = DecisionMemo(compiled)
         self.source = Path(source) if source is not None else None
+        self.clock = clock
 
     @classmethod
-    def from_path(cls, path: str | Path) -> DecisionPoint:
+    def from_path(cls, path: str | Path, *, clock: Clock = utc_now) -> DecisionPoint:
         """Load, validate and compile a policy file or directory (raises `PolicyError`)."""
-        return cls(compile_policy(load_policy(path)), path)
+        return cls(compile_policy(load_policy(path)), path, clock=clock)
 
     @classmethod
-    def from_text(cls, text: str, name: str = "<policy>") -> DecisionPoint:
+    def from_text(
+        cls, text: str, name: str = "<policy>", *, clock: Clock = utc_now
+    ) -> DecisionPoint:
         """Load a policy from YAML text (raises `PolicyError`)."""
-        return cls(compile_policy(load_policy_text(text, name)))
+        return cls(compile_policy(load_policy_text(text, name)), clock=clock)
 
     @classmethod
-    def from_policy(cls, policy: Policy) -> DecisionPoint:
+    def from_policy(cls, policy: Policy, *, clock: Clock = utc_now) -> DecisionPoint:
         """Compile an already loaded policy."""
-        return cls(compile_policy(policy))
+        return cls(compile_policy(policy), clock=clock)
 
     @property
     def compiled(self) -> CompiledPolicy:
@@ -116,7 +137,7 @@ class DecisionPoint:
         context: Any = None,
     ) -> Decision:
         """Decide one request. Never raises: bad input and internal errors deny with a reason."""
-        return _decide(self._state, role, user, info_class, purpose, action, context)
+        return _decide(self._state, self.clock, role, user, info_class, purpose, action, context)
 
     def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
         """Decide requests given as mappings of `decide`'s arguments, in order, by one version."""
@@ -129,6 +150,7 @@ class DecisionPoint:
             results.append(
                 _decide(
                     memo,
+                    self.clock,
                     item.get("role"),
                     item.get("user"),
                     item.get("info_class"),
@@ -156,7 +178,7 @@ class DecisionPoint:
         request = request_from(role, user, info_class, purpose, action, context)
         if isinstance(request, str):
             return deny(compiled.version, request)
-        return explain(compiled, request)
+        return explain(compiled, request, self.clock())
 
     def permissions_of(
         self, kind: Literal["role", "user"], subject: str
@@ -182,6 +204,7 @@ class DecisionPoint:
 
 def _decide(
     memo: DecisionMemo,
+    clock: Clock,
     role: Any,
     user: Any,
     info_class: Any,
@@ -203,21 +226,26 @@ def _decide(
             # The common case, plain strings: the memo is keyed on the request as given.
             kind: SubjectKind = "role" if user is None else "user"
             subject = role if user is None else user
-            return memo.decide((kind, subject, info_class, purpose, action, consent))
+            return memo.decide(
+                (kind, subject, info_class, purpose, action, consent, ()), None, clock
+            )
         request = request_from(role, user, info_class, purpose, action, context)
         if isinstance(request, str):
             return deny(memo.compiled.version, request)
-        given = tuple(request.context.get("consent", ()))
-        return memo.decide(
-            (
-                request.subject_kind,
-                request.subject,
-                request.info_class,
-                request.purpose,
-                request.action,
-                given,
-            )
+        facts = context_of(request.context)
+        if facts is None:  # request_from judged it valid: never here
+            return deny(memo.compiled.version, INVALID_CONTEXT)
+        kind, subject = request.subject_kind, request.subject
+        key = (
+            kind,
+            subject,
+            request.info_class,
+            request.purpose,
+            request.action,
+            tuple(facts.consent),
+            facts_key(kind, subject, facts),
         )
+        return memo.decide(key, facts, clock)
     except Exception:  # fail closed: an internal error is a deny, never an allow
         log.exception("internal error while deciding; denied")
         return deny(memo.compiled.version, ERROR)

@@ -9,17 +9,21 @@ and `decode_batch` are the only validators of a decision request, and
 `response_of` + `encode` the only way a decision becomes JSON. A request is
 strict and closed: unknown fields, wrong types, empty or over-long ids and ids
 holding control characters are refused (`msgspec.ValidationError`, whose
-message names the field: see `error_path`). No web framework is imported here.
+message names the field: see `error_path`). The request context is the core's
+`pdp.core.context.Context` (the keys of the format's "Request context"), so
+the service and the in-process decision point validate it alike. No web
+framework is imported here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import msgspec
 
+from pdp.core.context import MAX_CONSENTS, MAX_ID_LENGTH, PRINTABLE, Context, Id, printable
 from pdp.core.decision import Decision, Request, SubjectKind
 
 __all__ = [
@@ -45,41 +49,10 @@ __all__ = [
     "response_of",
 ]
 
-MAX_ID_LENGTH = 256
-MAX_CONSENTS = 64
 HARD_MAX_BATCH = 10_000
-# Printable text: no C0/C1 control characters, DEL, line or paragraph separators,
-# or bidirectional overrides (they would rewrite what a terminal or a log viewer shows).
-# The schema states it as a pattern; `printable` checks it (Python's `$` would let
-# a final newline through a pattern).
-PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
-Id = Annotated[
-    str,
-    msgspec.Meta(
-        min_length=1,
-        max_length=MAX_ID_LENGTH,
-        description="An id of the policy: printable text, 1 to 256 characters.",
-        extra_json_schema={"pattern": PRINTABLE},
-    ),
-]
-
-
-def printable(**ids: str | None) -> None:
-    """Raise `ValueError` naming the first id that holds a control character."""
-    for name, value in ids.items():
-        if value is not None and _CONTROL.search(value):
-            raise ValueError(f"`{name}` must be printable text (no control characters)")
-
-
-class ContextV1(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """The request context: the purposes the customer consented to (no customer data)."""
-
-    consent: Annotated[list[Id], msgspec.Meta(max_length=MAX_CONSENTS)] = []
-
-    def __post_init__(self) -> None:
-        printable(**{f"consent[{n}]": c for n, c in enumerate(self.consent)})
+ContextV1 = Context
+"""The request context of a `DecisionRequestV1` (`pdp.core.context.Context`)."""
 
 
 class DecisionRequestV1(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -111,7 +84,7 @@ class DecisionRequestV1(msgspec.Struct, forbid_unknown_fields=True, omit_default
             "info_class": self.info_class,
             "purpose": self.purpose,
             "action": self.action,
-            "context": None if self.context is None else {"consent": self.context.consent},
+            "context": None if self.context is None else msgspec.to_builtins(self.context),
         }
 
 
@@ -193,7 +166,7 @@ def request_of(request: DecisionRequestV1) -> Request:
     """The core `Request` of a validated wire request."""
     kind: SubjectKind = "role" if request.user is None else "user"
     subject = request.role if request.user is None else request.user
-    context = {} if request.context is None else {"consent": request.context.consent}
+    context = {} if request.context is None else msgspec.to_builtins(request.context)
     return Request(
         kind, subject or "", request.info_class, request.purpose, request.action, context
     )
@@ -240,20 +213,24 @@ def request_body(
     """The `DecisionRequestV1` JSON of `Decider.decide`'s arguments.
 
     Empty values mean none: an empty `role` or `user` is left out, and so are
-    empty consent entries (an absent consent header gives no consent, not `""`).
+    empty consent entries (an absent consent header gives no consent, not `""`)
+    and other context keys whose value is `None`. A `datetime` time becomes
+    its ISO 8601 text; the service validates the rest.
     """
     body: dict[str, Any] = {"info_class": info_class, "purpose": purpose, "action": action}
     if role:
         body["role"] = role
     if user:
         body["user"] = user
-    consent = consent_of(context)
-    if consent:
-        body["context"] = {"consent": consent}
+    given = msgspec.to_builtins(dict(context or {}))
+    given["consent"] = consent_of(given)
+    given = {k: v for k, v in given.items() if v is not None and v != []}
+    if given:
+        body["context"] = given
     return body
 
 
 def consent_of(context: Mapping[str, Any] | None) -> list[str]:
     """The non-empty consent entries of a request context."""
-    given: Sequence[Any] = (context or {}).get("consent") or ()
+    given: Any = (context or {}).get("consent") or ()
     return [c for c in given if c]

@@ -1,18 +1,29 @@
-"""The memo of decisions: each request decided once per policy, bounded, consent in the key."""
+"""The memo of decisions: each request decided once per policy, bounded, its key the request.
+
+The key holds the ids, the consent and the context facts the requirements
+read; a decision another time could change is never remembered.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pdp import DecisionPoint
 from pdp.core.compile import compile_policy
+from pdp.core.decision import decide, request_from
 from pdp.core.load import load_policy
 from pdp.memo import DecisionMemo
 
 POLICY = Path(__file__).parent / "service" / "policy" / "policy.yaml"
+V2_POLICY = Path(__file__).parent / "cases" / "v2_policy.yaml"
 MARKETING = ("role", "teller", "account.balance", "marketing", "use")
+NOON = datetime(2026, 6, 15, 4, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -20,24 +31,158 @@ def memo() -> DecisionMemo:
     return DecisionMemo(compile_policy(load_policy(POLICY)), limit=3)
 
 
-def test_a_request_is_decided_once(memo: DecisionMemo, monkeypatch: pytest.MonkeyPatch) -> None:
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     import pdp.memo
 
     calls: list[Any] = []
-    real = pdp.memo.decide
-    monkeypatch.setattr(pdp.memo, "decide", lambda *a: calls.append(a) or real(*a))
-    first = memo.decide((*MARKETING, ("marketing",)))
-    assert memo.decide((*MARKETING, ("marketing",))) is first and len(calls) == 1
+    real = pdp.memo.judge
+    monkeypatch.setattr(pdp.memo, "judge", lambda *a: calls.append(a) or real(*a))
+    return calls
+
+
+def test_a_request_is_decided_once(memo: DecisionMemo, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting(monkeypatch)
+    first = memo.decide((*MARKETING, ("marketing",), ()))
+    assert memo.decide((*MARKETING, ("marketing",), ())) is first and len(calls) == 1
 
 
 def test_consent_is_part_of_the_key(memo: DecisionMemo) -> None:
-    assert memo.decide((*MARKETING, ("marketing",))).allowed
-    assert memo.decide((*MARKETING, ())).reasons == ("consent_required",)
+    assert memo.decide((*MARKETING, ("marketing",), ())).allowed
+    assert memo.decide((*MARKETING, (), ())).reasons == ("consent_required",)
 
 
 def test_a_full_memo_starts_again(memo: DecisionMemo) -> None:
     for action in ("use", "read", "write", "export"):
-        memo.decide(("role", "teller", "account.balance", "marketing", action, ()))
+        memo.decide(("role", "teller", "account.balance", "marketing", action, (), ()))
     assert len(memo) == 1
     memo.clear()
     assert len(memo) == 0
+
+
+@pytest.fixture
+def v2() -> DecisionPoint:
+    return DecisionPoint.from_path(V2_POLICY, clock=lambda: NOON)
+
+
+OPS = {
+    "user": "u-ops",
+    "info_class": "account.transaction",
+    "purpose": "regulatory_reporting",
+    "action": "transmit",
+}
+MARKETER = {"role": "marketer", "info_class": "identity", "purpose": "marketing"}
+
+
+def test_context_facts_are_part_of_the_key(v2: DecisionPoint) -> None:
+    v2.swap(compile_policy(v2.policy))
+    marketing = {**MARKETER, "action": "transmit", "context": {"consent": ["marketing"]}}
+    assert v2.decide(**marketing).allowed
+    bulk = {**marketing, "context": {"consent": ["marketing"], "records": 500}}
+    assert v2.decide(**bulk).reasons == ("bulk_limit_exceeded",)
+    assert v2.decide(**marketing).allowed
+
+
+def test_tickets_and_customers_do_not_grow_the_memo(
+    v2: DecisionPoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting(monkeypatch)
+    glass = {"role": "fraud_investigator", "info_class": "account", "action": "use"}
+    for n in range(5):
+        context = {"ticket": f"INC-{n}", "customer": f"C-{n}"}
+        decision = v2.decide(**glass, purpose="risk_control.fraud", context=context)
+        assert decision.allowed
+    assert len(calls) == 1
+
+
+def test_an_approver_is_judged_against_the_requester(v2: DecisionPoint) -> None:
+    boss = v2.decide(**OPS, context={"ticket": "T", "approver": "u-boss"})
+    self_approved = v2.decide(**OPS, context={"ticket": "T", "approver": "u-ops"})
+    assert boss.allowed and self_approved.reasons == ("approval_required",)
+
+
+def test_a_timed_decision_is_never_remembered(
+    v2: DecisionPoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting(monkeypatch)
+    context = {"ticket": "T", "approver": "u-boss"}
+    assert v2.decide(**OPS, context=context).allowed
+    v2.clock = lambda: datetime(2027, 1, 1, tzinfo=UTC)
+    assert v2.decide(**OPS, context=context).reasons == ("default_deny",)
+    assert len(calls) == 2 and len(v2._state) == 0
+
+
+def test_an_untimed_decision_is_remembered_whatever_its_time(
+    v2: DecisionPoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting(monkeypatch)
+    request = {**MARKETER, "action": "use", "context": {"consent": ["marketing"]}}
+    first = v2.decide(**request)
+    later = {**request, "context": {"consent": ["marketing"], "time": "2030-01-01T00:00:00Z"}}
+    assert v2.decide(**later) is first and len(calls) == 1
+
+
+SUBJECTS = [{"role": r} for r in ("relationship_manager", "senior_manager", "operations")]
+SUBJECTS += [{"role": r} for r in ("fraud_investigator", "marketer", "night_clerk", "auditor")]
+SUBJECTS += [{"user": u} for u in ("u-rm", "u-ops", "u-temp", "u-leaver", "u-boss")]
+CONTEXTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "consent": st.lists(
+            st.sampled_from(["marketing", "marketing.third_party", "authentication"])
+        ),
+        "mfa": st.booleans(),
+        "ticket": st.sampled_from(["T-1", "T-2"]),
+        "approver": st.sampled_from(["u-ops", "u-boss", "operations"]),
+        "relationship": st.sampled_from(["own_customer", "own_branch"]),
+        "records": st.integers(1, 120),
+        "customer": st.sampled_from(["C-1", "C-2"]),
+    },
+)
+PURPOSES = ["customer_service", "marketing", "marketing.third_party", "risk_control.fraud"]
+PURPOSES.append("regulatory_reporting")
+TIMES = st.datetimes(
+    min_value=datetime(2025, 12, 1), max_value=datetime(2027, 2, 1), timezones=st.just(UTC)
+)
+
+
+# Requests whose grants have requirements but no window or hours: the memo keeps them.
+UNTIMED = [
+    {"subject": {"role": "marketer"}, "info_class": "identity", "purpose": "marketing"},
+    {"subject": {"role": "fraud_investigator"}, "info_class": "account"},
+]
+UNTIMED[0]["action"] = "transmit"
+UNTIMED[1].update(purpose="risk_control.fraud", action="use")
+RANDOM = st.fixed_dictionaries(
+    {
+        "subject": st.sampled_from(SUBJECTS),
+        "info_class": st.sampled_from(
+            ["account", "account.transaction", "identity", "identity.name"]
+        ),
+        "purpose": st.sampled_from(PURPOSES),
+        "action": st.sampled_from(["use", "transmit", "disclose"]),
+    }
+)
+BASES = st.one_of(st.sampled_from(UNTIMED), RANDOM)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(BASES, min_size=1, max_size=3),
+    st.lists(st.tuples(st.integers(0, 2), CONTEXTS, TIMES, st.booleans()), min_size=1, max_size=40),
+)
+def test_a_memoised_decision_is_the_fresh_one(bases: list[Any], events: list[Any]) -> None:
+    """Through one memo, the same few requests at random times and contexts: the fresh answer."""
+    clock = [NOON]
+    dp = DecisionPoint.from_path(V2_POLICY, clock=lambda: clock[0])
+    for index, context, at, in_context in events:
+        base = dict(bases[index % len(bases)])
+        args = {**base.pop("subject"), **base}
+        context = dict(context)
+        if in_context:
+            context["time"] = at.isoformat()
+        else:
+            clock[0] = at
+        memoised = dp.decide(**args, context=context)
+        request = request_from(**args, context=context)
+        assert not isinstance(request, str)
+        assert memoised == decide(dp.compiled, request, at)

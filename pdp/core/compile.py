@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import product
 from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo
 
 from pdp.core.hierarchy import pooled_closure, role_closures, tree_ancestors
-from pdp.core.model import WILDCARD, Grant, Policy
+from pdp.core.model import DEFAULT_TIMEZONE, WILDCARD, Grant, Policy
 from pdp.core.normalize import policy_version
 
 Key = tuple[str, str, str]
@@ -43,7 +45,12 @@ class Held:
 
 @dataclass(frozen=True)
 class CompiledPolicy:
-    """A policy ready to decide: its index, closures, consent table and version."""
+    """A policy ready to decide: its index, closures, consent tables and version.
+
+    `user_closure` pools every role assigned to a user, whatever its window;
+    a user in `timed_users` holds, at a given time, only the roles whose
+    assignment is in its window (`closure_at`).
+    """
 
     policy: Policy
     version: str
@@ -56,6 +63,23 @@ class CompiledPolicy:
     allow: Filed
     deny: Filed
     grants: tuple[Grant, ...] = field(repr=False, default=())
+    separate_consent: frozenset[str] = frozenset()
+    """The purposes needing consent that need it separately (`consent: separate` on the chain)."""
+    sensitive: frozenset[str] = frozenset()
+    """The sensitive classes (declared so, or below one)."""
+    relationships: frozenset[str] = frozenset()
+    timed_users: frozenset[str] = frozenset()
+    """The users with a windowed role assignment."""
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+    """The zone `hours` are read in."""
+
+    def closure_at(
+        self, kind: Literal["role", "user"], subject: str, at: datetime
+    ) -> frozenset[str]:
+        """The roles a declared subject reaches at time `at` (its assignments in their windows)."""
+        if kind == "role" or subject not in self.timed_users:
+            return (self.role_closure if kind == "role" else self.user_closure)[subject]
+        return pooled_closure(self.policy.users[subject].roles_at(at), self.role_closure)
 
     def closure_of(self, kind: Literal["role", "user"], subject: str) -> frozenset[str] | None:
         """The roles a subject reaches, or None when the subject is not declared."""
@@ -202,10 +226,20 @@ def consent_scopes(policy: Policy) -> dict[str, frozenset[str]]:
     }
 
 
+def separate_consents(policy: Policy, scopes: dict[str, frozenset[str]]) -> frozenset[str]:
+    """The purposes needing consent whose chain declares `consent: separate`."""
+    return frozenset(
+        pid
+        for pid, chain in scopes.items()
+        if any(policy.purposes[a].consent == "separate" for a in chain)
+    )
+
+
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile a validated policy into its decision index."""
     roles, users = _closures(policy)
     allow, deny = _file(policy)
+    scopes = consent_scopes(policy)
     return CompiledPolicy(
         policy=policy,
         version=policy_version(policy),
@@ -213,9 +247,14 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         user_closure=users,
         class_ancestors=_interned(tree_ancestors(policy.classes)),
         purpose_ancestors=_interned(tree_ancestors(policy.purposes)),
-        consent_scope=consent_scopes(policy),
+        consent_scope=scopes,
         actions=frozenset(policy.actions),
         allow=allow,
         deny=deny,
         grants=policy.grants,
+        separate_consent=separate_consents(policy, scopes),
+        sensitive=frozenset(c.id for c in policy.classes.values() if c.sensitive),
+        relationships=frozenset(policy.relationships),
+        timed_users=frozenset(u.id for u in policy.users.values() if u.timed),
+        zone=ZoneInfo(policy.timezone),
     )

@@ -1,26 +1,35 @@
 """Decisions: the request, the decision value, and the rules that turn one into the other.
 
-`decide` implements the spec's section "Decisions" on a compiled policy. It
-never raises for any input: unknown ids, wrong types and bad context are a
-deny with a reason naming the problem.
+`decide` implements the spec's sections "Decisions" and "Decisions, version
+2" on a compiled policy. It never raises for any input: unknown ids, wrong
+types and bad context are a deny with a reason naming the problem.
+
+Requirements (`when`), windows and consent are judged only on the grants the
+compiled index matched, so a decision costs the same whatever the policy's size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pdp.core.compile import CompiledPolicy, Held
+from pdp.core.context import Context, context_of
+from pdp.core.model import Conditions, Grant, within
 
 SubjectKind = Literal["role", "user"]
 
 DEFAULT_DENY = "default_deny"
 CONSENT_REQUIRED = "consent_required"
+SEPARATE_CONSENT_REQUIRED = "separate_consent_required"
 USER_DISABLED = "user_disabled"
 INVALID_REQUEST = "invalid_request"
 INVALID_CONTEXT = "invalid_context"
 ERROR = "error"
+BREAK_GLASS = "break_glass"
+"""The obligation of an allow that only break-glass grants give."""
 UNKNOWN = {
     "role": "unknown_role",
     "user": "unknown_user",
@@ -28,11 +37,24 @@ UNKNOWN = {
     "purpose": "unknown_purpose",
     "action": "unknown_action",
 }
+UNMET = {
+    "mfa": "mfa_required",
+    "ticket": "ticket_required",
+    "approver": "approval_required",
+    "relationship": "relationship_required",
+    "max_records": "bulk_limit_exceeded",
+    "hours": "outside_hours",
+}
+"""Each requirement of a `when` and the reason given when it does not hold."""
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One question: may this subject take this action on this class for this purpose?"""
+    """One question: may this subject take this action on this class for this purpose?
+
+    `context` is the request context as plain data (`pdp.core.context.Context`
+    says which keys it may hold).
+    """
 
     subject_kind: SubjectKind
     subject: str
@@ -73,6 +95,14 @@ class Decision:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decision and whether another time could have changed it (so it may not be memoised)."""
+
+    decision: Decision
+    timed: bool = False
+
+
 def deny(version: str, *reasons: str) -> Decision:
     """A deny for the given reasons."""
     return Decision(False, reasons, (), version)
@@ -91,27 +121,68 @@ def request_from(
         return INVALID_REQUEST
     kind: SubjectKind = "role" if role is not None else "user"
     subject = role if role is not None else user
-    if context is None:
-        context = {}
-    if not isinstance(context, Mapping):
-        return INVALID_CONTEXT
-    consent = context.get("consent", [])
-    if not isinstance(consent, list | tuple) or not all(isinstance(c, str) for c in consent):
+    if context_of(context) is None:
         return INVALID_CONTEXT
     values = (subject, info_class, purpose, action)
     if not all(isinstance(v, str) for v in values):
         return INVALID_REQUEST
-    return Request(kind, subject, info_class, purpose, action, context)
+    return Request(kind, subject, info_class, purpose, action, context or {})
 
 
-def consent_given(compiled: CompiledPolicy, purpose: str, context: Mapping[str, Any]) -> bool:
-    """True when `context.consent` (a list, checked by `request_from`) covers the purpose."""
-    scope = compiled.consent_scope[purpose]
-    return any(c in scope for c in context.get("consent", ()))
+def consent_reason(
+    compiled: CompiledPolicy, info_class: str, purpose: str, consent: Sequence[str]
+) -> str | None:
+    """The consent reason a request fails with, or None when no consent is missing.
+
+    Ordinary consent names the purpose or an ancestor; separate consent (the
+    purpose's chain says so, or the class is sensitive) names the purpose itself.
+    """
+    scope = compiled.consent_scope.get(purpose)
+    if scope is None:
+        return None
+    if not any(c in scope for c in consent):
+        return CONSENT_REQUIRED
+    separate = purpose in compiled.separate_consent or info_class in compiled.sensitive
+    if separate and purpose not in consent:
+        return SEPARATE_CONSENT_REQUIRED
+    return None
 
 
-def held_for(compiled: CompiledPolicy, request: Request) -> Held | tuple[str, ...]:
-    """What rules 1-4 give the request's subject, or the `unknown_*` reasons."""
+def unmet(
+    compiled: CompiledPolicy, request: Request, when: Conditions, facts: Context, at: datetime
+) -> list[str]:
+    """The requirements of a `when` that do not hold for this request, by key, in key order."""
+    failed = []
+    if when.mfa and not facts.mfa:
+        failed.append("mfa")
+    if when.ticket and facts.ticket is None:
+        failed.append("ticket")
+    if when.approver and not facts.approved_for(request.subject_kind, request.subject):
+        failed.append("approver")
+    if when.relationship is not None and facts.relationship not in when.relationship:
+        failed.append("relationship")
+    if when.max_records is not None and facts.records > when.max_records:
+        failed.append("max_records")
+    if when.hours is not None and not in_hours(when.hours, at, compiled):
+        failed.append("hours")
+    return failed
+
+
+def in_hours(hours: tuple[int, int], at: datetime, compiled: CompiledPolicy) -> bool:
+    """True when `at`, read in the policy's zone, is in [start, end) (wrapping past midnight)."""
+    local = at.astimezone(compiled.zone)
+    minute = local.hour * 60 + local.minute
+    start, end = hours
+    return start <= minute < end if start < end else minute >= start or minute < end
+
+
+def held_for(
+    compiled: CompiledPolicy, request: Request, at: datetime | None = None
+) -> Held | tuple[str, ...]:
+    """What rules 1-4 give the request's subject at time `at`, or the `unknown_*` reasons.
+
+    Without `at`, every role assignment counts (the held permissions of the review).
+    """
     closure = compiled.closure_of(request.subject_kind, request.subject)
     unknown = []
     if closure is None:
@@ -124,37 +195,79 @@ def held_for(compiled: CompiledPolicy, request: Request) -> Held | tuple[str, ..
         unknown.append(UNKNOWN["action"])
     if unknown or closure is None:
         return tuple(unknown)
+    if at is not None:
+        closure = compiled.closure_at(request.subject_kind, request.subject, at)
     return compiled.held(closure, request.info_class, request.purpose, request.action)
 
 
-def decide_held(compiled: CompiledPolicy, request: Request, held: Held) -> Decision:
-    """Rules 2, 3, 5 and 7: turn the grants that reach a request into a decision."""
+def in_window(grant: Grant, at: datetime) -> bool:
+    """True when the grant exists at `at`."""
+    return within(grant.valid_from, grant.valid_until, at)
+
+
+def request_time(facts: Context, at: datetime | None) -> datetime:
+    """The time a request is judged at: `context.time`, else `at`, else now."""
+    return facts.time or at or datetime.now(UTC)
+
+
+def judge(
+    compiled: CompiledPolicy, request: Request, facts: Context, at: datetime | None = None
+) -> Outcome:
+    """Decide a request whose context is already validated, at `context.time` or `at` (or now)."""
+    version = compiled.version
+    if facts.relationship is not None and facts.relationship not in compiled.relationships:
+        return Outcome(deny(version, INVALID_CONTEXT))
+    moment = request_time(facts, at)
+    held = held_for(compiled, request, moment)
+    if isinstance(held, tuple):
+        return Outcome(deny(version, *held))
+    if request.subject_kind == "user" and compiled.policy.users[request.subject].disabled:
+        return Outcome(deny(version, USER_DISABLED))
+    grants = compiled.grants
+    timed = request.subject in compiled.timed_users if request.subject_kind == "user" else False
+    timed = timed or any(grants[i].timed for i in (*held.allows, *held.denies))
+    return Outcome(decide_held(compiled, request, held, facts, moment), timed)
+
+
+def decide_held(
+    compiled: CompiledPolicy, request: Request, held: Held, facts: Context, at: datetime
+) -> Decision:
+    """Rules 2-6 of version 2: turn the grants that reach a request into a decision."""
     grants = compiled.grants
     version = compiled.version
-    if request.subject_kind == "user" and compiled.policy.users[request.subject].disabled:
-        return deny(version, USER_DISABLED)
-    # Until conditions and windows are evaluated, a grant that has them does not apply.
-    held = Held(
-        tuple(i for i in held.allows if grants[i].when is None and not grants[i].timed),
-        held.denies,
-    )
-    if held.denies:
-        return deny(version, *sorted({grants[i].id for i in held.denies}))
-    if not held.allows:
+    denies = [i for i in held.denies if in_window(grants[i], at)]
+    if denies:
+        return deny(version, *sorted({grants[i].id for i in denies}))
+    allows = [i for i in held.allows if in_window(grants[i], at)]
+    if not allows:
         return deny(version, DEFAULT_DENY)
-    if request.purpose in compiled.consent_scope and not consent_given(
-        compiled, request.purpose, request.context
-    ):
-        return deny(version, CONSENT_REQUIRED)
-    obligations = sorted({o for i in held.allows for o in grants[i].obligations})
+    applying = []
+    reasons: set[str] = set()
+    for i in allows:
+        when = grants[i].when
+        failed = [] if when is None else unmet(compiled, request, when, facts, at)
+        if failed:
+            reasons.update(UNMET[key] for key in failed)
+        else:
+            applying.append(grants[i])
+    consent = consent_reason(compiled, request.info_class, request.purpose, facts.consent)
+    if not applying:
+        if consent is not None:
+            reasons.add(consent)
+        return deny(version, *sorted(reasons))
+    if consent is not None:
+        return deny(version, consent)
+    obligations = {o for g in applying for o in g.obligations}
+    if all(g.break_glass for g in applying):
+        obligations.add(BREAK_GLASS)
     return Decision(
-        True, tuple(sorted({grants[i].id for i in held.allows})), tuple(obligations), version
+        True, tuple(sorted({g.id for g in applying})), tuple(sorted(obligations)), version
     )
 
 
-def decide(compiled: CompiledPolicy, request: Request) -> Decision:
-    """Decide a well-formed request on a compiled policy (spec rules 1-7)."""
-    held = held_for(compiled, request)
-    if isinstance(held, tuple):
-        return deny(compiled.version, *held)
-    return decide_held(compiled, request, held)
+def decide(compiled: CompiledPolicy, request: Request, at: datetime | None = None) -> Decision:
+    """Decide a well-formed request on a compiled policy, at `context.time` or `at` (or now)."""
+    facts = context_of(request.context)
+    if facts is None:
+        return deny(compiled.version, INVALID_CONTEXT)
+    return judge(compiled, request, facts, at).decision

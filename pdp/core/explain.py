@@ -1,13 +1,50 @@
-"""Explanations: which grants matched a request, through which roles, classes and purposes."""
+"""Explanations: which grants matched a request, through what, and which requirements held.
+
+Per matched grant: the inheritance path, the class and purpose that matched,
+whether the grant exists at the request's time (its window), and for an
+allow each requirement of its `when` with whether it held; for the request:
+its time, and whether consent (ordinary or separate) is needed and missing.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pdp.core.compile import CompiledPolicy, Held, expand
-from pdp.core.decision import Decision, Request, decide_held, held_for
+from pdp.core.context import Context, context_of
+from pdp.core.decision import (
+    INVALID_CONTEXT,
+    UNMET,
+    Decision,
+    Request,
+    consent_reason,
+    deny,
+    in_window,
+    judge,
+    request_time,
+    unmet,
+)
 from pdp.core.hierarchy import inheritance_path
+from pdp.core.model import Conditions
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One requirement of a grant's `when`, whether it held, and the reason when it did not."""
+
+    key: str
+    held: bool
+
+    @property
+    def reason(self) -> str:
+        """The unmet reason of this requirement (`mfa_required`, ...)."""
+        return UNMET[self.key]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The requirement as plain data."""
+        return {"requirement": self.key, "held": self.held, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +58,14 @@ class Match:
     matched_purpose: str
     obligations: tuple[str, ...]
     location: str
+    in_window: bool = True
+    requirements: tuple[Requirement, ...] = ()
+    break_glass: bool = False
+
+    @property
+    def applies(self) -> bool:
+        """True when the grant exists at the request's time and every requirement held."""
+        return self.in_window and all(r.held for r in self.requirements)
 
     def to_dict(self) -> dict[str, Any]:
         """The match as plain data."""
@@ -32,6 +77,10 @@ class Match:
             "matched_purpose": self.matched_purpose,
             "obligations": list(self.obligations),
             "location": self.location,
+            "in_window": self.in_window,
+            "requirements": [r.to_dict() for r in self.requirements],
+            "break_glass": self.break_glass,
+            "applies": self.applies,
         }
 
 
@@ -46,10 +95,16 @@ class Explanation:
     class_ancestors: tuple[str, ...]
     purpose_ancestors: tuple[str, ...]
     consent_needed: bool
+    time: datetime | None = None
+    consent_separate: bool = False
+    consent_missing: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The explanation as plain data (`ExplanationV1`)."""
         return {
+            "time": None if self.time is None else self.time.isoformat(),
+            "consent_separate": self.consent_separate,
+            "consent_missing": self.consent_missing,
             **self.decision.to_dict(),
             "request": self.request.to_dict(),
             "matched": [m.to_dict() for m in self.allows],
@@ -60,16 +115,32 @@ class Explanation:
         }
 
 
-def _match(compiled: CompiledPolicy, request: Request, index: int) -> Match:
+def _requirements(
+    compiled: CompiledPolicy,
+    request: Request,
+    when: Conditions | None,
+    facts: Context,
+    at: datetime,
+) -> tuple[Requirement, ...]:
+    if when is None:
+        return ()
+    failed = set(unmet(compiled, request, when, facts, at))
+    keys = [k for k in UNMET if getattr(when, k) not in (False, None)]
+    return tuple(Requirement(k, k not in failed) for k in keys)
+
+
+def _match(
+    compiled: CompiledPolicy, request: Request, index: int, facts: Context, at: datetime
+) -> Match:
     policy = compiled.policy
     grant = compiled.grants[index]
     if request.subject_kind == "user":
-        starts: tuple[str, ...] = policy.users[request.subject].roles
+        starts: tuple[str, ...] = policy.users[request.subject].roles_at(at)
         prefix: tuple[str, ...] = (request.subject,)
     else:
         starts, prefix = (request.subject,), ()
     roles = set(expand(grant, policy, "roles"))
-    closure = compiled.closure_of(request.subject_kind, request.subject) or frozenset()
+    closure = compiled.closure_at(request.subject_kind, request.subject, at)
     classes = set(expand(grant, policy, "classes"))
     purposes = set(expand(grant, policy, "purposes"))
     return Match(
@@ -80,27 +151,41 @@ def _match(compiled: CompiledPolicy, request: Request, index: int) -> Match:
         next(p for p in compiled.purpose_ancestors[request.purpose] if p in purposes),
         grant.obligations,
         str(grant.location),
+        in_window(grant, at),
+        _requirements(compiled, request, grant.when, facts, at),
+        grant.break_glass,
     )
 
 
-def explain(compiled: CompiledPolicy, request: Request) -> Explanation:
-    """Decide a request and say which grants matched it, and through what."""
-    held = held_for(compiled, request)
-    if isinstance(held, tuple):
-        decision = Decision(False, held, (), compiled.version)
-        held = Held((), ())
-        class_chain: tuple[str, ...] = ()
-        purpose_chain: tuple[str, ...] = ()
-    else:
-        decision = decide_held(compiled, request, held)
-        class_chain = compiled.class_ancestors[request.info_class]
-        purpose_chain = compiled.purpose_ancestors[request.purpose]
+def explain(compiled: CompiledPolicy, request: Request, at: datetime | None = None) -> Explanation:
+    """Decide a request at `context.time` or `at` (or now) and say how it was decided.
+
+    The matches are every grant the index reaches at that time, in or out of
+    their windows; a malformed context or unknown ids match nothing.
+    """
+    facts = context_of(request.context)
+    if facts is None:
+        return Explanation(deny(compiled.version, INVALID_CONTEXT), request, (), (), (), (), False)
+    moment = request_time(facts, at)
+    decision = judge(compiled, request, facts, moment).decision
+    known = request.info_class in compiled.class_ancestors and (
+        request.purpose in compiled.purpose_ancestors
+        and request.action in compiled.actions
+        and compiled.closure_of(request.subject_kind, request.subject) is not None
+    )
+    if not known or decision.reasons == (INVALID_CONTEXT,):
+        return Explanation(decision, request, (), (), (), (), False, moment)
+    closure = compiled.closure_at(request.subject_kind, request.subject, moment)
+    held: Held = compiled.held(closure, request.info_class, request.purpose, request.action)
     return Explanation(
         decision,
         request,
-        tuple(_match(compiled, request, i) for i in held.allows),
-        tuple(_match(compiled, request, i) for i in held.denies),
-        class_chain,
-        purpose_chain,
+        tuple(_match(compiled, request, i, facts, moment) for i in held.allows),
+        tuple(_match(compiled, request, i, facts, moment) for i in held.denies),
+        compiled.class_ancestors[request.info_class],
+        compiled.purpose_ancestors[request.purpose],
         request.purpose in compiled.consent_scope,
+        moment,
+        request.purpose in compiled.separate_consent or request.info_class in compiled.sensitive,
+        consent_reason(compiled, request.info_class, request.purpose, facts.consent),
     )

@@ -175,7 +175,7 @@ def test_internal_error_fails_closed(dp: DecisionPoint, monkeypatch: pytest.Monk
     def broken(*_: Any) -> Decision:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("pdp.memo.decide", broken)
+    monkeypatch.setattr("pdp.memo.judge", broken)
     decision = fresh.decide(role="teller", **REQUEST)
     assert (decision.allowed, decision.reasons) == (False, ("error",))
 

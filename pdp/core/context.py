@@ -1,0 +1,157 @@
+"""The request context: what a request brings besides its ids, and the one validator of it.
+
+    context = context_of({"consent": ["marketing"], "mfa": True, "records": 3})
+
+`Context` is a closed msgspec struct: a key the format does not define, or a
+value of the wrong type, is refused. `pdp.wire` reads the service's request
+bodies into it, and `context_of` reads an in-process mapping the same way,
+so the two can never disagree. Whether `relationship` is one the policy
+declares is the decision's business (`invalid_context`), not the validator's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+__all__ = [
+    "EMPTY_CONTEXT",
+    "MAX_CONSENTS",
+    "MAX_ID_LENGTH",
+    "PRINTABLE",
+    "Context",
+    "Id",
+    "consent_context",
+    "context_of",
+    "printable",
+]
+
+MAX_ID_LENGTH = 256
+MAX_CONSENTS = 64
+# Printable text: no C0/C1 control characters, DEL, line or paragraph separators,
+# or bidirectional overrides (they would rewrite what a terminal or a log viewer shows).
+# The schema states it as a pattern; `printable` checks it (Python's `$` would let
+# a final newline through a pattern).
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+Id = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        description="An id of the policy: printable text, 1 to 256 characters.",
+        extra_json_schema={"pattern": PRINTABLE},
+    ),
+]
+Text = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        description="Printable text, 1 to 256 characters.",
+        extra_json_schema={"pattern": PRINTABLE},
+    ),
+]
+
+
+def printable(**ids: str | None) -> None:
+    """Raise `ValueError` naming the first id that holds a control character."""
+    for name, value in ids.items():
+        if value is not None and _CONTROL.search(value):
+            raise ValueError(f"`{name}` must be printable text (no control characters)")
+
+
+class Context(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, frozen=True):
+    """The request context: consent, step-up and dual-control facts, scope and time.
+
+    No customer data: `customer` is an opaque reference, which the decision
+    log keeps only as a keyed hash.
+    """
+
+    consent: Annotated[
+        list[Id],
+        msgspec.Meta(
+            max_length=MAX_CONSENTS, description="The purposes the customer consented to."
+        ),
+    ] = []
+    mfa: Annotated[
+        bool, msgspec.Meta(description="The user passed multi-factor authentication.")
+    ] = False
+    ticket: (
+        Annotated[Text, msgspec.Meta(description="The ticket (change, case) of the access.")] | None
+    ) = None
+    approver: (
+        Annotated[
+            Id,
+            msgspec.Meta(description="The user id of the second person who approved the access."),
+        ]
+        | None
+    ) = None
+    relationship: (
+        Annotated[Id, msgspec.Meta(description="The requester's relationship to the customer.")]
+        | None
+    ) = None
+    records: Annotated[
+        int,
+        msgspec.Meta(ge=1, le=2**53, description="How many customers' records the action touches."),
+    ] = 1
+    time: (
+        Annotated[
+            datetime, msgspec.Meta(tz=True, description="The time of the request (default: now).")
+        ]
+        | None
+    ) = None
+    customer: (
+        Annotated[Text, msgspec.Meta(description="An opaque reference to the customer concerned.")]
+        | None
+    ) = None
+
+    def __post_init__(self) -> None:
+        printable(
+            **{f"consent[{n}]": c for n, c in enumerate(self.consent)},
+            ticket=self.ticket,
+            approver=self.approver,
+            relationship=self.relationship,
+            customer=self.customer,
+        )
+
+    def approved_for(self, subject_kind: str, subject: str) -> bool:
+        """True when a second person approved: an approver other than the requesting user."""
+        return self.approver is not None and (subject_kind != "user" or self.approver != subject)
+
+
+EMPTY_CONTEXT = Context()
+
+
+def consent_context(consent: tuple[str, ...]) -> Context:
+    """A context of consent alone, its strings taken as given (the in-process fast path).
+
+    A consent string that is not a valid id only ever fails to match a purpose,
+    as it did before contexts were validated, so it is not checked here.
+    """
+    if not consent:
+        return EMPTY_CONTEXT
+    context = Context()
+    msgspec.structs.force_setattr(context, "consent", list(consent))
+    return context
+
+
+def context_of(context: Any) -> Context | None:
+    """The `Context` of an in-process mapping (None or `{}` for none), or None when invalid."""
+    if context is None:
+        return EMPTY_CONTEXT
+    if isinstance(context, Context):
+        return context
+    if not isinstance(context, Mapping):
+        return None
+    if not context:
+        return EMPTY_CONTEXT
+    try:
+        return msgspec.convert(dict(context), Context)
+    except (msgspec.ValidationError, ValueError, TypeError):
+        return None
