@@ -13,10 +13,13 @@ caller must treat them as a deny. A connection that cannot be made is retried
 (`retries`, 2 by default, by httpx's transport) before that.
 
 An optional local cache (`cache_ttl` seconds, off by default) keeps decisions
-keyed by (policy version, request): entries expire after the TTL and the
-whole cache is dropped as soon as a response carries a different policy
-version. A cached decision carries the id of the logged decision it reuses;
-the service logs nothing for a cache hit.
+keyed by (policy version, request, whole context): entries expire after the
+TTL and the whole cache is dropped as soon as a response carries a different
+policy version. A cached decision carries the id of the logged decision it
+reuses; the service logs nothing for a cache hit. A request without
+`context.time` is judged at the service's time, so a cached answer may
+outlive a grant's window or `hours` by up to the TTL: keep the TTL short, or
+leave the cache off, where policies have windows or hours.
 """
 
 from __future__ import annotations
@@ -38,18 +41,23 @@ __all__ = ["AsyncPdpClient", "DecisionCache", "PdpClient", "PdpClientError"]
 BATCH_SIZE = 1_000  # the service's default `limits.max_batch`
 JSON = {"content-type": "application/json"}
 RETRIES = 2  # connection attempts retried by the transport (connect errors only)
-CacheKey = tuple[str | None, str | None, str, str, str, tuple[str, ...]]
+CacheKey = tuple[str | None, str | None, str, str, str, bytes, tuple[str, ...]]
 
 
 def cache_key(body: Mapping[str, Any]) -> CacheKey:
-    """The cache key of a request body (the version is kept by the cache itself)."""
-    consent = body.get("context", {}).get("consent", ())
+    """The cache key of a request body (the version is kept by the cache itself).
+
+    The consent sorted, and the rest of the context as canonical JSON.
+    """
+    context = dict(body.get("context", {}))
+    consent = context.pop("consent", ())
     return (
         body.get("role"),
         body.get("user"),
         body["info_class"],
         body["purpose"],
         body["action"],
+        msgspec.json.encode(context, order="sorted") if context else b"",
         tuple(sorted(consent)),
     )
 

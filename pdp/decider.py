@@ -9,8 +9,11 @@ arguments, so code written against one works with any:
                           purpose="account_opening", action="use",
                           context={"consent": consent}).allowed
 
-`context` holds `consent`, the purposes the customer consented to; an absent
-or empty value means none.
+`context` holds `consent`, the purposes the customer consented to (an absent
+or empty value means none), and the other keys of the policy format's
+request context: `mfa`, `ticket`, `approver`, `relationship`, `records`,
+`time` and `customer` (`pdp.core.context.Context` validates them; anything
+else is a deny with reason `invalid_context`, or a 422 from the service).
 """
 
 from __future__ import annotations

@@ -1,7 +1,13 @@
-"""`pdp decide` and `pdp explain`: one decision from the command line."""
+"""`pdp decide` and `pdp explain`: one decision from the command line.
+
+The request context is `--context` (a JSON object of the format's context
+keys: mfa, ticket, approver, relationship, records, time, customer, consent)
+plus each `--consent`.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +40,39 @@ ConsentOpt = Annotated[
         "--consent", metavar="PURPOSE", help="A purpose the customer consented to (repeat)."
     ),
 ]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        metavar="JSON",
+        help='The request context as a JSON object, e.g. \'{"mfa": true, "ticket": "CHG-1"}\'.',
+    ),
+]
+
+
+def _context(text: str | None, consent: list[str] | None) -> Any:
+    """The request context of the options; a JSON object unless unreadable (then exit 2)."""
+    context: Any = {}
+    if text is not None:
+        try:
+            context = json.loads(text)
+        except ValueError as exc:
+            fail(f"--context is not JSON: {exc}", EXIT_INVALID)
+    if not isinstance(context, dict):
+        return context  # the decision says invalid_context
+    if consent:
+        context["consent"] = [*context.get("consent", []), *consent]
+    return context
+
+
+def _requirements(match: dict[str, Any]) -> str:
+    parts = [
+        f"{r['requirement']} {'held' if r['held'] else 'unmet (' + r['reason'] + ')'}"
+        for r in match.get("requirements", [])
+    ]
+    if not match.get("in_window", True):
+        parts.insert(0, "outside its validity window")
+    return ("; " + ", ".join(parts)) if parts else ""
 
 
 def _explain_text(data: dict[str, Any]) -> str:
@@ -48,6 +87,8 @@ def _explain_text(data: dict[str, Any]) -> str:
                 f"{title} {m['grant']} ({m['location']}): via {' -> '.join(m['path'])}, "
                 f"class {m['matched_class']}, purpose {m['matched_purpose']}"
                 + (f", obligations {', '.join(m['obligations'])}" if m["obligations"] else "")
+                + (", break-glass" if m.get("break_glass") else "")
+                + _requirements(m)
             )
     if not data["matched"] and not data["overridden_by"]:
         lines.append("no grant matched")
@@ -62,6 +103,7 @@ def _run(
     purpose: str,
     action: str,
     consent: list[str] | None,
+    context: str | None,
     as_json: bool,
     explain: bool,
 ) -> None:
@@ -78,7 +120,7 @@ def _run(
         "info_class": info_class,
         "purpose": purpose,
         "action": action,
-        "context": {"consent": consent or []},
+        "context": _context(context, consent),
     }
     result = dp.explain(**args) if explain else dp.decide(**args)
     decision = result.decision if isinstance(result, Explanation) else result
@@ -105,6 +147,7 @@ def decide(
     role: RoleOpt = None,
     user: UserOpt = None,
     consent: ConsentOpt = None,
+    context: ContextOpt = None,
     output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", help="Show how it was decided.")] = False,
@@ -114,7 +157,7 @@ def decide(
     Exit 0 allow, 1 deny, 2 invalid input (policy, options).
     """
     json_out = wants_json(output, as_json)
-    _run(policy, role, user, info_class, purpose, action, consent, json_out, explain)
+    _run(policy, role, user, info_class, purpose, action, consent, context, json_out, explain)
 
 
 def explain(
@@ -125,6 +168,7 @@ def explain(
     role: RoleOpt = None,
     user: UserOpt = None,
     consent: ConsentOpt = None,
+    context: ContextOpt = None,
     output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
 ) -> None:
@@ -132,9 +176,8 @@ def explain(
 
     Exit 0 allow, 1 deny, 2 invalid input (policy, options).
     """
-    _run(
-        policy, role, user, info_class, purpose, action, consent, wants_json(output, as_json), True
-    )
+    json_out = wants_json(output, as_json)
+    _run(policy, role, user, info_class, purpose, action, consent, context, json_out, True)
 
 
 def register(app: typer.Typer) -> None:

@@ -45,10 +45,10 @@ LONG = "x" * 257
             "context.consent",
         ),
         (
-            {**TELLER_OPENING, "context": {"customer": "c1"}},
+            {**TELLER_OPENING, "context": {"customer_name": "c1"}},
             422,
             "invalid_request",
-            "context.customer",
+            "context.customer_name",
         ),
         ({**TELLER_OPENING, "context": []}, 422, "invalid_request", "context"),
         ([TELLER_OPENING], 422, "invalid_request", "body"),
