@@ -61,6 +61,8 @@ Text = Annotated[
 
 def printable(**ids: str | None) -> None:
     """Raise `ValueError` naming the first id that holds a control character."""
+    if _CONTROL.search("".join([v for v in ids.values() if v])) is None:
+        return  # one search for the usual case; naming the id takes one per id
     for name, value in ids.items():
         if value is not None and _CONTROL.search(value):
             raise ValueError(f"`{name}` must be printable text (no control characters)")
