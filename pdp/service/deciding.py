@@ -24,6 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -31,14 +32,14 @@ import msgspec
 from pdp.audit import DecisionLog
 from pdp.audit.accountability import CUSTOMER_DROPPED, CustomerKeys
 from pdp.audit.base import AUDIT_UNAVAILABLE, OnLogFailure
-from pdp.audit.record import decision_record, event_record
+from pdp.audit.record import canonical_json_with_id, decision_record, event_record
 from pdp.core.decision import ERROR, Decision, deny
 from pdp.core.explain import Explanation
 from pdp.decision_point import DecisionPoint
 from pdp.monitor import Alert, Monitor, Observation
 from pdp.monitor.delivery import AlertDelivery
 from pdp.service.metrics import Metrics
-from pdp.wire import DecisionRequestV1, request_of, response_of
+from pdp.wire import DecisionRequestV1, encode, request_of, response_of
 
 log = logging.getLogger("pdp.service")
 
@@ -114,6 +115,21 @@ def log_time(now: float) -> str:
         _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _second[0] = second
     return f"{_second[1]}.{int((now - second) * 1_000_000):06d}Z"
+
+
+@dataclass(slots=True)
+class _Asked:
+    """A distinct request and its answer within one `DecisionService.record` call.
+
+    Equal requests of a batch, answered alike, share their log record (but
+    for the decision id: `canonical_json_with_id`) and the monitor's
+    observation; `times` counts them.
+    """
+
+    decision: Decision
+    record: dict[str, Any]
+    observation: Observation
+    times: int = 0
 
 
 class DecisionService:
@@ -196,38 +212,30 @@ class DecisionService:
         now = time.time()
         stamp = log_time(now)
         ids = decision_ids.take(len(decisions))
-        append = self.log.append
-        keys = self.customer_keys
         made: list[Decision] = []
-        counted: dict[Observation, int] = {}
-        errors = unkeyed = 0
+        bodies: list[str] = []
+        distinct: dict[tuple[Any, ...], _Asked] = {}
         for request, d, decision_id in zip(requests, decisions, ids, strict=True):
-            decided = Decision(d.allowed, d.reasons, d.obligations, d.policy_version, decision_id)
-            core = request_of(request)
-            record = decision_record(core, decided, caller, decision_id, stamp, keys)
-            append(record)
-            made.append(decided)
-            errors += d.reasons == (ERROR,)
-            unkeyed += CUSTOMER_DROPPED in record.detail
-            context = core.context
-            obs = Observation(
-                caller,
-                core.subject_kind,
-                core.subject,
-                core.info_class,
-                core.purpose,
-                core.action,
-                d.allowed,
-                d.obligations,
-                _records(context),
-                str(context.get("ticket") or "") if context else "",
+            key = (encode(request), d.allowed, d.reasons, d.obligations, d.policy_version)
+            asked = distinct.get(key)
+            if asked is None:
+                asked = distinct[key] = self._asked(request, d, caller, stamp)
+            asked.times += 1
+            made.append(
+                Decision(d.allowed, d.reasons, d.obligations, d.policy_version, decision_id)
             )
-            counted[obs] = counted.get(obs, 0) + 1
+            bodies.append(canonical_json_with_id(asked.record, decision_id))
+        self.log.append_bodies(bodies)
+        counted: dict[Observation, int] = {}
+        for a in distinct.values():
+            counted[a.observation] = counted.get(a.observation, 0) + a.times
+        errors = sum(a.times for a in distinct.values() if a.decision.reasons == (ERROR,))
+        unkeyed = sum(a.times for a in distinct.values() if CUSTOMER_DROPPED in a.record["detail"])
         if errors:
             self.metrics.errors.inc(errors)
         if unkeyed:
             self.metrics.customer_refs_dropped.inc(unkeyed)
-        self.metrics.count(made)
+        self.metrics.count_counted((a.decision, a.times) for a in distinct.values())
         try:
             alerts = self.monitor.observe_counted(list(counted.items()), now)
         except Exception:  # the monitor never costs a decision
@@ -236,6 +244,27 @@ class DecisionService:
         for alert in alerts:
             self._alert(alert, made[0].policy_version)
         return made
+
+    def _asked(
+        self, request: DecisionRequestV1, decision: Decision, caller: str, stamp: str
+    ) -> _Asked:
+        """What the records of one distinct request and answer share (worked out once)."""
+        core = request_of(request)
+        record = decision_record(core, decision, caller, "-", stamp, self.customer_keys)
+        context = core.context
+        observation = Observation(
+            caller,
+            core.subject_kind,
+            core.subject,
+            core.info_class,
+            core.purpose,
+            core.action,
+            decision.allowed,
+            decision.obligations,
+            _records(context),
+            str(context.get("ticket") or "") if context else "",
+        )
+        return _Asked(decision, record.to_dict(), observation)
 
     def _alert(self, alert: Alert, version: str) -> None:
         self.metrics.alerts.labels(alert.rule).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -11,10 +12,12 @@ from hypothesis import strategies as st
 from pdp.audit.record import (
     LogRecord,
     canonical_json,
+    canonical_json_with_id,
     column_time,
     decision_record,
     event_record,
     parse_canonical,
+    safe_canonical_json,
     utc_time,
 )
 from pdp.core.decision import Decision, Request
@@ -115,3 +118,21 @@ def test_column_time_is_the_log_time_of_the_body_or_none() -> None:
     assert column_time('{"kind":"decision"}') is None
     assert column_time(canonical_json(make_record(3))) == make_record(3).time
     assert column_time(canonical_json(make_record(3, time="yesterday"))) is None
+
+
+# Lone surrogates cannot be encoded: the safe encoding replaces them.
+texts = st.text(max_size=6) | st.sampled_from(["\ud800", "a\udfffb"])
+details = st.dictionaries(
+    texts, st.none() | st.booleans() | st.integers() | texts | st.lists(texts, max_size=2)
+) | st.just({"when": Request("role", "r", "c", "p", "a")})  # not JSON: encoded as its str
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, texts, details, st.lists(texts, max_size=2).map(tuple), texts)
+def test_canonical_json_with_id_equals_the_record_with_that_id(
+    subject: str, caller: str, detail: dict[str, object], reasons: tuple[str, ...], new_id: str
+) -> None:
+    record = make_record(3, subject=subject, caller=caller, detail=detail, reasons=reasons)
+    assert canonical_json_with_id(record.to_dict(), new_id) == safe_canonical_json(
+        replace(record, decision_id=new_id)
+    )
