@@ -10,6 +10,7 @@ obligations) of `DecisionPoint` equals the oracle's.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import itertools
 import random
 from pathlib import Path
@@ -33,6 +34,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 EXHAUSTIVE_LIMIT = 3000
+NOW = dt.datetime(2026, 3, 29, 12, tzinfo=dt.UTC)
 
 
 def point(policy: dict[str, Any]) -> DecisionPoint:
@@ -45,29 +47,17 @@ def subject_of(query: dict[str, Any]) -> tuple[str, str]:
     return ("role", query["role"]) if "role" in query else ("user", query["user"])
 
 
-def oracle_decision(dp: DecisionPoint, query: dict[str, Any]) -> tuple[Any, ...]:
+def oracle_decision(policy: dict[str, Any], query: dict[str, Any]) -> tuple[Any, ...]:
     """The oracle's (allowed, reasons, obligations) for a query."""
-    kind, subject = subject_of(query)
-    return oracle.decide(
-        dp.policy,
-        kind,
-        subject,
-        query["info_class"],
-        query["purpose"],
-        query["action"],
-        query["context"]["consent"],
-    )
+    return oracle.decide(policy, query, NOW)
 
 
-def oracle_held(dp: DecisionPoint, query: dict[str, Any]) -> bool:
+def oracle_held(policy: dict[str, Any], query: dict[str, Any]) -> bool:
     """The oracle's rules 1-4 answer; False when an id is not declared."""
-    kind, subject = subject_of(query)
-    _, reasons, _ = oracle_decision(dp, query)
+    _, reasons, _ = oracle_decision(policy, query)
     if any(r.startswith("unknown_") for r in reasons):
         return False
-    return oracle.held(
-        dp.policy, kind, subject, query["info_class"], query["purpose"], query["action"]
-    )
+    return oracle.held(policy, query, NOW)
 
 
 def index_held(dp: DecisionPoint, query: dict[str, Any]) -> bool:
@@ -82,12 +72,14 @@ def casbin_answer(enforcer: Any, query: dict[str, Any]) -> bool:
     return bool(enforcer.enforce(subject, query["info_class"], query["purpose"], query["action"]))
 
 
-def assert_agree(dp: DecisionPoint, enforcers: list[Any], query: dict[str, Any]) -> None:
+def assert_agree(
+    policy: dict[str, Any], dp: DecisionPoint, enforcers: list[Any], query: dict[str, Any]
+) -> None:
     """The index, each Casbin enforcer and the oracle agree on one query."""
     decision = dp.decide(**query)
-    expected = oracle_decision(dp, query)
+    expected = oracle_decision(policy, query)
     assert (decision.allowed, decision.reasons, decision.obligations) == expected, query
-    held = oracle_held(dp, query)
+    held = oracle_held(policy, query)
     assert index_held(dp, query) == held, query
     for enforcer in enforcers:
         assert casbin_answer(enforcer, query) == held, query
@@ -109,7 +101,7 @@ def test_index_casbin_and_oracle_agree(
     target = tmp_path / str(data.draw(st.integers(0, 10**9)))
     enforcers = enforcers_for(dp, target)
     for query in requests:
-        assert_agree(dp, enforcers, query)
+        assert_agree(policy, dp, enforcers, query)
 
 
 @settings(max_examples=25, deadline=None)
@@ -133,11 +125,11 @@ def test_exhaustive_declared_combinations(policy: dict[str, Any]) -> None:
             "action": act,
             "context": {"consent": []},
         }
-        assert_agree(dp, [enforcer], query)
+        assert_agree(policy, dp, [enforcer], query)
         all_consent = dict(query, context={"consent": list(policy["purposes"])})
         decision = dp.decide(**all_consent)
         assert (decision.allowed, decision.reasons, decision.obligations) == oracle_decision(
-            dp, all_consent
+            policy, all_consent
         )
 
 
@@ -267,7 +259,7 @@ def test_swap_and_reload_keep_serving(
     assert dp.reload(path) == point(first[0]).version
     for query in requests:
         d = dp.decide(**query)
-        assert (d.allowed, d.reasons, d.obligations) == oracle_decision(dp, query)
+        assert (d.allowed, d.reasons, d.obligations) == oracle_decision(first[0], query)
     path.write_text("grants: [oops")  # a broken policy: reload raises, the old one stays
     version = dp.version
     with pytest.raises(PolicyError):
