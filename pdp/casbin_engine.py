@@ -14,7 +14,7 @@ import casbin
 
 from pdp.core.casbin_export import (
     MODEL_FILE_NAME,
-    MODEL_TEXT,
+    casbin_model,
     casbin_rules,
     render_policy_csv,
 )
@@ -26,7 +26,7 @@ POLICY_FILE_NAME = "policy.csv"
 def casbin_enforcer(compiled: CompiledPolicy) -> Any:
     """A plain `casbin.Enforcer` loaded in memory with the model and rules of a policy."""
     model = casbin.model.Model()
-    model.load_model_from_text(MODEL_TEXT)
+    model.load_model_from_text(casbin_model(compiled))
     enforcer = casbin.Enforcer(model)
     rows = casbin_rules(compiled)
     for ptype in ("p", "g", "g2", "g3"):
@@ -45,7 +45,7 @@ def export_casbin(compiled: CompiledPolicy, out_dir: str | Path) -> tuple[Path, 
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     model_path, policy_path = target / "model.conf", target / POLICY_FILE_NAME
-    model_path.write_text(MODEL_TEXT, encoding="utf-8")
+    model_path.write_text(casbin_model(compiled), encoding="utf-8")
     policy_path.write_text(render_policy_csv(casbin_rules(compiled)), encoding="utf-8")
     return model_path, policy_path
 

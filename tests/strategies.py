@@ -257,6 +257,9 @@ def add_version_2(draw: st.DrawFn, policy: dict[str, Any]) -> None:
         if draw(st.integers(0, 3)) == 0:
             entry["sensitive"] = True
     purposes = policy["purposes"]
+    for entry in purposes.values():
+        if draw(st.integers(0, 2)) == 1:
+            entry["legal_basis"] = "consent"
     for pid, entry in purposes.items():
         if _needs_consent(purposes, pid) and draw(st.integers(0, 2)) == 0:
             entry["consent"] = "separate"
@@ -281,6 +284,23 @@ def add_version_2(draw: st.DrawFn, policy: dict[str, Any]) -> None:
         user["roles"] = assigned
 
 
+def _edges(policy: dict[str, Any]) -> list[dt.datetime]:
+    """The instants where the windows of a policy's grants and assignments open or close."""
+    items = list(policy["grants"])
+    for user in policy.get("users", {}).values():
+        items += [a for a in user["roles"] if isinstance(a, dict)]
+    edges = []
+    for item in items:
+        for key in ("valid_from", "valid_until"):
+            if key in item:
+                edge = _start(item[key])
+                whole_day = not (isinstance(item[key], str) and "T" in item[key])
+                edges.append(
+                    edge + dt.timedelta(days=1) if key == "valid_until" and whole_day else edge
+                )
+    return sorted(edges)
+
+
 def _valid_context(draw: st.DrawFn, policy: dict[str, Any]) -> dict[str, Any]:
     purposes = list(policy["purposes"])
     users = list(policy.get("users", {}))
@@ -297,29 +317,70 @@ def _valid_context(draw: st.DrawFn, policy: dict[str, Any]) -> dict[str, Any]:
     context = {key: draw(value) for key, value in values.items() if draw(st.booleans())}
     if draw(st.integers(0, 9)):
         moment = _instant(draw)
+        edges = _edges(policy)
+        if edges and draw(st.booleans()):  # on, or a second before, the edge of a window
+            moment = draw(st.sampled_from(edges)) + draw(st.sampled_from(NUDGES[:2]))
         text = moment.isoformat()
         context["time"] = text.replace("+00:00", "Z") if draw(st.booleans()) else text
     return context
 
 
+def _holders(policy: dict[str, Any], roles: list[str]) -> list[tuple[str, str]]:
+    """The subjects (kind, id) that hold one of `roles` directly: the roles and their users."""
+    named = list(policy["roles"]) if WILDCARD in roles else roles
+    users = [
+        ("user", uid)
+        for uid, user in policy.get("users", {}).items()
+        for entry in user["roles"]
+        if (entry if isinstance(entry, str) else entry["role"]) in named
+    ]
+    return [("role", r) for r in named] + users
+
+
+def _aim(draw: st.DrawFn, policy: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+    """Aim a query at an allow grant: a subject, class, purpose and action it names."""
+    allows = [g for g in policy["grants"] if g.get("effect") != "deny"]
+    if not allows:
+        return {}
+    grant = draw(st.sampled_from(allows))
+    kind, subject = draw(st.sampled_from(_holders(policy, grant["roles"])))
+    query.pop("role", None)
+    query.pop("user", None)
+    query[kind] = subject
+    for key, field in (("info_class", "classes"), ("purpose", "purposes")):
+        named = draw(st.sampled_from(grant[field]))
+        below = [i for i in policy[field] if named in (WILDCARD, i) or i.startswith(named + ".")]
+        query[key] = draw(st.sampled_from(sorted(below)))
+    named_action = draw(st.sampled_from(grant["actions"]))
+    query["action"] = (
+        draw(st.sampled_from(policy["actions"])) if named_action == WILDCARD else named_action
+    )
+    return dict(grant.get("when", {}))
+
+
+def _meet(draw: st.DrawFn, when: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+    """Context facts that meet a `when` (hours aside) but for the approver, perhaps, and consent."""
+    facts: dict[str, Any] = {"mfa": True, "ticket": "INC-2", "records": 1}
+    facts["approver"] = query.get("user", "u-second") if draw(st.booleans()) else "u-second"
+    parts = query["purpose"].split(".")
+    facts["consent"] = [".".join(parts[: draw(st.integers(1, len(parts)))])]
+    if when.get("relationship"):
+        facts["relationship"] = draw(st.sampled_from(when["relationship"]))
+    return facts
+
+
 @st.composite
 def queries_v2(draw: st.DrawFn, policy: dict[str, Any]) -> dict[str, Any]:
-    """A version-1 query for `policy` with a version-2 context: mostly valid, sometimes not."""
+    """A version-1 query for `policy` with a version-2 context: mostly valid, sometimes not.
+
+    Half of them are aimed at an allow grant; half of those carry the facts its
+    conditions ask for, so that conditions, windows and consent decide.
+    """
     query = draw(queries(policy))
-    allows = [g for g in policy["grants"] if g.get("effect") != "deny"]
-    if allows and draw(st.booleans()):  # aim at an allow grant, to reach its conditions
-        grant = draw(st.sampled_from(allows))
-        for key, field in (("info_class", "classes"), ("purpose", "purposes")):
-            named = draw(st.sampled_from(grant[field]))
-            below = [
-                i for i in policy[field] if named in (WILDCARD, i) or i.startswith(named + ".")
-            ]
-            query[key] = draw(st.sampled_from(sorted(below)))
-        named_action = draw(st.sampled_from(grant["actions"]))
-        query["action"] = (
-            draw(st.sampled_from(policy["actions"])) if named_action == WILDCARD else named_action
-        )
+    when = _aim(draw, policy, query) if draw(st.booleans()) else None
     context = _valid_context(draw, policy)
+    if when is not None and draw(st.booleans()):
+        context.update(_meet(draw, when, query))
     if "consent" in context and draw(st.booleans()):  # name the purpose or one of its ancestors
         parts = query["purpose"].split(".")
         context["consent"].append(".".join(parts[: draw(st.integers(1, len(parts)))]))
