@@ -31,9 +31,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pdp.core.compile import CompiledPolicy, expand
+from pdp.core.context import Context, context_of
+from pdp.core.decision import Request, request_time
 from pdp.core.model import DEFAULT_TIMEZONE, Conditions, Grant, Policy, ancestors_of
 
 MODEL_FILE_NAME = "pdp_model.conf"
@@ -122,30 +125,40 @@ class CasbinContext:
     minute: int = 0
 
 
-def casbin_context(
-    policy: Policy,
-    at: datetime,
-    user: str = "",
-    consent: Sequence[str] = (),
-    mfa: bool = False,
-    ticket: str | None = None,
-    approver: str | None = None,
-    relationship: str | None = None,
-    records: int = 1,
-) -> CasbinContext:
-    """The `CasbinContext` of a request at `at` (aware) on a policy."""
+def casbin_context(policy: Policy, at: datetime, user: str, facts: Context) -> CasbinContext:
+    """The `CasbinContext` of a request by `user` (`""` for a role) at `at`, with its facts."""
     local = at.astimezone(ZoneInfo(policy.timezone))
     return CasbinContext(
-        consent=tuple(consent),
-        mfa=mfa,
-        ticket=ticket or "",
-        approver=approver or "",
-        relationship=relationship or "",
-        records=records,
+        consent=tuple(facts.consent),
+        mfa=facts.mfa,
+        ticket=facts.ticket or "",
+        approver=facts.approver or "",
+        relationship=facts.relationship or "",
+        records=facts.records,
         user=user,
         time=at.timestamp(),
         minute=local.hour * 60 + local.minute,
     )
+
+
+def casbin_request(
+    compiled: CompiledPolicy, request: Request, at: datetime
+) -> tuple[Any, ...] | None:
+    """The arguments of Casbin's `enforce` for a request judged at `at` (unless it names a time).
+
+    Four ids for a version-1 export, the `CasbinContext` fifth for version 2;
+    None when the context is invalid (pdp denies it with `invalid_context`).
+    """
+    facts = context_of(request.context)
+    if facts is None or (
+        facts.relationship is not None and facts.relationship not in compiled.relationships
+    ):
+        return None
+    ids = (request.subject, request.info_class, request.purpose, request.action)
+    if not speaks_version_2(compiled.policy):
+        return ids
+    user = request.subject if request.subject_kind == "user" else ""
+    return (*ids, casbin_context(compiled.policy, request_time(facts, at), user, facts))
 
 
 def speaks_version_2(policy: Policy) -> bool:

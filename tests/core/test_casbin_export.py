@@ -18,6 +18,7 @@ from pdp.core.casbin_export import (
     casbin_rules,
     render_policy_csv,
 )
+from pdp.core.context import Context
 from pdp.decision_point import DecisionPoint
 from tests.strategies import policies, to_yaml
 
@@ -138,7 +139,7 @@ def test_version_2_conditions_read_as_documented(tmp_path: Path) -> None:
     assert not [row for row in rows if "u2" in row[1:2]]  # disabled: no rules, no links
     model_path, policy_path = export_casbin(dp.compiled, tmp_path)
     night = dt.datetime(2026, 6, 1, 22, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    facts: dict[str, Any] = {"mfa": True, "relationship": "own_customer", "records": 50}
+    facts = Context(mfa=True, relationship="own_customer", records=50)
     for enforcer in (casbin_enforcer(dp.compiled), file_enforcer(model_path, policy_path)):
         for user, at, allowed in (
             ("u1", night, True),
@@ -147,7 +148,7 @@ def test_version_2_conditions_read_as_documented(tmp_path: Path) -> None:
             ("u1", night.replace(year=2027), False),  # after the grant's window
             ("u2", night, False),  # disabled
         ):
-            ctx = casbin_context(dp.policy, at, user=user, **facts)
+            ctx = casbin_context(dp.policy, at, user, facts)
             assert enforcer.enforce(user, "account", "service", "use", ctx) is allowed
 
 
@@ -156,5 +157,5 @@ def test_a_policy_granting_nothing_denies_in_casbin() -> None:
         "version: 2\nactions: [use]\nclasses: {c: {level: C1}}\npurposes: {p: {}}\nroles: {r: {}}\n"
     ).compiled
     assert list(NO_RULE) in casbin_rules(compiled)
-    ctx = casbin_context(compiled.policy, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    ctx = casbin_context(compiled.policy, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "", Context())
     assert casbin_enforcer(compiled).enforce("r", "c", "p", "use", ctx) is False

@@ -35,4 +35,3 @@ def test_vector(vector: dict[str, Any]) -> None:
     examples = DATASET / "examples"
     enforcer = file_enforcer(examples / vector["model"], examples / vector["policy"])
     assert enforcer.enforce(*vector["request"]) is vector["expected"]
-

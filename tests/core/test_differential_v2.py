@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pdp.casbin_engine import casbin_enforcer, export_casbin, file_enforcer
-from pdp.core.casbin_export import casbin_context
-from pdp.core.model import Policy
+from pdp.core.casbin_export import casbin_request
+from pdp.core.decision import Request, request_from
 from pdp.decision_point import DecisionPoint
 from tests import oracle
 from tests.strategies import policy_and_queries, to_yaml
@@ -32,39 +32,54 @@ SETTINGS = settings(
 NOW = dt.datetime(2026, 3, 29, 12, tzinfo=dt.UTC)
 
 
-def casbin_args(policy: Policy, query: dict[str, Any]) -> tuple[Any, ...]:
-    """The five elements of a version-2 Casbin request for a query with a valid context."""
-    kind, subject = ("role", query["role"]) if "role" in query else ("user", query["user"])
-    context = query["context"]
-    at = dt.datetime.fromisoformat(context["time"]) if "time" in context else NOW
-    facts = casbin_context(
-        policy,
-        at,
-        user=subject if kind == "user" else "",
-        consent=context.get("consent", ()),
-        mfa=context.get("mfa", False),
-        ticket=context.get("ticket"),
-        approver=context.get("approver"),
-        relationship=context.get("relationship"),
-        records=context.get("records", 1),
-    )
-    return subject, query["info_class"], query["purpose"], query["action"], facts
+def casbin_args(dp: DecisionPoint, query: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The arguments of Casbin's `enforce` for a query (None for an invalid context)."""
+    request = request_from(**query)
+    return casbin_request(dp.compiled, request, NOW) if isinstance(request, Request) else None
+
+
+def point(policy: dict[str, Any]) -> DecisionPoint:
+    """A decision point for a policy dict, through its YAML text, on a fixed clock."""
+    return DecisionPoint.from_text(to_yaml(policy), "policy.yaml", clock=lambda: NOW)
 
 
 @SETTINGS
 @given(case=policy_and_queries(count=20, version=2), data=st.data())
-def test_casbin_and_oracle_agree(
+def test_index_casbin_and_oracle_agree(
     case: tuple[dict[str, Any], list[dict[str, Any]]], data: st.DataObject, tmp_path: Path
 ) -> None:
     policy, requests = case
-    dp = DecisionPoint.from_text(to_yaml(policy), "policy.yaml")
+    dp = point(policy)
     target = tmp_path / str(data.draw(st.integers(0, 10**9)))
     model_path, policy_path = export_casbin(dp.compiled, target)
     enforcers = [casbin_enforcer(dp.compiled), file_enforcer(model_path, policy_path)]
     for query in requests:
-        allowed, reasons, _ = oracle.decide(policy, query, NOW)
-        if reasons == ("invalid_context",):
+        expected = oracle.decide(policy, query, NOW)
+        decision = dp.decide(**query)
+        assert (decision.allowed, decision.reasons, decision.obligations) == expected, query
+        assert dp.decide(**query) == decision, query  # again, perhaps from the memo
+        args = casbin_args(dp, query)
+        if args is None:
+            assert expected[1] == ("invalid_context",), query
             continue
-        args = casbin_args(dp.policy, query)
         for enforcer in enforcers:
-            assert enforcer.enforce(*args) is allowed, (query, reasons)
+            assert enforcer.enforce(*args) is expected[0], (query, expected)
+
+
+@SETTINGS
+@given(case=policy_and_queries(count=15))
+def test_declaring_version_2_changes_nothing(
+    case: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    """A version-1 policy is a version-2 policy: same version, same decisions; and the
+    version-2 export of it gives pdp's allow/deny, consent included."""
+    policy, requests = case
+    before, after = point(policy), point({**policy, "version": 2})
+    assert after.version == before.version
+    enforcer = casbin_enforcer(after.compiled)
+    for query in requests:
+        decision = after.decide(**query)
+        assert decision == before.decide(**query), query
+        args = casbin_args(after, query)
+        assert args is not None and len(args) == 5
+        assert enforcer.enforce(*args) is decision.allowed, query

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from pdp.cli.app import app
+from pdp.core.decision import Request
 from pdp.decision_point import DecisionPoint
 from pdp.errors import PolicyError, StoreRefusedError
 from pdp.store.policy_store import CASBIN_CHANNEL, PolicyStore
@@ -194,7 +195,7 @@ def test_plain_pycasbin_enforces_the_active_version_from_casbin_rule(
     import casbin  # plain pycasbin, as any application using Casbin would
     from casbin_sqlalchemy_adapter import Adapter
 
-    from pdp.core.casbin_export import MODEL_TEXT
+    from pdp.core.casbin_export import casbin_model, casbin_request
 
     # Listen as casbin-postgresql-watcher does: any notification on its channel means reload.
     with psycopg.connect(listen_conninfo(store_url), autocommit=True) as watcher:
@@ -206,12 +207,12 @@ def test_plain_pycasbin_enforces_the_active_version_from_casbin_rule(
             store.close()
         (note,) = list(watcher.notifies(timeout=10, stop_after=1))
         assert json.loads(note.payload)["version"] == pushed.version
+    dp = DecisionPoint.from_path(POLICIES)
     model = tmp_path / "model.conf"
-    model.write_text(MODEL_TEXT)
+    model.write_text(casbin_model(dp.compiled))
     engine = create_engine(store_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         enforcer = casbin.Enforcer(str(model), Adapter(engine))
-        dp = DecisionPoint.from_path(POLICIES)
         policy = dp.policy
         space = list(
             itertools.product(
@@ -223,14 +224,11 @@ def test_plain_pycasbin_enforces_the_active_version_from_casbin_rule(
         asks += [("fraud_investigator", "sensitive.biometric", "risk_control.fraud", "use")]
         allowed = 0
         for role, info_class, purpose, action in asks:
-            ours = dp.decide(
-                role=role,
-                info_class=info_class,
-                purpose=purpose,
-                action=action,
-                context={"consent": [purpose]},
-            )
-            theirs = enforcer.enforce(role, info_class, purpose, action)
+            request = Request("role", role, info_class, purpose, action, {"consent": [purpose]})
+            ours = dp.decide(**request.to_dict())
+            args = casbin_request(dp.compiled, request, dp.clock())
+            assert args is not None
+            theirs = enforcer.enforce(*args)
             assert theirs == ours.allowed, (role, info_class, purpose, action)
             allowed += theirs
         assert 0 < allowed < len(asks)
