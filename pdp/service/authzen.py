@@ -14,7 +14,16 @@ validator, one memo, one log record and one count per decision, whichever API
 asked. The answer's `context` is the native
 decision (`DecisionResponseV1`: allowed, reasons, obligations, policy version,
 decision id) plus `reason_admin`, the reasons keyed by the HTTP status they
-stand for, as in the specification's "reason" example.
+stand for, as in the specification's "reason" example (`AuthzenDecisionV1`,
+encoded by `pdp.wire.encode`).
+
+The common shape (a subject, a resource without properties, an action and a
+context holding only the purpose, in a body or a boxcar) is read by one
+msgspec decode into typed structs, whose ids are the native `Id` type, and
+becomes the native request struct at once (`typed_evaluation`,
+`typed_evaluations`). Any other body, and any body that fails there, takes
+the general path (`question_of`, `evaluations_of`, `native_error`), which
+maps every member and names the one at fault; both give the same request.
 
 Unknown members are ignored, as the specification asks, except inside
 `context`: its keys are pdp's request context, and one the policy format
@@ -30,10 +39,11 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from pdp.core.context import Id
 from pdp.core.decision import Decision
 from pdp.errors import RequestError
 from pdp.service.errors import wire_error
-from pdp.wire import convert_request, response_of
+from pdp.wire import DecisionRequestV1, DecisionResponseV1, convert_request
 
 SUBJECT_TYPES: Final = ("role", "user")
 RESOURCE_TYPE: Final = "info_class"
@@ -221,11 +231,133 @@ def native_error(item: dict[str, Any], where: str = "") -> RequestError | None:
     return RequestError(message, field)
 
 
-def decision_json(decision: Decision) -> dict[str, Any]:
+class AuthzenDecisionContextV1(DecisionResponseV1):
+    """The native decision (`DecisionResponseV1`) plus `reason_admin`: reasons keyed by status."""
+
+    reason_admin: dict[str, str]
+
+
+class AuthzenDecisionV1(msgspec.Struct):
+    """An AuthZEN decision; obligations in `context.obligations` must be applied by the PEP."""
+
+    decision: bool
+    context: AuthzenDecisionContextV1
+
+
+class AuthzenDecisionsV1(msgspec.Struct):
+    """The decisions of a boxcar, in request order."""
+
+    evaluations: list[AuthzenDecisionV1]
+
+
+def decision_json(decision: Decision) -> AuthzenDecisionV1:
     """The AuthZEN decision: `decision`, and the native decision as `context` (+ `reason_admin`)."""
-    native = msgspec.structs.asdict(response_of(decision))
-    native["reason_admin"] = _reason_admin(decision.allowed, decision.reasons)
-    return {"decision": decision.allowed, "context": native}
+    context = AuthzenDecisionContextV1(
+        decision.allowed,
+        decision.reasons,
+        decision.obligations,
+        decision.policy_version,
+        decision.decision_id,
+        _reason_admin(decision.allowed, decision.reasons),
+    )
+    return AuthzenDecisionV1(decision.allowed, context)
+
+
+# -- the common shape, decoded at once ------------------------------------------------------
+
+
+class _Subject(msgspec.Struct):
+    type: str
+    id: Id
+
+
+class _Resource(msgspec.Struct):
+    type: str
+    id: Id
+    properties: Any = None
+
+
+class _Action(msgspec.Struct):
+    name: Id
+
+
+class _Purpose(msgspec.Struct, forbid_unknown_fields=True):
+    purpose: Id
+
+
+class _Evaluation(msgspec.Struct):
+    subject: _Subject | msgspec.UnsetType = msgspec.UNSET
+    resource: _Resource | msgspec.UnsetType = msgspec.UNSET
+    action: _Action | msgspec.UnsetType = msgspec.UNSET
+    context: _Purpose | msgspec.UnsetType = msgspec.UNSET
+
+
+class _Options(msgspec.Struct):
+    evaluations_semantic: Semantic = "execute_all"
+
+
+class _Evaluations(_Evaluation):
+    evaluations: list[_Evaluation] | msgspec.UnsetType = msgspec.UNSET
+    options: _Options | msgspec.UnsetType = msgspec.UNSET
+
+
+_evaluation_decoder = msgspec.json.Decoder(_Evaluation)
+_evaluations_decoder = msgspec.json.Decoder(_Evaluations)
+
+
+def typed_evaluation(body: bytes) -> DecisionRequestV1 | None:
+    """The native request of an Access Evaluation body of the common shape, else None."""
+    try:
+        return _native(_evaluation_decoder.decode(body), None)
+    except (msgspec.MsgspecError, ValueError):
+        return None
+
+
+def typed_evaluations(body: bytes) -> tuple[list[DecisionRequestV1], Semantic, bool] | None:
+    """`evaluations_of` for an Access Evaluations body of the common shape, else None."""
+    try:
+        top = _evaluations_decoder.decode(body)
+        semantic = (
+            "execute_all" if top.options is msgspec.UNSET else top.options.evaluations_semantic
+        )
+        if not top.evaluations:  # absent or empty: the body is the one evaluation
+            return [_native(top, None)], semantic, True
+        return [_native(e, top) for e in top.evaluations], semantic, False
+    except (msgspec.MsgspecError, ValueError):
+        return None
+
+
+def _native(evaluation: _Evaluation, defaults: _Evaluation | None) -> DecisionRequestV1:
+    """The native request of a typed evaluation (members left out taken from `defaults`).
+
+    Raises `ValueError` when the evaluation is not of the common shape or the
+    native request refuses it: the general path then says why.
+    """
+    subject, resource, action, context = (
+        evaluation.subject,
+        evaluation.resource,
+        evaluation.action,
+        evaluation.context,
+    )
+    if defaults is not None:
+        subject = defaults.subject if subject is msgspec.UNSET else subject
+        resource = defaults.resource if resource is msgspec.UNSET else resource
+        action = defaults.action if action is msgspec.UNSET else action
+        context = defaults.context if context is msgspec.UNSET else context
+    if (
+        subject is msgspec.UNSET
+        or resource is msgspec.UNSET
+        or action is msgspec.UNSET
+        or context is msgspec.UNSET
+        or resource.type != RESOURCE_TYPE
+        or resource.properties is not None
+    ):
+        raise ValueError("not the common shape")
+    if subject.type == "role":
+        return DecisionRequestV1(resource.id, context.purpose, action.name, role=subject.id)
+    if subject.type == "user":
+        return DecisionRequestV1(resource.id, context.purpose, action.name, user=subject.id)
+    raise ValueError("not the common shape")
 
 
 @lru_cache(maxsize=4096)

@@ -14,15 +14,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pdp.service.authzen import answered, evaluations_of, question_of
+from pdp.errors import RequestError
+from pdp.service.authzen import (
+    SEMANTICS,
+    answered,
+    evaluations_of,
+    question_of,
+    typed_evaluation,
+    typed_evaluations,
+)
 from pdp.service.authzen_search import MAX_PAGE
 from pdp.service.config import Limits
 from pdp.service.routes.authzen import ENDPOINTS
+from pdp.wire import DecisionRequestV1, convert_request
 from tests.service.authzen_spec import checked
 from tests.service.conftest import POLICY, TELLER_OPENING, TestClient, bearer, build_app
 
@@ -32,6 +42,7 @@ SEARCH = "/access/v1/search/"
 METADATA = "/.well-known/authzen-configuration"
 
 TELLER = {"type": "role", "id": "teller"}
+USER = {"type": "user", "id": "u1"}
 ID_NUMBER = {"type": "info_class", "id": "identity.id_number"}
 USE = {"name": "use"}
 OPENING = {"purpose": "account_opening"}
@@ -339,6 +350,88 @@ def test_evaluations_of_reads_defaults_and_semantic() -> None:
         }
     )
     assert (items, semantic, single) == ([question_of(ALLOWED)], "execute_all", False)
+
+
+# The typed path (one decode of the common shape) against the general one: random bodies
+# near the common shape, each member left out, null, of another type or shape, or extended.
+good_ids = st.sampled_from(["teller", "u1", "identity.id_number", "use", "account_opening"])
+ids_ = st.one_of(good_ids, good_ids, st.sampled_from(["", "x" * 257, "a\x1b[2J"]))
+odd = st.none() | st.integers() | st.lists(ids_, max_size=1) | st.dictionaries(ids_, ids_)
+subjects = st.fixed_dictionaries(
+    {"type": st.sampled_from(["role", "user", "role", "user", "group"]), "id": ids_ | odd},
+    optional={"properties": odd, "extra": ids_},
+)
+resources = st.fixed_dictionaries(
+    {"type": st.sampled_from(["info_class", "info_class", "account"]), "id": ids_ | odd},
+    optional={"properties": st.none() | st.just({}) | st.just({"customer": "c-1"})},
+)
+actions = st.fixed_dictionaries({"name": ids_ | odd}, optional={"properties": odd})
+contexts = st.fixed_dictionaries(
+    {"purpose": ids_ | odd},
+    optional={"consent": st.just(["marketing"]), "mfa": st.booleans(), "nope": ids_},
+)
+members = {"subject": subjects, "resource": resources, "action": actions, "context": contexts}
+mostly = {k: st.one_of(v, v, v, odd) for k, v in members.items()}
+evaluation_bodies = st.fixed_dictionaries(mostly, optional={"extra": odd}) | st.fixed_dictionaries(
+    {}, optional=mostly
+)
+boxcar_bodies = st.fixed_dictionaries(
+    {},
+    optional=mostly
+    | {
+        "evaluations": st.none()
+        | st.lists(st.fixed_dictionaries({}, optional=mostly), max_size=3)
+        | st.lists(evaluation_bodies, max_size=3)
+        | odd,
+        "options": st.none()
+        | st.fixed_dictionaries(
+            {},
+            optional={"evaluations_semantic": st.sampled_from([*SEMANTICS, "all", None])},
+        ),
+    },
+)
+WITH_CUSTOMER = {**ALLOWED, "resource": {**ID_NUMBER, "properties": {"customer": "c-1"}}}
+
+
+def general(body: Any) -> list[DecisionRequestV1] | None:
+    """The requests of a boxcar by the general path (mapped, then validated), or None."""
+    try:
+        items, _, _ = evaluations_of(body)
+        return [convert_request(item) for item in items]
+    except (RequestError, msgspec.ValidationError):
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(evaluation_bodies | ids_ | odd)
+@example(ALLOWED)
+@example(WITH_CUSTOMER)
+@example({**ALLOWED, "context": {**OPENING, "consent": ["marketing"]}})
+@example({**ALLOWED, "subject": None})
+def test_the_typed_evaluation_is_the_general_one(body: Any) -> None:
+    typed = typed_evaluation(json.dumps(body).encode())
+    if typed is not None:  # else the general path answers, or says what is wrong
+        assert [typed] == general(body)
+
+
+@settings(max_examples=400, deadline=None)
+@given(boxcar_bodies)
+@example({"subject": TELLER, "evaluations": [{**WITH_CUSTOMER, "subject": None}]})
+@example({"evaluations": [], **ALLOWED, "options": {"evaluations_semantic": None}})
+@example({**WITH_CUSTOMER, "evaluations": [{"action": USE}]})
+def test_the_typed_boxcar_is_the_general_one(body: Any) -> None:
+    typed = typed_evaluations(json.dumps(body).encode())
+    if typed is not None:
+        requests, semantic, single = typed
+        assert requests == general(body)
+        assert (semantic, single) == evaluations_of(body)[1:]
+
+
+def test_the_common_shape_takes_the_typed_path() -> None:
+    assert typed_evaluation(json.dumps(ALLOWED).encode()) == convert_request(question_of(ALLOWED))
+    boxcar = {"subject": TELLER, "evaluations": [ALLOWED, {**ALLOWED, "subject": USER}]}
+    typed = typed_evaluations(json.dumps(boxcar).encode())
+    assert typed is not None and typed[0] == general(boxcar)
 
 
 # -- the log, the metrics, the request id --------------------------------------------------

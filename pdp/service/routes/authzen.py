@@ -24,7 +24,16 @@ import msgspec
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from pdp.errors import RequestError
-from pdp.service.authzen import answered, decision_json, evaluations_of, native_error, question_of
+from pdp.service.authzen import (
+    AuthzenDecisionsV1,
+    answered,
+    decision_json,
+    evaluations_of,
+    native_error,
+    question_of,
+    typed_evaluation,
+    typed_evaluations,
+)
 from pdp.service.authzen_schemas import (
     AuthzenActionSearchRequestV1,
     AuthzenEvaluationRequestV1,
@@ -38,7 +47,7 @@ from pdp.service.authzen_schemas import (
 )
 from pdp.service.authzen_search import search
 from pdp.service.deciding import wait_for_log
-from pdp.service.routes.decisions import body_of, check_batch_size, json_body, json_response
+from pdp.service.routes.decisions import body_of, check_batch_size, json_body, json_response, parsed
 from pdp.service.schemas import ErrorV1
 from pdp.service.security import authorize
 from pdp.service.state import ServiceState
@@ -99,12 +108,16 @@ async def evaluation(request: Request) -> Response:
     started = time.perf_counter()
     caller = authorize(request, "decide")
     service: ServiceState = request.app.state.service
-    try:
-        item = question_of(await json_body(request))
-    except RequestError as exc:
-        raise bad_request(exc) from None
+    body = await request.body()
+    question = typed_evaluation(body)
+    if question is None:  # not the common shape, or invalid: map it and name what is wrong
+        try:
+            item = question_of(parsed(body))
+        except RequestError as exc:
+            raise bad_request(exc) from None
+        (question,) = validated_items([item], listed=False)
     await wait_for_log(service.log)
-    (decision,) = service.decisions.decide(validated_items([item], listed=False), caller.name)
+    (decision,) = service.decisions.decide([question], caller.name)
     latency(service, "authzen_evaluation").observe(time.perf_counter() - started)
     return json_response(decision_json(decision))
 
@@ -120,18 +133,24 @@ async def evaluations(request: Request) -> Response:
     started = time.perf_counter()
     caller = authorize(request, "decide")
     service: ServiceState = request.app.state.service
-    try:
-        items, semantic, single = evaluations_of(await json_body(request))
-    except RequestError as exc:
-        raise bad_request(exc) from None
-    check_batch_size(len(items), service.config.limits.max_batch)
+    body = await request.body()
+    typed = typed_evaluations(body)
+    if typed is not None:
+        requests, semantic, single = typed
+        check_batch_size(len(requests), service.config.limits.max_batch)
+    else:  # not the common shape, or invalid: map it and name what is wrong
+        try:
+            items, semantic, single = evaluations_of(parsed(body))
+        except RequestError as exc:
+            raise bad_request(exc) from None
+        check_batch_size(len(items), service.config.limits.max_batch)
+        requests = validated_items(items, listed=not single)
     await wait_for_log(service.log)
-    requests = validated_items(items, listed=not single)
     decisions = service.decisions.unrecorded(requests)
     cut = answered([d.allowed for d in decisions], semantic)
     made = service.decisions.record(requests[:cut], decisions[:cut], caller.name)
     answers = [decision_json(d) for d in made]
-    data: Any = answers[0] if single else {"evaluations": answers}
+    data = answers[0] if single else AuthzenDecisionsV1(answers)
     latency(service, "authzen_evaluations").observe(time.perf_counter() - started)
     return json_response(data)
 

@@ -37,8 +37,13 @@ JSON = "application/json"
 
 async def json_body(request: Request) -> Any:
     """The body as parsed JSON, or None when it is not JSON."""
+    return parsed(await request.body())
+
+
+def parsed(body: bytes) -> Any:
+    """A body as parsed JSON, or None when it is not JSON."""
     try:
-        return msgspec.json.decode(await request.body())
+        return msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError):
         return None
 
