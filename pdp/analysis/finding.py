@@ -14,8 +14,8 @@ import json
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from operator import attrgetter
-from typing import Any, Protocol, overload
+from operator import attrgetter, itemgetter
+from typing import Any, Protocol, TypeVar, overload
 from weakref import WeakKeyDictionary
 
 from pdp.analysis.space import PermissionSpace
@@ -192,9 +192,10 @@ class Permissions(Sequence[Permission]):
     def identity_text(self) -> str:
         """The permissions sorted as the fingerprint sorts them, as compact JSON lists."""
         table = _texts(self.space)
-        bits = sorted(self.bits(), key=table.rank.__getitem__)
-        identity = table.identity
-        return ",".join([identity[bit] for bit in bits])
+        bits = self.bits()
+        if not table.in_order:
+            bits = sorted(bits, key=table.rank.__getitem__)
+        return ",".join(pick(table.identity, bits))
 
 
 class Layout:
@@ -243,6 +244,7 @@ class _SpaceTexts:
 
     identity: list[str]
     rank: list[int]
+    in_order: bool  # bit order is the sorted order: nothing to sort
 
 
 _SPACE_TEXTS: WeakKeyDictionary[PermissionSpace, _SpaceTexts] = WeakKeyDictionary()
@@ -261,9 +263,21 @@ def _texts(space: PermissionSpace) -> _SpaceTexts:
             for i in (*space.classes, *space.purposes, *space.actions)
         }
         found = _SPACE_TEXTS[space] = _SpaceTexts(
-            [f"[{ids[c]},{ids[p]},{ids[a]}]" for c, p, a in table], rank
+            [f"[{ids[c]},{ids[p]},{ids[a]}]" for c, p, a in table],
+            rank,
+            all(position == bit for bit, position in enumerate(rank)),
         )
     return found
+
+
+T = TypeVar("T")
+
+
+def pick(items: Sequence[T], indexes: list[int]) -> Sequence[T]:
+    """The items at these indexes, in their order (one C-level call)."""
+    if len(indexes) == 1:
+        return [items[indexes[0]]]
+    return itemgetter(*indexes)(items) if indexes else ()
 
 
 @lru_cache(maxsize=1 << 18)
@@ -291,6 +305,14 @@ class Pending(Protocol):
     @property
     def subject_id(self) -> str: ...
     @property
+    def level(self) -> str | None:
+        """The finding's level, known without building it (the overview counts by level)."""
+
+    @property
+    def location(self) -> Location | None:
+        """The finding's location, known without building it (SARIF bundles by location)."""
+
+    @property
     def identity(self) -> Hashable:
         """A key, cheaper than the fingerprint, such that equal keys mean equal fingerprints.
 
@@ -305,8 +327,9 @@ class Pending(Protocol):
 class Deferred:
     """A `Pending` entry that builds its finding with a function.
 
-    `key` is the key of the finding's permissions (`permissions_key`), when
-    known without building it; without one, `identity` builds the finding.
+    `level` and `location` are the finding's own, given by the check; `key`
+    is the key of the finding's permissions (`permissions_key`), when known
+    without building it; without one, `identity` builds the finding.
     """
 
     kind: str
@@ -314,6 +337,8 @@ class Deferred:
     rule_id: str | None
     subject_kind: str
     subject_id: str
+    level: str | None
+    location: Location | None
     make: Callable[[], Finding]
     key: Hashable | None = None
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from pdp.analysis.finding import Permissions
+from pdp.analysis.space import PermissionSpace
 from pdp.core.queries import Permission, descendants
 
 
@@ -57,18 +59,88 @@ def summarise(
     purpose and actions join into subtree phrases (`collapse`); then the
     purposes with the same phrase and actions join.
     """
-    class_below, purpose_below = descendants(classes), descendants(purposes)
+    return Summariser(descendants(classes), descendants(purposes))(permissions)
+
+
+class Summariser:
+    """`summarise` for many permission sets of one policy, sharing what they have in common.
+
+    Made with `descendants` of the class and purpose trees; remembers the
+    phrase of each set of classes or purposes, and the lines of each mask of a
+    space (users with the same roles hold the same set). A permission set of a
+    space (`Permissions`) is read a class block at a time.
+    """
+
+    def __init__(
+        self, class_below: Mapping[str, Sequence[str]], purpose_below: Mapping[str, Sequence[str]]
+    ) -> None:
+        self.class_below = class_below
+        self.purpose_below = purpose_below
+        self._classes: dict[frozenset[str], tuple[str, ...]] = {}
+        self._purposes: dict[frozenset[str], str] = {}
+        self._masks: dict[tuple[PermissionSpace, int], list[str]] = {}
+
+    def __call__(self, permissions: Iterable[Permission]) -> list[str]:
+        """The lines of `summarise` for these permissions."""
+        if isinstance(permissions, Permissions):
+            key = (permissions.space, permissions.mask)
+            found = self._masks.get(key)
+            if found is None:
+                found = self._masks[key] = self._lines(_space_cells(*key))
+            return found
+        return self._lines(_cells(permissions))
+
+    def _lines(self, classes_of: Mapping[tuple[str, tuple[str, ...]], set[str]]) -> list[str]:
+        phrases, named = self._classes, self._purposes
+        purposes_of: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
+        for (p, acts), found in classes_of.items():
+            key = frozenset(found)
+            phrase = phrases.get(key)
+            if phrase is None:
+                phrase = phrases[key] = tuple(collapse(key, (), below=self.class_below))
+            purposes_of[(phrase, acts)].add(p)
+        lines = []
+        for (phrase, acts), held in purposes_of.items():
+            key = frozenset(held)
+            purposes = named.get(key)
+            if purposes is None:
+                nouns = ("sub-purpose", "sub-purposes")
+                purposes = named[key] = ", ".join(collapse(key, (), nouns, self.purpose_below))
+            lines.append(f"{', '.join(phrase)} for {purposes}: {', '.join(acts)}")
+        return sorted(lines)
+
+
+Cells = dict[tuple[str, tuple[str, ...]], set[str]]
+
+
+def _cells(permissions: Iterable[Permission]) -> Cells:
+    """The classes of some permissions by purpose and (sorted) set of actions."""
     actions_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     for c, p, a in permissions:
         actions_of[(c, p)].add(a)
-    classes_of: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
-    for (c, p), held_actions in actions_of.items():
-        classes_of[(p, tuple(sorted(held_actions)))].add(c)
-    purposes_of: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
-    for (p, acts), found in classes_of.items():
-        purposes_of[(tuple(collapse(found, (), below=class_below)), acts)].add(p)
-    lines = []
-    for (phrase, acts), held in purposes_of.items():
-        named = collapse(held, (), ("sub-purpose", "sub-purposes"), purpose_below)
-        lines.append(f"{', '.join(phrase)} for {', '.join(named)}: {', '.join(acts)}")
-    return sorted(lines)
+    classes_of: Cells = defaultdict(set)
+    for (c, p), held in actions_of.items():
+        classes_of[(p, tuple(sorted(held)))].add(c)
+    return classes_of
+
+
+def _space_cells(space: PermissionSpace, mask: int) -> Cells:
+    """`_cells` of a mask: a block of bits per class, a run of action bits per purpose."""
+    width, block = space.n_actions, space.block
+    run, whole = (1 << width) - 1, (1 << block) - 1
+    names: dict[int, tuple[str, ...]] = {}
+    actions, purposes = space.actions, space.purposes  # actions sorted: the bits' order
+    classes_of: Cells = defaultdict(set)
+    for c, cls in enumerate(space.classes):
+        bits = (mask >> (c * block)) & whole
+        p = 0
+        while bits:
+            acts = bits & run
+            if acts:
+                found = names.get(acts)
+                if found is None:
+                    found = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
+                classes_of[(purposes[p], found)].add(cls)
+            bits >>= width
+            p += 1
+    return classes_of

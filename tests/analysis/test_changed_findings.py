@@ -40,6 +40,19 @@ def test_an_entry_identity_is_its_finding_identity(
             assert entry.identity == entry.build().identity, entry.kind
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policy_pairs())
+def test_an_entry_level_and_location_are_its_findings(
+    pair: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """The overview counts levels and SARIF bundles locations without building findings."""
+    for data in pair:
+        for entry in review(compiled(data)).findings.entries:
+            finding = entry.build()
+            assert entry.level == finding.level, entry.kind
+            assert entry.location == finding.location, entry.kind
+
+
 def test_equal_identities_mean_equal_fingerprints_across_versions() -> None:
     """Two versions differing in one grant: matched entries have the same fingerprint."""
     data = copy.deepcopy(SMALL)  # r2 and u1 are untouched by the change

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pdp.analysis.finding import Finding
+from pdp.analysis.finding import Finding, Permissions
 from pdp.analysis.review import review
+from pdp.analysis.space import PermissionSpace
 from pdp.analysis.wording import collapse, summarise
 from pdp.core.compile import compile_policy
-from pdp.core.load import load_policy
+from pdp.core.load import load_policy, load_policy_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,3 +58,19 @@ def test_summarise_joins_classes_then_purposes() -> None:
         "b for r: read, use",
     ]
     assert collapse(["a", "a.x"], classes) == ["a and 1 of its 2 sub-classes"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=(1 << 72) - 1))
+def test_summarise_reads_a_mask_as_its_permission_list(mask: int) -> None:
+    """The block-wise reading of a space's mask says what the permission list says."""
+    policy = load_policy_text(
+        "version: 1\nactions: [use, read, store]\n"
+        "classes: {a: {level: C1}, a.x: {level: C1}, a.y: {level: C3}, b: {level: C2}}\n"
+        "purposes: {p: {}, p.q: {}, r: {}, r.s: {}, r.t: {}, u: {}}\n"
+        "roles: {}\ngrants: []\n"
+    )
+    space = PermissionSpace(policy)
+    held = Permissions(space, mask & space.full)
+    classes, purposes = list(policy.classes), list(policy.purposes)
+    assert summarise(held, classes, purposes) == summarise(list(held), classes, purposes)

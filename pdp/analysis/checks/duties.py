@@ -13,6 +13,8 @@ from functools import partial
 
 from pdp.analysis.context import ReviewContext, level_severity
 from pdp.analysis.finding import Deferred, Finding, Pending, Permissions, mask_key
+from pdp.core.model import Grant
+from pdp.errors import Location
 
 
 def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
@@ -31,10 +33,14 @@ def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
                 mask = inside[duties] = ctx.space.purpose_mask(purposes)
             outside = held & ~mask
             if outside:
-                severity = level_severity(policy, ctx.level_of(outside), ("high", "medium", "low"))
-                make = partial(_finding, ctx, by_purpose, rid, closure, duties, outside)
+                level = ctx.level_of(outside)
+                severity = level_severity(policy, level, ("high", "medium", "low"))
+                where = _grant(ctx, closure, outside).location
+                make = partial(_finding, ctx, by_purpose, rid, closure, duties, outside, where)
                 key = mask_key(ctx.space, outside)
-                yield Deferred("outside_duties", severity, None, "role", rid, make, key)
+                yield Deferred(
+                    "outside_duties", severity, None, "role", rid, level, where, make, key
+                )
         if done % 500 == 0 or done == total:
             ctx.progress("duties", done, total)
 
@@ -46,15 +52,13 @@ def _finding(
     closure: frozenset[str],
     duties: frozenset[str],
     outside: int,
+    location: Location | None,
 ) -> Finding:
     permissions = Permissions(ctx.space, outside)
     level = ctx.level_of(outside)
     purposes = sorted(p for p, mask in by_purpose.items() if outside & mask)
     shown = ", ".join(f"`{p}`" for p in purposes[:3]) + (" …" if len(purposes) > 3 else "")
     evidence = ctx.explain("role", rid, closure, outside)
-    first = ctx.space.first(outside)
-    assert first is not None
-    grant = ctx.compiled.grants[ctx.held_grants(closure, first)[0]]
     return Finding(
         kind="outside_duties",
         rule_id=None,
@@ -67,5 +71,12 @@ def _finding(
         ),
         evidence=evidence,
         permissions=permissions,
-        location=grant.location,
+        location=location,
     )
+
+
+def _grant(ctx: ReviewContext, closure: frozenset[str], outside: int) -> Grant:
+    """The first allow grant behind the first out-of-duty permission (the finding's location)."""
+    first = ctx.space.first(outside)
+    assert first is not None
+    return ctx.compiled.grants[ctx.held_grants(closure, first)[0]]

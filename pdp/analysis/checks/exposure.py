@@ -20,7 +20,7 @@ from pdp.analysis.finding import Deferred, Finding, Pending, Permissions, mask_k
 from pdp.analysis.held import Projected
 from pdp.analysis.outliers import RobustScore, fit
 from pdp.analysis.space import PermissionSpace
-from pdp.analysis.wording import summarise
+from pdp.analysis.wording import Summariser
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ def high_exposure(ctx: ReviewContext, exposure: Exposure | None = None) -> Itera
     """
     exposure = exposure or measure_exposure(ctx)
     projected = exposure.projected
+    policy = ctx.policy
+    summarise = Summariser(ctx.class_desc, ctx.purpose_desc)
     for kind, counts in exposure.counts.items():
         score, masks = exposure.scores[kind], exposure.masks[kind]
         for ident, count in counts.items():
@@ -77,13 +79,21 @@ def high_exposure(ctx: ReviewContext, exposure: Exposure | None = None) -> Itera
                     None,
                     kind,
                     ident,
-                    partial(_finding, ctx, projected, kind, ident, score, masks[ident]),
+                    ctx.top_level,
+                    (policy.roles[ident] if kind == "role" else policy.users[ident]).location,
+                    partial(_finding, ctx, projected, kind, ident, score, masks[ident], summarise),
                     mask_key(projected.space, masks[ident]),
                 )
 
 
 def _finding(
-    ctx: ReviewContext, projected: Projected, kind: str, ident: str, score: RobustScore, mask: int
+    ctx: ReviewContext,
+    projected: Projected,
+    kind: str,
+    ident: str,
+    score: RobustScore,
+    mask: int,
+    summarise: Summariser,
 ) -> Finding:
     space = projected.space
     count = mask.bit_count()
@@ -114,5 +124,5 @@ def _finding(
             "threshold": score.threshold,
             "method": score.method,
         },
-        details=tuple(summarise(permissions, ctx.policy.classes, ctx.policy.purposes)),
+        details=tuple(summarise(permissions)),
     )

@@ -21,6 +21,7 @@ from pdp.analysis.held import Projected
 from pdp.analysis.space import PermissionSpace
 from pdp.core.model import WILDCARD, Pattern, SodRule
 from pdp.core.queries import Permission
+from pdp.errors import Location
 
 
 def sod_violations(ctx: ReviewContext) -> Iterator[Finding]:
@@ -124,6 +125,7 @@ class ToxicRule:
         self._parts: dict[tuple[str, ...], Parts] = {}
         self._witnesses: dict[tuple[str, ...], tuple[Permission, ...]] = {}
         self._low_bits: list[dict[str, int]] | None = None
+        self._ranks: list[dict[str, int]] | None = None
         self._nodes: dict[Permission, str] = {}
         # Per level, highest first: the level's permissions in each pattern's space.
         by_space = [ctx.space_levels(proj.space) for proj in projected]
@@ -174,6 +176,49 @@ class ToxicRule:
             found = self._witnesses[assigned] = tuple(sorted(witnesses))
         return found
 
+    def level(self, assigned: tuple[str, ...]) -> str | None:
+        """The finding's level without building it: the highest level of what it holds.
+
+        Where no assigned role's closure denies anything in a pattern's
+        projection, what the roles hold there is the union of what they allow,
+        whose highest level is the highest of each role's own (computed once
+        per role); elsewhere the held sets are computed.
+        """
+        if any(r in proj.deny for proj in self.projected if proj.deny for r in assigned):
+            return self._level_of([proj.held(assigned) for proj in self.projected])
+        ranks = self._role_ranks()
+        best = len(self._levels)
+        for by_role in ranks:
+            for r in assigned:
+                rank = by_role.get(r)
+                if rank is not None and rank < best:
+                    best = rank
+        return self._levels[best][0] if best < len(self._levels) else None
+
+    def _role_ranks(self) -> list[dict[str, int]]:
+        """Per pattern, each role's highest level in what it allows (an index of `_levels`)."""
+        if self._ranks is None:
+            self._ranks = [
+                {
+                    r: next(i for i, (_, masks) in enumerate(self._levels) if masks[p] & mask)
+                    for r, mask in proj.allow.items()
+                    if mask
+                }
+                for p, proj in enumerate(self.projected)
+            ]
+        return self._ranks
+
+    def _level_of(self, held: list[int]) -> str | None:
+        """The highest level of some held sets, one per pattern."""
+        return next(
+            (
+                name
+                for name, masks in self._levels
+                if any(m & h for m, h in zip(masks, held, strict=True))
+            ),
+            None,
+        )
+
     def _lows(self) -> list[dict[str, int]]:
         """Per pattern, each role's lowest allowed bit (computed once)."""
         if self._low_bits is None:
@@ -205,14 +250,7 @@ class ToxicRule:
         }
         witnesses = sorted(behind)
         counts = tuple(mask.bit_count() for mask in held)
-        level = next(
-            (
-                name
-                for name, masks in self._levels
-                if any(m & h for m, h in zip(masks, held, strict=True))
-            ),
-            None,
-        )
+        level = self._level_of(held)
         nodes = self._nodes
         tails: list[Path] = [
             (
@@ -243,6 +281,16 @@ class ToxicHit:
         self.subject_kind = subject_kind
         self.subject_id = subject_id
         self.assigned = assigned
+
+    @property
+    def level(self) -> str | None:
+        """See `pdp.analysis.finding.Pending.level`."""
+        return self.source.level(self.assigned)
+
+    @property
+    def location(self) -> Location | None:
+        """The toxic rule's location."""
+        return self.source.rule.location
 
     @property
     def identity(self) -> Hashable:

@@ -118,11 +118,10 @@ def bundles(entries: Iterable[Pending], limit: int = MAX_RESULTS) -> list[Bundle
     """The findings bundled per kind, rule and location, merged per file to fit `limit`."""
     found: dict[tuple[Any, ...], Bundle] = {}
     for entry in entries:
-        finding = entry.build()
-        key = (entry.kind, entry.rule_id, finding.location)
+        key = (entry.kind, entry.rule_id, entry.location)
         bundle = found.get(key)
         if bundle is None:
-            bundle = found[key] = Bundle(entry.kind, entry.rule_id, finding.location)
+            bundle = found[key] = Bundle(entry.kind, entry.rule_id, entry.location)
         bundle.entries.append(entry)
     result = list(found.values())
     while len(result) > limit:

@@ -188,8 +188,7 @@ class Report:
     def overview(self) -> dict[str, Any]:
         """Counts of the selected findings: per kind, rule, severity, level; top subjects.
 
-        Each finding is built once for its level (and dropped): on a bank's
-        review this is the one pass the overview costs.
+        Counted from the pending entries (their level included), no finding built.
         """
         by_kind: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
@@ -209,7 +208,7 @@ class Report:
             if self.verdict.acceptance_of(entry) is not None:
                 accepted += 1
                 row[3] += 1
-            by_level[entry.build().level or "none"] += 1
+            by_level[entry.level or "none"] += 1
         levels = [*reversed(self.compiled.policy.levels), "none"]
         return {
             "findings": len(self.findings),

@@ -20,7 +20,7 @@ from weakref import WeakKeyDictionary
 
 import msgspec
 
-from pdp.analysis.finding import Finding, Permissions, location_dict
+from pdp.analysis.finding import Finding, Permissions, location_dict, pick
 from pdp.analysis.register import Acceptance
 from pdp.analysis.space import PermissionSpace
 from pdp.core.queries import Permission
@@ -70,8 +70,7 @@ class PermissionTexts:
 
     def raw(self, permissions: Permissions) -> msgspec.Raw:
         """The JSON list of a mask's permissions, in bit order."""
-        texts = self.by_bit
-        return msgspec.Raw(b"[" + b",".join([texts[b] for b in permissions.bits()]) + b"]")
+        return msgspec.Raw(b"[" + b",".join(pick(self.by_bit, permissions.bits())) + b"]")
 
 
 _BY_SPACE: WeakKeyDictionary[PermissionSpace, PermissionTexts] = WeakKeyDictionary()
