@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_test import (  # a sibling script, not a package
     POLICY,
     Result,
+    asgi_post,
     corpus,
     free_port,
     median,
@@ -166,32 +167,7 @@ def in_process(args: argparse.Namespace) -> dict[str, Any]:
     freeze_startup_heap()
 
     async def call(path: str, body: bytes) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"content-type", b"application/json")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8181),
-        }
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-        status = 0
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop() if messages else {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-
-        await app(scope, receive, send)
+        status = await asgi_post(app, path, body)
         if status != 200:
             raise SystemExit(f"{path} answered {status}")
 

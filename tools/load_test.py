@@ -9,6 +9,12 @@ their ratio (target >= 0.7); batch throughput with batches of 1,000 (target
 (`apt-get install -y wrk`), else an asyncio/httpx generator (slower: it then
 measures the generator as much as the server). Not a test: numbers depend on
 the machine.
+
+First, in process (`--in-process-only` stops there): the CPU time of a batch
+of 1,000 through the ASGI app (validation, deciding, log records, metrics,
+monitor, encoding), against `DecisionPoint.decide_many` of the same requests
+in the same run. On a shared machine the HTTP figures move with other work;
+this one does not.
 """
 
 from __future__ import annotations
@@ -366,6 +372,100 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def asgi_post(app: Any, path: str, body: bytes) -> int:
+    """POST a JSON body to an ASGI app directly (no server, no network); the status."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8181),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def in_process(args: argparse.Namespace) -> dict[str, Any]:
+    """Server-side cost of a batch: the ASGI app called directly, against the decision point alone.
+
+    No network and no load generator; CPU time of this process (time spent
+    descheduled by other work does not count; the decision log's writer
+    process is not counted). Per round: `--batches` batches through the app
+    (validation, deciding, log records, metrics, monitor, encoding), then the
+    same requests through `DecisionPoint.decide_many` alone (the baseline).
+    """
+    import asyncio
+
+    from pdp.decision_point import DecisionPoint
+    from pdp.service import ServiceConfig, create_app
+    from pdp.service.app import freeze_startup_heap
+    from pdp.wire import decode_batch
+
+    rng = random.Random(11)
+    requests = corpus()
+    bodies = [
+        json.dumps({"requests": [rng.choice(requests) for _ in range(args.batch)]}).encode()
+        for _ in range(8)
+    ]
+    questions = [[r.decide_args() for r in decode_batch(b).requests] for b in bodies]
+    tmp = tempfile.mkdtemp(prefix="pdp-asgi-load-")
+    dp = DecisionPoint.from_path(POLICY)
+    app = create_app(dp, ServiceConfig(log=f"sqlite:///{tmp}/asgi.db", watch=False))
+    freeze_startup_heap()
+
+    async def service(count: int) -> float:
+        started = time.process_time()
+        for i in range(count):
+            if await asgi_post(app, "/v1/decisions/batch", bodies[i % len(bodies)]) != 200:
+                raise SystemExit("the batch endpoint did not answer 200")
+        return time.process_time() - started
+
+    def core(count: int) -> float:
+        started = time.process_time()
+        for i in range(count):
+            dp.decide_many(questions[i % len(questions)])
+        return time.process_time() - started
+
+    async def run() -> tuple[list[float], list[float]]:
+        await service(args.batches)  # warm the memo and the log writer
+        served, alone = [], []
+        for _ in range(args.rounds):
+            served.append(await service(args.batches) / args.batches)
+            alone.append(core(args.batches) / args.batches)
+            app.state.service.log.flush(30)  # the writer keeps up between rounds
+        return served, alone
+
+    try:
+        served, alone = asyncio.run(run())
+    finally:
+        app.state.service.log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "in_process_batch_ms": median(served) * 1000,
+        "in_process_batch_decisions_per_s": args.batch / median(served),
+        "in_process_core_batch_ms": median(alone) * 1000,
+        "in_process_batch_ms_rounds": [s * 1000 for s in served],
+    }
+
+
 def verify_log(db: Path) -> tuple[int, int]:
     """Check the log's chain with `pdp log verify`; count its decisions and dropped records."""
     import sqlite3
@@ -398,14 +498,31 @@ def main() -> None:
     parser.add_argument("--httpx", action="store_true", help="use the httpx generator, not wrk")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep-log", action="store_true", help="keep the decision log")
+    parser.add_argument("--batches", type=int, default=20, help="batches a round, in process")
+    parser.add_argument(
+        "--in-process-only", action="store_true", help="skip the HTTP loads (no server, no wrk)"
+    )
     args = parser.parse_args()
     args.duration = max(1, min(args.duration, 60))
     args.rounds = max(1, min(args.rounds, 10))
-    figures = measure(args)
-    if not args.keep_log:  # a run's log holds millions of records (about 1 GB)
-        shutil.rmtree(Path(figures["log"].removeprefix("sqlite:///")).parent, ignore_errors=True)
+    args.batches = max(1, min(args.batches, 200))
+    figures = in_process(args)
+    if not args.json:
+        print(
+            f"in process (ASGI app called directly, CPU time, {args.rounds} rounds of "
+            f"{args.batches}): batch of {args.batch} {figures['in_process_batch_ms']:.1f} ms "
+            f"({figures['in_process_batch_decisions_per_s']:,.0f} decisions/s); baseline, "
+            f"DecisionPoint.decide_many alone: {figures['in_process_core_batch_ms']:.1f} ms"
+        )
+    if not args.in_process_only:
+        figures |= measure(args)
+        if not args.keep_log:  # a run's log holds millions of records (about 1 GB)
+            log_dir = Path(figures["log"].removeprefix("sqlite:///")).parent
+            shutil.rmtree(log_dir, ignore_errors=True)
     if args.json:
         print(json.dumps(figures, indent=2))
+        return
+    if args.in_process_only:
         return
     print(
         f"generator {figures['generator']}, {figures['cpus']} CPUs, pdp --workers "
