@@ -23,7 +23,15 @@ from typing import Annotated, Any
 
 import msgspec
 
-from pdp.core.context import MAX_CONSENTS, MAX_ID_LENGTH, PRINTABLE, Context, Id, printable
+from pdp.core.context import (
+    MAX_CONSENTS,
+    MAX_ID_LENGTH,
+    PRINTABLE,
+    Context,
+    Id,
+    is_printable,
+    printable,
+)
 from pdp.core.decision import Decision, Request, SubjectKind
 
 __all__ = [
@@ -68,13 +76,16 @@ class DecisionRequestV1(msgspec.Struct, forbid_unknown_fields=True, omit_default
     def __post_init__(self) -> None:
         if (self.role is None) == (self.user is None):
             raise ValueError("give exactly one of `role` and `user`")
-        printable(
-            role=self.role,
-            user=self.user,
-            info_class=self.info_class,
-            purpose=self.purpose,
-            action=self.action,
-        )
+        if not is_printable(
+            f"{self.role or self.user}{self.info_class}{self.purpose}{self.action}"
+        ):
+            printable(  # name the id at fault
+                role=self.role,
+                user=self.user,
+                info_class=self.info_class,
+                purpose=self.purpose,
+                action=self.action,
+            )
 
     def decide_args(self) -> dict[str, Any]:
         """The keyword arguments of `Decider.decide` for this request."""

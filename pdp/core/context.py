@@ -27,6 +27,7 @@ __all__ = [
     "Id",
     "consent_context",
     "context_of",
+    "is_printable",
     "printable",
 ]
 
@@ -59,9 +60,14 @@ Text = Annotated[
 ]
 
 
+def is_printable(text: str) -> bool:
+    """True when `text` holds no control character (one search: ids may be checked joined)."""
+    return _CONTROL.search(text) is None
+
+
 def printable(**ids: str | None) -> None:
     """Raise `ValueError` naming the first id that holds a control character."""
-    if _CONTROL.search("".join([v for v in ids.values() if v])) is None:
+    if is_printable("".join([v for v in ids.values() if v])):
         return  # one search for the usual case; naming the id takes one per id
     for name, value in ids.items():
         if value is not None and _CONTROL.search(value):
