@@ -12,8 +12,24 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 
+class RequirementV1(BaseModel):
+    """One condition of a grant (`mfa`, `ticket`, ...) and whether the request met it.
+
+    `reason` is what a deny says when it was not met (`mfa_required`, ...).
+    """
+
+    requirement: str
+    held: bool
+    reason: str
+
+
 class MatchV1(BaseModel):
-    """A grant that reached the request, through which roles, class and purpose."""
+    """A grant that reached the request, through which roles, class and purpose.
+
+    It `applies` when the request's time is inside its validity window
+    (`in_window`) and every requirement held; `break_glass` marks an
+    emergency grant, whose allow carries the `break_glass` obligation.
+    """
 
     grant: str
     effect: str
@@ -22,10 +38,19 @@ class MatchV1(BaseModel):
     matched_purpose: str
     obligations: list[str]
     location: str
+    in_window: bool = True
+    requirements: list[RequirementV1] = []
+    break_glass: bool = False
+    applies: bool = True
 
 
 class ExplanationV1(BaseModel):
-    """A decision with the allow grants that matched and the denies that overrode them."""
+    """A decision with the allow grants that matched and the denies that overrode them.
+
+    `time` is the instant the request was decided at (ISO 8601);
+    `consent_separate` says the purpose needs its own consent, and
+    `consent_missing` names the consent the request lacked.
+    """
 
     allowed: bool
     reasons: list[str]
@@ -38,6 +63,9 @@ class ExplanationV1(BaseModel):
     class_ancestors: list[str] = []
     purpose_ancestors: list[str] = []
     consent_needed: bool = False
+    time: str | None = None
+    consent_separate: bool = False
+    consent_missing: str | None = None
 
 
 class ProblemV1(BaseModel):
