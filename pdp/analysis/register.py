@@ -200,18 +200,35 @@ def _also_naming(verdict: Verdict, entry: Pending, first: Acceptance) -> list[Ac
 def read_register(path: Path) -> Register:
     """The register in a YAML file; `RegisterError` when it is unreadable or any entry invalid."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        lines = _entry_lines(text)
     except OSError as exc:
         raise RegisterError(
             f"cannot read accepted findings `{path}`: {(exc.strerror or str(exc)).lower()}"
         ) from None
     except (UnicodeDecodeError, yaml.YAMLError):
         raise RegisterError(f"accepted findings `{path}` is not valid YAML") from None
-    return parse_register(data, str(path))
+    return parse_register(data, str(path), lines)
 
 
-def parse_register(data: Any, name: str = "<register>") -> Register:
-    """The register of a parsed YAML document; `RegisterError` names every invalid entry."""
+def _entry_lines(text: str) -> list[int]:
+    """The line each entry of the `accepted:` list starts on (empty when there is none)."""
+    root = yaml.compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "accepted" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def parse_register(data: Any, name: str = "<register>", lines: Sequence[int] = ()) -> Register:
+    """The register of a parsed YAML document; `RegisterError` names every invalid entry.
+
+    `lines` are the entries' lines in the file, when known: each problem then
+    reads `FILE:LINE: entry N: ...`.
+    """
     entries = data.get("accepted") if isinstance(data, Mapping) else None
     if not isinstance(entries, list):
         raise RegisterError(f"`{name}` has no `accepted:` list")
@@ -223,8 +240,9 @@ def parse_register(data: Any, name: str = "<register>") -> Register:
     for number, entry in enumerate(entries, 1):
         try:
             accepted.append(_acceptance(number, entry))
-        except ValueError as exc:
-            problems.append(f"entry {number}: {exc}")
+        except RegisterError as exc:
+            where = f"{name}:{lines[number - 1]}: " if number <= len(lines) else ""
+            problems.append(f"{where}entry {number}: {exc}")
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise RegisterError(f"`{name}` is not a usable register: {problems[0]}{more}")
@@ -233,31 +251,31 @@ def parse_register(data: Any, name: str = "<register>") -> Register:
 
 def _acceptance(number: int, entry: Any) -> Acceptance:
     if not isinstance(entry, Mapping):
-        raise ValueError("is not a mapping")
+        raise RegisterError("is not a mapping")
     unknown = sorted(map(str, set(entry) - {*REQUIRED, *NAMING, *OPTIONAL}))
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(f'`{k}`' for k in unknown)}")
+        raise RegisterError(f"unknown key(s) {', '.join(f'`{k}`' for k in unknown)}")
     missing = [k for k in REQUIRED if entry.get(k) in (None, "")]
     if missing:
-        raise ValueError(f"lacks {', '.join(f'`{k}`' for k in missing)}")
+        raise RegisterError(f"lacks {', '.join(f'`{k}`' for k in missing)}")
     fingerprint = _text(entry, "fingerprint")
     kind = _text(entry, "kind")
     rule_id = _text(entry, "rule_id")
     subject = _subject(entry.get("subject"))
     if kind is not None and kind not in KINDS:
-        raise ValueError(f"unknown kind `{kind}`")
+        raise RegisterError(f"unknown kind `{kind}`")
     if fingerprint is None:
         if kind is None or subject is None:
-            raise ValueError("names no finding (give `fingerprint`, or `kind` and `subject`)")
+            raise RegisterError("names no finding (give `fingerprint`, or `kind` and `subject`)")
     elif (kind is None) != (subject is None):
-        raise ValueError("with a fingerprint, give both `kind` and `subject` or neither")
+        raise RegisterError("with a fingerprint, give both `kind` and `subject` or neither")
     if kind is not None:
         if kind in RULED_KINDS and rule_id is None:
-            raise ValueError(f"a `{kind}` finding is named with its `rule_id`")
+            raise RegisterError(f"a `{kind}` finding is named with its `rule_id`")
         if kind not in RULED_KINDS and rule_id is not None:
-            raise ValueError(f"`{kind}` findings have no `rule_id`")
+            raise RegisterError(f"`{kind}` findings have no `rule_id`")
     elif rule_id is not None:
-        raise ValueError("`rule_id` without `kind`")
+        raise RegisterError("`rule_id` without `kind`")
     return Acceptance(
         number=number,
         reason=_required_text(entry, "reason"),
@@ -278,7 +296,7 @@ def _text(entry: Mapping[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"`{key}` must be non-empty text")
+        raise RegisterError(f"`{key}` must be non-empty text")
     return value
 
 
@@ -290,10 +308,10 @@ def _subject(value: Any) -> tuple[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping) or len(value) != 1:
-        raise ValueError("`subject` must be `{role: ID}` or `{user: ID}`")
+        raise RegisterError("`subject` must be `{role: ID}` or `{user: ID}`")
     ((kind, ident),) = value.items()
     if kind not in SUBJECT_KINDS or not isinstance(ident, str) or not ident:
-        raise ValueError("`subject` must be `{role: ID}` or `{user: ID}`")
+        raise RegisterError("`subject` must be `{role: ID}` or `{user: ID}`")
     return (kind, ident)
 
 
@@ -307,7 +325,7 @@ def _date(value: Any) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise ValueError(f"`expires` must be a date (YYYY-MM-DD), not `{value}`")
+    raise RegisterError(f"`expires` must be a date (YYYY-MM-DD), not `{value}`")
 
 
 def _controls(value: Any) -> tuple[str, ...]:
@@ -316,5 +334,5 @@ def _controls(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
-        raise ValueError("`controls` must be a list of text")
+        raise RegisterError("`controls` must be a list of text")
     return tuple(value)

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pdp.cli.jobs import Jobs, Steps
-from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, echo_json, echo_problems, fail
+from pdp.cli.output import (
+    EXIT_FINDINGS,
+    EXIT_INVALID,
+    EXIT_OK,
+    JsonOpt,
+    echo_json,
+    echo_problems,
+    fail,
+)
 
 if TYPE_CHECKING:
     from pdp.core.compile import CompiledPolicy
@@ -43,6 +51,7 @@ def diff(
     old: Annotated[str, typer.Argument(help="Old policy: file, directory or git revision.")],
     new: Annotated[str, typer.Argument(help="New policy: file, directory or git revision.")],
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    as_json: JsonOpt = False,
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 on new access, on any change, or never.")
     ] = FailOn.none,
@@ -91,7 +100,7 @@ def diff(
         if level is not None and level_rank(level, new_compiled, old_compiled) < 0:
             fail(f"unknown level `{level}`", EXIT_INVALID)
         result = diff_of(steps, old_compiled, new_compiled, findings=findings)
-    if output is Format.json:
+    if as_json or output is Format.json:
         echo_json(result.to_dict())
     elif output is Format.markdown:
         typer.echo(render_markdown(result), nl=False)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, fail, load_or_exit
+from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, JsonOpt, fail, load_or_exit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +51,7 @@ def review(
     fmt: Annotated[
         str, typer.Option("--format", help="text, json, markdown, html, sarif or csv.")
     ] = "text",
+    as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write the report here.")] = None,
     fail_on: Annotated[
         str,
@@ -103,6 +104,8 @@ def review(
     from pdp.core.compile import compile_policy
     from pdp.errors import RegisterError, StorageError, UsageError
 
+    if as_json:
+        fmt = "json"
     if fmt not in FORMATS:
         fail(f"unknown format `{fmt}` (choose one of {', '.join(FORMATS)})", EXIT_INVALID)
     if fail_on not in FAIL_ON:

@@ -36,6 +36,8 @@ def test_no_findings_at_threshold_exits_0(tmp_path: Path) -> None:
     )
     code, out = run(str(policy), "--format", "json")
     assert code == 0 and json.loads(out)["findings"] == []
+    code, alias = run(str(policy), "--json")  # the alias of every command with output
+    assert code == 0 and json.loads(alias)["findings"] == []
 
 
 @pytest.mark.parametrize(

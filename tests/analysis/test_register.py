@@ -258,3 +258,16 @@ def test_an_expired_register_fails_review_and_ci_and_says_so(tmp_path: Path) -> 
     assert code == 1 and "expired on 2020-01-01" in err
     code, out, _ = _run("ci", "--policy", str(POLICY), "--accept", expired)
     assert code == 1 and "1 expired" in out
+
+
+def test_a_bad_entry_is_named_with_its_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "accepted.yaml"
+    path.write_text(
+        "accepted:\n"
+        "  - kind: dormant_role\n    subject: {role: r}\n    reason: x\n    owner: o\n"
+        "    approved_by: a\n    expires: 2030-01-01\n"
+        "  - kind: dormant_role\n    subject: {role: r}\n    reason: x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RegisterError, match=r"accepted.yaml:8: entry 2: lacks `owner`"):
+        read_register(path)

@@ -390,3 +390,12 @@ def test_a_broken_side_loaded_by_a_worker_exits_2(files: dict[str, Path], tmp_pa
     for jobs in ("1", "2"):
         code, out = _run("diff", str(files["base"]), str(broken), "--jobs", jobs)
         assert code == 2 and "nowhere" in out
+
+
+def test_diff_json_is_the_alias_of_format_json(files: dict[str, Path]) -> None:
+    base, wider = str(files["base"]), str(files["wider"])
+    code, alias = _run("diff", base, wider, "--json", "--no-findings")
+    assert code == 0
+    assert json.loads(alias) == json.loads(
+        _run("diff", base, wider, "--format", "json", "--no-findings")[1]
+    )
