@@ -84,6 +84,14 @@ def ci(
         Path | None, typer.Option("--summary", help="Write the Markdown summary here.")
     ] = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF here.")] = None,
+    docs_url: Annotated[
+        str,
+        typer.Option(
+            "--docs-url",
+            metavar="URL",
+            help="SARIF: base of the rules' help links (default: docs/ in the repository).",
+        ),
+    ] = "docs/",
     output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     jobs: Jobs = None,
@@ -142,7 +150,7 @@ def ci(
     if sarif is not None:
         import json
 
-        sarif.write_text(json.dumps(sarif_log(result.sarif), indent=2), encoding="utf-8")
+        sarif.write_text(json.dumps(sarif_log(result.sarif, docs_url), indent=2), encoding="utf-8")
     if wants_json(output, as_json):
         echo_json(
             {

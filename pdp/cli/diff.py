@@ -52,6 +52,14 @@ def diff(
     new: Annotated[str, typer.Argument(help="New policy: file, directory or git revision.")],
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
     as_json: JsonOpt = False,
+    docs_url: Annotated[
+        str,
+        typer.Option(
+            "--docs-url",
+            metavar="URL",
+            help="SARIF: base of the rules' help links (default: docs/ in the repository).",
+        ),
+    ] = "docs/",
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 on new access, on any change, or never.")
     ] = FailOn.none,
@@ -105,7 +113,7 @@ def diff(
     elif output is Format.markdown:
         typer.echo(render_markdown(result), nl=False)
     elif output is Format.sarif:
-        echo_json(sarif_log(sarif_results(result, level)))
+        echo_json(sarif_log(sarif_results(result, level), docs_url))
     else:
         typer.echo(render_text(result))
     if fail_on is FailOn.new_access:

@@ -2,7 +2,8 @@
 
 `--kind`, `--rule`, `--min-severity`, `--subject` and `--limit` select the
 findings a report lists and counts, `--group-by` groups them (rule, subject
-or kind) and `--detail` lists every finding of a group in the text report;
+or kind) and `--detail` lists every finding of a group in the text report; a CSV
+report (`--out F.csv`) has its summary beside it in `F.summary.csv`;
 the exit code judges every finding, whatever the selection.
 
 Exit codes: 0 no finding at or above `--fail-on` (default `high`) that the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -88,6 +90,14 @@ def review(
     detail: Annotated[
         bool, typer.Option("--detail", help="Text: list every finding of every group.")
     ] = False,
+    docs_url: Annotated[
+        str,
+        typer.Option(
+            "--docs-url",
+            metavar="URL",
+            help="SARIF: base of the rules' help links (default: docs/ in the repository).",
+        ),
+    ] = "docs/",
 ) -> None:
     """Review a policy's privileges and report the findings.
 
@@ -98,7 +108,7 @@ def review(
 
     from pdp.analysis.finding import severity_at_least
     from pdp.analysis.register import NO_VERDICT, read_register
-    from pdp.analysis.report.render import write_report
+    from pdp.analysis.report.render import write_report, write_summary
     from pdp.analysis.review import review as run_review
     from pdp.analysis.usage import parse_since, read_usage
     from pdp.core.compile import compile_policy
@@ -134,17 +144,22 @@ def review(
             typer.echo(f"warning: {line}", err=True)
 
         def write(stream: TextIO) -> None:
-            write_report(result, fmt, compiled, stream, verdict, view, progress)
+            write_report(result, fmt, compiled, stream, verdict, view, progress, docs_url)
 
         if out is None:
             write(sys.stdout)
         else:
             try:
                 _write_whole(out, write)
+                if fmt == "csv":
+                    summary = out.with_name(f"{out.stem}.summary.csv")
+                    _write_whole(summary, partial(write_summary, result, compiled, verdict, view))
             except OSError as exc:
                 fail(f"cannot write `{out}`: {(exc.strerror or str(exc)).lower()}", EXIT_INVALID)
     if out is not None:
         typer.echo(f"wrote {out}: {result.summary['findings']} findings ({fmt})", err=True)
+        if fmt == "csv":
+            typer.echo(f"wrote {summary}: the summary of the findings", err=True)
     failing = fail_on != "none" and any(
         severity_at_least(entry.severity, fail_on) and verdict.acceptance_of(entry) is None
         for entry in result.findings.entries

@@ -15,6 +15,7 @@ from typing import Any
 
 from pdp.analysis.report.sarif import rule_id
 from pdp.analysis.report.sarif import sarif_log as review_sarif_log
+from pdp.analysis.report.triage import DOCS_URL
 from pdp.analysis.wording import collapse
 from pdp.core.compile import CompiledPolicy
 from pdp.errors import Location
@@ -276,9 +277,12 @@ def finding_result(finding: Any) -> dict[str, Any]:
     }
 
 
-def sarif_log(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """A SARIF 2.1.0 log of one run of pdp: the review's rules, then the others its results name."""
-    log = review_sarif_log(results, {})
+def sarif_log(results: list[dict[str, Any]], docs: str = DOCS_URL) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of one run of pdp: the review's rules, then the others its results name.
+
+    `docs` is the docs' base URL (or repository-relative path) of the rules' help links.
+    """
+    log = review_sarif_log(results, {}, docs)
     rules = log["runs"][0]["tool"]["driver"]["rules"]
     known = {r["id"] for r in rules}
     named = sorted({r["ruleId"] for r in results} - known)

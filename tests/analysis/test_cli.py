@@ -181,3 +181,24 @@ def test_usage_from_a_sqlite_decision_log(tmp_path: Path) -> None:
     names = {(p["info_class"], p["purpose"], p["action"]) for p in unused["permissions"]}
     assert ("account.opening", "customer_service", "use") not in names
     assert ("account.number", "customer_service", "use") in names
+
+
+def test_csv_has_its_summary_beside_it(tmp_path: Path) -> None:
+    """The CSV stays one table; its overview is the second file, the JSON report's overview."""
+    import csv
+
+    out = tmp_path / "review.csv"
+    code, _ = run(POLICY, "--format", "csv", "--out", str(out), "--fail-on", "none")
+    assert code == 0
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    summary_text = (tmp_path / "review.summary.csv").read_text(encoding="utf-8")
+    summary = list(csv.DictReader(summary_text.splitlines()))
+    overview = json.loads(run(POLICY, "--json", "--fail-on", "none")[1])["overview"]
+    (total,) = [r for r in summary if r["section"] == "total"]
+    assert int(total["findings"]) == len(rows) == overview["findings"]
+    rules = {r["key"]: int(r["findings"]) for r in summary if r["section"] == "rule"}
+    assert rules == {r["rule"]: r["findings"] for r in overview["by_rule"]}
+    kinds = {r["key"]: int(r["findings"]) for r in summary if r["section"] == "kind"}
+    assert kinds == overview["by_kind"]
+    described = {r["key"]: r["description"] for r in summary if r["section"] == "rule"}
+    assert described == {r["rule"]: r["description"] for r in overview["by_rule"]}

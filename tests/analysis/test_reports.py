@@ -177,3 +177,28 @@ def test_review_and_ci_speak_the_same_sarif(tmp_path: Path) -> None:
     ci_ids = {r["ruleId"] for r in ci_run["results"] if r["ruleId"].startswith("pdp/")}
     found_ids = {r["ruleId"] for r in review_run["results"]}
     assert found_ids and found_ids <= ci_ids and found_ids <= set(review_rules)
+
+
+def test_sarif_help_links_lead_to_the_docs(tmp_path: Path) -> None:
+    """Each rule's `helpUri` is a section of docs/review.md, under --docs-url when given."""
+    from typer.testing import CliRunner
+
+    from pdp.cli.app import app
+
+    policy = str(ROOT / "policies")
+    headings = {
+        line.lstrip("#").strip()
+        for line in (ROOT / "docs" / "review.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    }
+    plain = json.loads(CliRunner().invoke(app, ["review", policy, "--format", "sarif"]).stdout)
+    driver = plain["runs"][0]["tool"]["driver"]
+    assert "informationUri" not in driver  # SARIF wants it absolute: only with --docs-url
+    for r in driver["rules"]:
+        page, _, anchor = r["helpUri"].partition("#")
+        assert page == "docs/review.md" and anchor in headings, r["helpUri"]
+    base = "https://git.bank.example/pdp/blob/main/docs"
+    args = ["review", policy, "--format", "sarif", "--docs-url", base]
+    linked = json.loads(CliRunner().invoke(app, args).stdout)["runs"][0]["tool"]["driver"]
+    assert linked["informationUri"] == f"{base}/review.md"
+    assert all(r["helpUri"].startswith(f"{base}/review.md#") for r in linked["rules"])

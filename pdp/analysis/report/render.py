@@ -6,7 +6,7 @@ import io
 from typing import TextIO
 
 from pdp.analysis.register import NO_VERDICT, Verdict
-from pdp.analysis.report.triage import Progress, Report, View, quiet
+from pdp.analysis.report.triage import DOCS_URL, Progress, Report, View, quiet
 from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
 
@@ -19,6 +19,7 @@ def write_report(
     verdict: Verdict = NO_VERDICT,
     view: View | None = None,
     progress: Progress | None = None,
+    docs_url: str = DOCS_URL,
 ) -> None:
     """Write the review as a report in `fmt` (text, json, markdown, html, sarif, csv).
 
@@ -26,12 +27,13 @@ def write_report(
     (`summary`) and the findings are written (`writing`).
 
     `verdict` is the risk register's (accepted findings are marked as such);
-    `view` selects and groups the findings listed (every finding without one).
+    `view` selects and groups the findings listed (every finding without one);
+    `docs_url` is the docs' base for SARIF's rule help links.
     Every format opens with the overview of the selection. JSON, SARIF, CSV
     and text are written a finding at a time: a review with a million
     findings never holds its whole report in memory.
     """
-    report = Report.of(review, compiled, verdict, view, progress or quiet)
+    report = Report.of(review, compiled, verdict, view, progress or quiet, docs_url)
     _write(report, fmt, out)
 
 
@@ -60,6 +62,19 @@ def _write(report: Report, fmt: str, out: TextIO) -> None:
         from pdp.analysis.report.text import write_text
 
         write_text(report, out)
+
+
+def write_summary(
+    review: Review,
+    compiled: CompiledPolicy,
+    verdict: Verdict,
+    view: View | None,
+    out: TextIO,
+) -> None:
+    """Write the overview of the selected findings as CSV (the CSV report's second file)."""
+    from pdp.analysis.report.spreadsheet import write_csv_summary
+
+    write_csv_summary(Report.of(review, compiled, verdict, view), out)
 
 
 def render(

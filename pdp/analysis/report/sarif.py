@@ -11,7 +11,8 @@ register accepts carries a `suppressions` entry; a partly accepted one lists
 its accepted subjects. Severities map to SARIF levels: critical and high ->
 `error`, medium -> `warning`, low and info -> `note`; `security-severity`
 gives code-scanning UIs the numeric rank. Each rule carries help text and a
-`helpUri` into the review's documentation.
+`helpUri` into the review's documentation: `docs/review.md#<kind>` relative
+to the repository, or under the URL given as `docs_url` (`--docs-url`).
 """
 
 from __future__ import annotations
@@ -21,18 +22,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pdp.analysis.finding import KINDS, SEVERITY_RANK, Finding, Pending
 from pdp.analysis.register import Acceptance, Verdict
 from pdp.analysis.report.stream import PLACEHOLDER, write_json
-from pdp.analysis.report.triage import DESCRIPTIONS, Report
+from pdp.analysis.report.triage import DESCRIPTIONS, DOCS_URL, Report
 from pdp.analysis.report.wire import encode_text
 from pdp.errors import Location
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL = "pdp"
-DOCS = "https://example.invalid/pdp/docs/review.md"
 MAX_RESULTS = 25_000
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
@@ -73,8 +73,17 @@ HELP = {
 }
 
 
-def rule(kind: str) -> dict[str, Any]:
-    """The SARIF rule of a finding kind (id `pdp/<kind>`), with help text and its docs URI."""
+def docs_uri(base: str, page: str, anchor: str = "") -> str:
+    """A page of the docs under a base URL (or repository-relative path), with an anchor."""
+    uri = f"{base.rstrip('/')}/{page}" if base else page
+    return f"{uri}#{anchor}" if anchor else uri
+
+
+def rule(kind: str, docs: str = DOCS_URL) -> dict[str, Any]:
+    """The SARIF rule of a finding kind (id `pdp/<kind>`), with help text and its docs URI.
+
+    `helpUri` is the kind's section of `review.md` under `docs`.
+    """
     severity = DEFAULT_SEVERITY[kind]
     description = DESCRIPTIONS[kind]
     return {
@@ -83,7 +92,7 @@ def rule(kind: str) -> dict[str, Any]:
         "shortDescription": {"text": description[0].upper() + description[1:]},
         "fullDescription": {"text": HELP[kind]},
         "help": {"text": HELP[kind], "markdown": HELP[kind]},
-        "helpUri": f"{DOCS}#{kind.replace('_', '-')}",
+        "helpUri": docs_uri(docs, "review.md", kind.replace("_", "-")),
         "defaultConfiguration": {"level": LEVELS[severity]},
         "properties": {"security-severity": SECURITY_SEVERITY[severity], "tags": ["security"]},
     }
@@ -177,25 +186,23 @@ def write_sarif(report: Report, out: TextIO) -> None:
     write_json(log, texts, out)
 
 
-def sarif_log(run_results: list[dict[str, Any]], properties: dict[str, Any]) -> dict[str, Any]:
-    """A SARIF log of one run of `pdp`, with every finding kind's rule and these results."""
+def sarif_log(
+    run_results: list[dict[str, Any]], properties: dict[str, Any], docs: str = DOCS_URL
+) -> dict[str, Any]:
+    """A SARIF log of one run of `pdp`, with every finding kind's rule and these results.
+
+    `docs` is the base of the rules' `helpUri`; the tool's `informationUri`,
+    which SARIF wants absolute, is given only when `docs` is an absolute URL.
+    """
+    driver: dict[str, Any] = {"name": TOOL}
+    if urlsplit(docs).scheme:
+        driver["informationUri"] = docs_uri(docs, "review.md")
+    driver["semanticVersion"] = _version()
+    driver["rules"] = [rule(kind, docs) for kind in KINDS]
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": TOOL,
-                        "informationUri": DOCS,
-                        "semanticVersion": _version(),
-                        "rules": [rule(kind) for kind in KINDS],
-                    }
-                },
-                "results": run_results,
-                "properties": properties,
-            }
-        ],
+        "runs": [{"tool": {"driver": driver}, "results": run_results, "properties": properties}],
     }
 
 
@@ -209,6 +216,7 @@ def _log(report: Report) -> dict[str, Any]:
             "overview": report.overview,
             "summary": review.summary,
         },
+        report.docs_url,
     )
     log["runs"][0]["automationDetails"] = {"id": f"pdp-review/{review.policy_version}"}
     return log

@@ -1,11 +1,18 @@
-"""The CSV report: one row per finding, for spreadsheets."""
+"""The CSV report: one row per finding, for spreadsheets; its summary in a second CSV file.
+
+A spreadsheet reads one table per file: the CSV report is that table, a
+header and one row per finding, and nothing else. The overview every other
+format opens with (counts per kind, rule, severity and level, the top
+subjects) is its own table, `write_csv_summary`; `pdp review --format csv
+--out F.csv` writes it beside the report as `F.summary.csv`.
+"""
 
 from __future__ import annotations
 
 import csv
 from typing import TextIO
 
-from pdp.analysis.report.triage import Report
+from pdp.analysis.report.triage import DESCRIPTIONS, Report
 
 COLUMNS = (
     "severity",
@@ -58,3 +65,27 @@ def write_csv(report: Report, out: TextIO) -> None:
                 acceptance.reason if acceptance else "",
             )
         )
+
+
+SUMMARY_COLUMNS = ("section", "key", "kind", "severity", "findings", "accepted", "description")
+
+
+def write_csv_summary(report: Report, out: TextIO) -> None:
+    """The report's overview as CSV: one row per count (`section`: total, severity, level,
+    kind, rule or subject), rules with their kind, severity, accepted count and description."""
+    o = report.overview
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
+    writer.writerow(("total", "findings", "", "", o["findings"], o["accepted"], f"of {o['of']}"))
+    for severity, n in o["by_severity"].items():
+        writer.writerow(("severity", severity, "", severity, n, "", ""))
+    for level, n in o["by_level"].items():
+        writer.writerow(("level", level, "", "", n, "", ""))
+    for kind, n in o["by_kind"].items():
+        writer.writerow(("kind", kind, kind, "", n, "", DESCRIPTIONS.get(kind, "")))
+    for r in o["by_rule"]:
+        row = ("rule", r["rule"], r["kind"], r["severity"], r["findings"], r["accepted"])
+        writer.writerow((*row, r["description"]))
+    for s in o["top_subjects"]:
+        ((kind, ident),) = s["subject"].items()
+        writer.writerow(("subject", f"{kind}:{ident}", "", "", s["findings"], "", ""))

@@ -34,6 +34,9 @@ def quiet(stage: str, done: int, total: int) -> None:
 
 
 TOP_SUBJECTS = 10
+# Where the docs are: the repository's `docs/` folder, relative to its root (code scanning
+# resolves it in the repository), or the absolute URL a bank gives with `--docs-url`.
+DOCS_URL = "docs/"
 # What each kind means, in a reader's words (the SARIF rules' text, the summary's kinds).
 DESCRIPTIONS = {
     "sod_violation": "holds more roles of a separation-of-duty rule than it allows",
@@ -122,6 +125,7 @@ class Report:
     findings: Findings
     total: int
     progress: Progress = quiet
+    docs_url: str = DOCS_URL
 
     @classmethod
     def of(
@@ -131,8 +135,12 @@ class Report:
         verdict: Verdict = NO_VERDICT,
         view: View | None = None,
         progress: Progress = quiet,
+        docs_url: str = DOCS_URL,
     ) -> Report:
-        """The report of a review under a view (every finding without one)."""
+        """The report of a review under a view (every finding without one).
+
+        `docs_url` is where the docs are (SARIF's rule help links).
+        """
         view = view or View()
         findings = review.findings
         if view.narrows:
@@ -140,7 +148,8 @@ class Report:
             if view.limit is not None:
                 kept = kept[: view.limit]
             findings = Findings(kept, ordered=True)
-        return cls(review, compiled, verdict, view, findings, len(review.findings), progress)
+        total = len(review.findings)
+        return cls(review, compiled, verdict, view, findings, total, progress, docs_url)
 
     def entries(self, stage: str = "writing") -> Iterator[Pending]:
         """The selected findings' entries, reporting `progress(stage, done, total)` as they go."""
