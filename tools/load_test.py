@@ -13,8 +13,9 @@ the machine.
 First, in process (`--in-process-only` stops there): the CPU time of a batch
 of 1,000 through the ASGI app (validation, deciding, log records, metrics,
 monitor, encoding), against `DecisionPoint.decide_many` of the same requests
-in the same run. On a shared machine the HTTP figures move with other work;
-this one does not.
+in the same run; and single decisions through pdp's app against the bare
+app's, without the HTTP server both share. On a shared machine the HTTP
+figures move with other work; these do not.
 """
 
 from __future__ import annotations
@@ -403,6 +404,9 @@ async def asgi_post(app: Any, path: str, body: bytes) -> int:
     return status
 
 
+SINGLES = 1000  # single decisions a round, in process
+
+
 def in_process(args: argparse.Namespace) -> dict[str, Any]:
     """Server-side cost of a batch: the ASGI app called directly, against the decision point alone.
 
@@ -410,7 +414,10 @@ def in_process(args: argparse.Namespace) -> dict[str, Any]:
     descheduled by other work does not count; the decision log's writer
     process is not counted). Per round: `--batches` batches through the app
     (validation, deciding, log records, metrics, monitor, encoding), then the
-    same requests through `DecisionPoint.decide_many` alone (the baseline).
+    same requests through `DecisionPoint.decide_many` alone (the baseline);
+    then `SINGLES` single decisions through the bare FastAPI app and through
+    pdp's (the ratio bare CPU / pdp CPU: pdp's single throughput relative to
+    the bare endpoint's, without the HTTP server both share).
     """
     import asyncio
 
@@ -418,6 +425,9 @@ def in_process(args: argparse.Namespace) -> dict[str, Any]:
     from pdp.service import ServiceConfig, create_app
     from pdp.service.app import freeze_startup_heap
     from pdp.wire import decode_batch
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from bare_app import app as bare
 
     rng = random.Random(11)
     requests = corpus()
@@ -444,17 +454,29 @@ def in_process(args: argparse.Namespace) -> dict[str, Any]:
             dp.decide_many(questions[i % len(questions)])
         return time.process_time() - started
 
-    async def run() -> tuple[list[float], list[float]]:
+    singles = [json.dumps(r).encode() for r in requests]
+
+    async def single(target: Any, count: int) -> float:
+        started = time.process_time()
+        for i in range(count):
+            if await asgi_post(target, "/v1/decisions", singles[i % len(singles)]) != 200:
+                raise SystemExit("a single decision was not answered 200")
+        return time.process_time() - started
+
+    async def run() -> tuple[list[float], list[float], list[float]]:
         await service(args.batches)  # warm the memo and the log writer
-        served, alone = [], []
+        await single(app, SINGLES)
+        await single(bare, SINGLES)
+        served, alone, ratios = [], [], []
         for _ in range(args.rounds):
             served.append(await service(args.batches) / args.batches)
             alone.append(core(args.batches) / args.batches)
+            ratios.append(await single(bare, SINGLES) / await single(app, SINGLES))
             app.state.service.log.flush(30)  # the writer keeps up between rounds
-        return served, alone
+        return served, alone, ratios
 
     try:
-        served, alone = asyncio.run(run())
+        served, alone, ratios = asyncio.run(run())
     finally:
         app.state.service.log.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -463,6 +485,8 @@ def in_process(args: argparse.Namespace) -> dict[str, Any]:
         "in_process_batch_decisions_per_s": args.batch / median(served),
         "in_process_core_batch_ms": median(alone) * 1000,
         "in_process_batch_ms_rounds": [s * 1000 for s in served],
+        "in_process_single_ratio_median": median(ratios),
+        "in_process_single_ratios": ratios,
     }
 
 
@@ -512,7 +536,9 @@ def main() -> None:
             f"in process (ASGI app called directly, CPU time, {args.rounds} rounds of "
             f"{args.batches}): batch of {args.batch} {figures['in_process_batch_ms']:.1f} ms "
             f"({figures['in_process_batch_decisions_per_s']:,.0f} decisions/s); baseline, "
-            f"DecisionPoint.decide_many alone: {figures['in_process_core_batch_ms']:.1f} ms"
+            f"DecisionPoint.decide_many alone: {figures['in_process_core_batch_ms']:.1f} ms; "
+            f"single decisions pdp/bare: median {figures['in_process_single_ratio_median']:.2f} "
+            f"({', '.join(f'{x:.2f}' for x in figures['in_process_single_ratios'])})"
         )
     if not args.in_process_only:
         figures |= measure(args)
