@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pdp.core.compile import CompiledPolicy, compile_policy
-from pdp.core.context import context_of
 from pdp.core.decision import (
     ERROR,
-    INVALID_CONTEXT,
     INVALID_REQUEST,
     Decision,
     SubjectKind,
     deny,
+    parse_request,
     request_from,
 )
 from pdp.core.explain import Explanation, explain
@@ -55,7 +54,7 @@ def _plain_consent(context: Any) -> tuple[str, ...] | None:
     """
     if context is None:
         return ()
-    if type(context) is not dict or (context and context.keys() != {"consent"}):
+    if type(context) is not dict or (context and (len(context) != 1 or "consent" not in context)):
         return None
     consent = context.get("consent")
     if consent is None:
@@ -229,12 +228,10 @@ def _decide(
             return memo.decide(
                 (kind, subject, info_class, purpose, action, consent, ()), None, clock
             )
-        request = request_from(role, user, info_class, purpose, action, context)
-        if isinstance(request, str):
-            return deny(memo.compiled.version, request)
-        facts = context_of(request.context)
-        if facts is None:  # request_from judged it valid: never here
-            return deny(memo.compiled.version, INVALID_CONTEXT)
+        parsed = parse_request(role, user, info_class, purpose, action, context)
+        if isinstance(parsed, str):
+            return deny(memo.compiled.version, parsed)
+        request, facts = parsed
         kind, subject = request.subject_kind, request.subject
         key = (
             kind,

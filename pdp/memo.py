@@ -71,8 +71,7 @@ class DecisionMemo:
             if facts is None:
                 facts = consent_context(consent)
             request = Request(kind, subject, info_class, purpose, action)
-            at = None if facts.time is not None or clock is None else clock()
-            outcome = judge(self.compiled, request, facts, at)
+            outcome = judge(self.compiled, request, facts, clock=clock)
             decision = outcome.decision
             if outcome.timed:
                 return decision

@@ -36,7 +36,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     calls: list[Any] = []
     real = pdp.memo.judge
-    monkeypatch.setattr(pdp.memo, "judge", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(pdp.memo, "judge", lambda *a, **k: calls.append(a) or real(*a, **k))
     return calls
 
 

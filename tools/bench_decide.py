@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/bench_decide.py [--sizes 100,3000,30000] [--queries 2000]
         [--casbin-samples 200] [--cedar-samples 500] [--seed 0] [--pdp-only]
+        [--conditions]
 
 For each generated policy (tools/generate_policy.py; roles and users scale with
 the grants: 30,000 grants come with 3,000 roles and 100,000 users) it measures,
@@ -17,6 +18,15 @@ in one run:
   at a time with `is_authorized` on pre-parsed policies and entities.
 Each engine's answers are compared with pdp's on the same queries; mismatches
 are counted and reported. Medians of per-call wall time; a Markdown table.
+
+`--conditions` measures instead, for each size, the cost of a cold decision
+on a grant with version-2 conditions against one without, in the same run:
+the generated policy as is (baseline), and the same policy with every allow
+grant given a validity window and `when: {mfa, ticket, approver,
+relationship, max_records, hours}`, asked the same queries with a context
+that meets every requirement (so each matched grant's requirements are all
+judged). Both are also asked with the full context on the plain policy, to
+separate the cost of reading the context from that of the requirements.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_policy import generate_policy, write_policy
 
 from pdp.casbin_engine import casbin_enforcer
-from pdp.core.compile import CompiledPolicy, compile_policy
+from pdp.core.compile import CompiledPolicy, compile_policy, expand
 from pdp.core.load import check_policy
 from pdp.decision_point import DecisionPoint
 
@@ -65,6 +76,128 @@ def _queries(compiled: CompiledPolicy, count: int, seed: int) -> list[dict[str, 
             }
         )
     return result
+
+
+FULL_CONTEXT = {
+    "mfa": True,
+    "ticket": "CHG-1",
+    "approver": "u-second",
+    "relationship": "own_customer",
+    "records": 3,
+}
+CONDITIONS = {
+    "mfa": True,
+    "ticket": True,
+    "approver": True,
+    "relationship": ["own_customer", "own_branch"],
+    "max_records": 50,
+    "hours": "00:00-23:59",
+}
+
+
+NOON = datetime(2026, 6, 15, 12, tzinfo=UTC)
+
+
+def with_relationships(data: dict[str, Any]) -> dict[str, Any]:
+    """The generated policy, version 2, declaring the relationships the context names."""
+    return {**data, "version": 2, "relationships": ["own_customer", "own_branch"]}
+
+
+def with_conditions(data: dict[str, Any]) -> dict[str, Any]:
+    """The generated policy with a window and every requirement on each allow grant."""
+    grants = [
+        g
+        if g.get("effect") == "deny"
+        else {**g, "when": CONDITIONS, "valid_from": "2020-01-01", "valid_until": "2100-01-01"}
+        for g in data["grants"]
+    ]
+    return {**with_relationships(data), "grants": grants}
+
+
+def _matching_queries(compiled: CompiledPolicy, count: int, seed: int) -> list[dict[str, Any]]:
+    """Requests that an allow grant reaches: a role (or a user holding it) it names, and
+    a class, purpose and action it covers; consent to the purpose."""
+    rng = random.Random(seed)
+    policy = compiled.policy
+    allows = [g for g in policy.grants if g.effect == "allow"]
+    holders: dict[str, list[str]] = {}
+    for uid, user in policy.users.items():
+        for rid in user.roles:
+            holders.setdefault(rid, []).append(uid)
+    result = []
+    for n in range(count):
+        grant = rng.choice(allows)
+        role = rng.choice(expand(grant, policy, "roles"))
+        subject = {"role": role}
+        if n % 2 and holders.get(role):
+            subject = {"user": rng.choice(holders[role])}
+        purpose = rng.choice(expand(grant, policy, "purposes"))
+        result.append(
+            {
+                **subject,
+                "info_class": rng.choice(expand(grant, policy, "classes")),
+                "purpose": purpose,
+                "action": rng.choice(expand(grant, policy, "actions")),
+                "context": {"consent": [purpose]},
+            }
+        )
+    return result
+
+
+def _cold_ns(dp: DecisionPoint, queries: list[dict[str, Any]]) -> float:
+    """The median cost of a decision with the memo cleared before each."""
+    state = dp._state
+
+    def cold(q: dict[str, Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            state.clear()
+            return dp.decide(**q)
+
+        return call
+
+    return _median_ns([cold(q) for q in queries])
+
+
+def bench_conditions(grants: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Cold decisions on grants with conditions against the same grants without, one run."""
+    roles, users = SCALE.get(grants, (max(10, grants // 10), grants * 3))
+    data = generate_policy(grants=grants, roles=roles, users=users, seed=args.seed)
+    plain = DecisionPoint.from_path(
+        write_policy(with_relationships(data), workdir / f"plain-{grants}.yaml"),
+        clock=lambda: NOON,
+    )
+    conditioned = DecisionPoint.from_path(
+        write_policy(with_conditions(data), workdir / f"when-{grants}.yaml"), clock=lambda: NOON
+    )
+    queries = _matching_queries(plain.compiled, args.queries, args.seed + 1)
+    full = [{**q, "context": {**q["context"], **FULL_CONTEXT}} for q in queries]
+    row: dict[str, Any] = {"grants": grants, "roles": roles, "users": users}
+    row["plain_ns"] = _cold_ns(plain, queries)
+    row["plain_full_ns"] = _cold_ns(plain, full)
+    row["when_ns"] = _cold_ns(conditioned, full)
+    answers = [(plain.decide(**q), conditioned.decide(**q)) for q in full]
+    row["allowed"] = sum(a.allowed for a, _ in answers)
+    row["mismatch"] = sum(
+        (a.allowed, a.reasons, a.obligations) != (b.allowed, b.reasons, b.obligations)
+        for a, b in answers
+    )
+    return row
+
+
+def conditions_table(rows: list[dict[str, Any]]) -> str:
+    """The `--conditions` measurements as a Markdown table."""
+    lines = [
+        "| grants | roles | users | no conditions (consent only) | no conditions, full context "
+        "| every requirement + window | ratio (target ≤ 2×) | allowed | mismatches |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['grants']:,} | {r['roles']:,} | {r['users']:,} | {_us(r['plain_ns'])} "
+            f"| {_us(r['plain_full_ns'])} | {_us(r['when_ns'])} "
+            f"| {r['when_ns'] / r['plain_ns']:.2f}× | {r['allowed']} | {r['mismatch']} |"
+        )
+    return "\n".join(lines)
 
 
 def _median_ns(calls: list[Callable[[], Any]]) -> float:
@@ -288,8 +421,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pdp-only", action="store_true", help="measure pdp only (no pycasbin, no cedarpy)"
     )
+    parser.add_argument(
+        "--conditions",
+        action="store_true",
+        help="measure decisions on grants with conditions against grants without",
+    )
     args = parser.parse_args(argv)
     rows = []
+    if args.conditions:
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in (int(s) for s in args.sizes.split(",")):
+                rows.append(bench_conditions(size, args, Path(tmp)))
+                print(conditions_table(rows), file=sys.stderr, flush=True)
+        print(conditions_table(rows))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             row = bench_size(size, args, Path(tmp))

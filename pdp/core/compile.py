@@ -70,6 +70,12 @@ class CompiledPolicy:
     relationships: frozenset[str] = frozenset()
     timed_users: frozenset[str] = frozenset()
     """The users with a windowed role assignment."""
+    timed_grants: frozenset[int] = frozenset()
+    """The indexes of the grants whose applying can depend on the time (`Grant.timed`)."""
+    conditional_grants: frozenset[int] = frozenset()
+    """The indexes of the grants with requirements (`when`)."""
+    break_glass_grants: frozenset[int] = frozenset()
+    disabled_users: frozenset[str] = frozenset()
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
     """The zone `hours` are read in."""
 
@@ -256,5 +262,9 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         sensitive=frozenset(c.id for c in policy.classes.values() if c.sensitive),
         relationships=frozenset(policy.relationships),
         timed_users=frozenset(u.id for u in policy.users.values() if u.timed),
+        timed_grants=frozenset(i for i, g in enumerate(policy.grants) if g.timed),
+        conditional_grants=frozenset(i for i, g in enumerate(policy.grants) if g.when),
+        break_glass_grants=frozenset(i for i, g in enumerate(policy.grants) if g.break_glass),
+        disabled_users=frozenset(u.id for u in policy.users.values() if u.disabled),
         zone=ZoneInfo(policy.timezone),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 import msgspec
@@ -120,13 +121,14 @@ class Context(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, fr
     ) = None
 
     def __post_init__(self) -> None:
-        printable(
-            **{f"consent[{n}]": c for n, c in enumerate(self.consent)},
-            ticket=self.ticket,
-            approver=self.approver,
-            relationship=self.relationship,
-            customer=self.customer,
-        )
+        search = _CONTROL.search
+        for n, c in enumerate(self.consent):
+            if search(c):
+                printable(**{f"consent[{n}]": c})
+        for name in ("ticket", "approver", "relationship", "customer"):
+            value = getattr(self, name)
+            if value is not None and search(value):
+                printable(**{name: value})
 
     def approved_for(self, subject_kind: str, subject: str) -> bool:
         """True when a second person approved: an approver other than the requesting user."""
@@ -136,11 +138,13 @@ class Context(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, fr
 EMPTY_CONTEXT = Context()
 
 
+@lru_cache(maxsize=4096)
 def consent_context(consent: tuple[str, ...]) -> Context:
     """A context of consent alone, its strings taken as given (the in-process fast path).
 
     A consent string that is not a valid id only ever fails to match a purpose,
-    as it did before contexts were validated, so it is not checked here.
+    as it did before contexts were validated, so it is not checked here. The
+    few distinct consent lists are made once (a context is never changed).
     """
     if not consent:
         return EMPTY_CONTEXT
@@ -160,6 +164,6 @@ def context_of(context: Any) -> Context | None:
     if not context:
         return EMPTY_CONTEXT
     try:
-        return msgspec.convert(dict(context), Context)
+        return msgspec.convert(context if type(context) is dict else dict(context), Context)
     except (msgspec.ValidationError, ValueError, TypeError):
         return None

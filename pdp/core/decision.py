@@ -10,7 +10,7 @@ compiled index matched, so a decision costs the same whatever the policy's size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -108,6 +108,28 @@ def deny(version: str, *reasons: str) -> Decision:
     return Decision(False, reasons, (), version)
 
 
+def parse_request(
+    role: Any = None,
+    user: Any = None,
+    info_class: Any = None,
+    purpose: Any = None,
+    action: Any = None,
+    context: Any = None,
+) -> tuple[Request, Context] | str:
+    """A `Request` and its validated context, or the reason code that makes the input malformed."""
+    if (role is None) == (user is None):
+        return INVALID_REQUEST
+    kind: SubjectKind = "role" if role is not None else "user"
+    subject = role if role is not None else user
+    facts = context_of(context)
+    if facts is None:
+        return INVALID_CONTEXT
+    values = (subject, info_class, purpose, action)
+    if not all(isinstance(v, str) for v in values):
+        return INVALID_REQUEST
+    return Request(kind, subject, info_class, purpose, action, context or {}), facts
+
+
 def request_from(
     role: Any = None,
     user: Any = None,
@@ -117,16 +139,8 @@ def request_from(
     context: Any = None,
 ) -> Request | str:
     """Build a `Request`, or return the reason code that makes the input malformed."""
-    if (role is None) == (user is None):
-        return INVALID_REQUEST
-    kind: SubjectKind = "role" if role is not None else "user"
-    subject = role if role is not None else user
-    if context_of(context) is None:
-        return INVALID_CONTEXT
-    values = (subject, info_class, purpose, action)
-    if not all(isinstance(v, str) for v in values):
-        return INVALID_REQUEST
-    return Request(kind, subject, info_class, purpose, action, context or {})
+    parsed = parse_request(role, user, info_class, purpose, action, context)
+    return parsed if isinstance(parsed, str) else parsed[0]
 
 
 def consent_reason(
@@ -149,7 +163,11 @@ def consent_reason(
 
 
 def unmet(
-    compiled: CompiledPolicy, request: Request, when: Conditions, facts: Context, at: datetime
+    compiled: CompiledPolicy,
+    request: Request,
+    when: Conditions,
+    facts: Context,
+    at: datetime | None,
 ) -> list[str]:
     """The requirements of a `when` that do not hold for this request, by key, in key order."""
     failed = []
@@ -163,7 +181,7 @@ def unmet(
         failed.append("relationship")
     if when.max_records is not None and facts.records > when.max_records:
         failed.append("max_records")
-    if when.hours is not None and not in_hours(when.hours, at, compiled):
+    if when.hours is not None and (at is None or not in_hours(when.hours, at, compiled)):
         failed.append("hours")
     return failed
 
@@ -211,46 +229,81 @@ def request_time(facts: Context, at: datetime | None) -> datetime:
 
 
 def judge(
-    compiled: CompiledPolicy, request: Request, facts: Context, at: datetime | None = None
+    compiled: CompiledPolicy,
+    request: Request,
+    facts: Context,
+    at: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Outcome:
-    """Decide a request whose context is already validated, at `context.time` or `at` (or now)."""
+    """Decide a request whose context is already validated.
+
+    The time is `context.time`, else `at`, else `clock()`, else now; it is
+    read only when the decision depends on it (`Outcome.timed`).
+    """
     version = compiled.version
     if facts.relationship is not None and facts.relationship not in compiled.relationships:
         return Outcome(deny(version, INVALID_CONTEXT))
-    moment = request_time(facts, at)
+    moment: datetime | None = None
+    timed = request.subject_kind == "user" and request.subject in compiled.timed_users
+    if timed:
+        moment = facts.time or at or (clock or _utc_now)()
     held = held_for(compiled, request, moment)
     if isinstance(held, tuple):
         return Outcome(deny(version, *held))
-    if request.subject_kind == "user" and compiled.policy.users[request.subject].disabled:
+    if request.subject_kind == "user" and request.subject in compiled.disabled_users:
         return Outcome(deny(version, USER_DISABLED))
-    grants = compiled.grants
-    timed = request.subject in compiled.timed_users if request.subject_kind == "user" else False
-    timed = timed or any(grants[i].timed for i in (*held.allows, *held.denies))
+    timed_grants = compiled.timed_grants
+    if timed_grants and not (
+        timed_grants.isdisjoint(held.allows) and timed_grants.isdisjoint(held.denies)
+    ):
+        timed = True
+        if moment is None:
+            moment = facts.time or at or (clock or _utc_now)()
     return Outcome(decide_held(compiled, request, held, facts, moment), timed)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def decide_held(
-    compiled: CompiledPolicy, request: Request, held: Held, facts: Context, at: datetime
+    compiled: CompiledPolicy, request: Request, held: Held, facts: Context, at: datetime | None
 ) -> Decision:
-    """Rules 2-6 of version 2: turn the grants that reach a request into a decision."""
+    """Rules 2-6 of version 2: turn the grants that reach a request into a decision.
+
+    `at` may be None only when no grant of `held` has a window or `hours`.
+    """
     grants = compiled.grants
     version = compiled.version
-    denies = [i for i in held.denies if in_window(grants[i], at)]
+    denies = held.denies
+    allows = held.allows
+    if at is not None:
+        timed = compiled.timed_grants
+        denies = tuple(i for i in denies if i not in timed or in_window(grants[i], at))
     if denies:
         return deny(version, *sorted({grants[i].id for i in denies}))
-    allows = [i for i in held.allows if in_window(grants[i], at)]
+    if at is not None:
+        allows = tuple(i for i in allows if i not in timed or in_window(grants[i], at))
     if not allows:
         return deny(version, DEFAULT_DENY)
-    applying = []
+    conditional = compiled.conditional_grants
     reasons: set[str] = set()
-    for i in allows:
-        when = grants[i].when
-        failed = [] if when is None else unmet(compiled, request, when, facts, at)
-        if failed:
-            reasons.update(UNMET[key] for key in failed)
-        else:
-            applying.append(grants[i])
-    consent = consent_reason(compiled, request.info_class, request.purpose, facts.consent)
+    if conditional and not conditional.isdisjoint(allows):
+        applying = []
+        for i in allows:
+            when = grants[i].when
+            failed = () if when is None else unmet(compiled, request, when, facts, at)
+            if failed:
+                reasons.update(UNMET[key] for key in failed)
+            else:
+                applying.append(grants[i])
+    else:
+        applying = [grants[i] for i in allows]
+    consent = (
+        consent_reason(compiled, request.info_class, request.purpose, facts.consent)
+        if request.purpose in compiled.consent_scope
+        else None
+    )
     if not applying:
         if consent is not None:
             reasons.add(consent)
@@ -258,7 +311,7 @@ def decide_held(
     if consent is not None:
         return deny(version, consent)
     obligations = {o for g in applying for o in g.obligations}
-    if all(g.break_glass for g in applying):
+    if compiled.break_glass_grants and all(g.break_glass for g in applying):
         obligations.add(BREAK_GLASS)
     return Decision(
         True, tuple(sorted({g.id for g in applying})), tuple(sorted(obligations)), version

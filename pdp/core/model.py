@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 
 from pdp.errors import Location
@@ -95,6 +96,12 @@ class Assignment:
         return self.valid_from is not None or self.valid_until is not None
 
 
+@lru_cache(maxsize=65_536)
+def untimed(role: str) -> Assignment:
+    """The assignment of a role without a window (one shared value per role id)."""
+    return Assignment(role)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     """A person or service account, the roles assigned to it and whether it is disabled.
@@ -111,17 +118,16 @@ class User:
     location: Location = field(default_factory=Location, compare=False)
     assignments: tuple[Assignment, ...] = ()
     disabled: bool = False
+    timed: bool = field(default=False, init=False, compare=False, repr=False)
+    """True when some assignment has a window, so the roles held depend on time."""
 
     def __post_init__(self) -> None:
         if self.roles and not self.assignments:
-            object.__setattr__(self, "assignments", tuple(Assignment(r) for r in self.roles))
-        elif self.assignments and not self.roles:
+            object.__setattr__(self, "assignments", tuple(map(untimed, self.roles)))
+            return
+        if self.assignments and not self.roles:
             object.__setattr__(self, "roles", tuple(a.role for a in self.assignments))
-
-    @property
-    def timed(self) -> bool:
-        """True when some assignment has a window, so the roles held depend on time."""
-        return any(a.timed for a in self.assignments)
+        object.__setattr__(self, "timed", any(a.timed for a in self.assignments))
 
     def roles_at(self, at: datetime) -> tuple[str, ...]:
         """The roles whose assignment is held at `at`."""

@@ -67,11 +67,10 @@ def _grant(grant: Grant) -> dict[str, Any]:
 
 def _user(user: User) -> dict[str, Any]:
     data: dict[str, Any] = {"roles": sorted(user.roles)}
-    windows = {
-        a.role: _window({}, a.valid_from, a.valid_until) for a in user.assignments if a.timed
-    }
-    if windows:
-        data["windows"] = windows
+    if user.timed:
+        data["windows"] = {
+            a.role: _window({}, a.valid_from, a.valid_until) for a in user.assignments if a.timed
+        }
     if user.disabled:
         data["disabled"] = True
     return _labelled(data, user.label, user.description)

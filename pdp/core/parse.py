@@ -535,10 +535,12 @@ class _FileParser:
         value = fields.get("roles", [])
         roles_path: PathKey = (*path, "roles")
         what = f"the roles of user `{key}`"
+        assignments: tuple[Assignment, ...] = ()
         if isinstance(value, list) and any(isinstance(item, dict) for item in value):
             assignments = self.assignments(value, roles_path, key, what)
+            roles = tuple(a.role for a in assignments)
         else:
-            assignments = tuple(Assignment(r) for r in self.refs("role", value, roles_path, what))
+            roles = self.refs("role", value, roles_path, what)
         disabled = False
         if "disabled" in fields:
             disabled = self.boolean(
@@ -546,7 +548,7 @@ class _FileParser:
             )
         self.out.users[key] = User(
             key,
-            tuple(a.role for a in assignments),
+            roles,
             str(fields.get("label", "")),
             str(fields.get("description", "")),
             self.src.key_at(path),

@@ -172,7 +172,7 @@ def test_explain_purpose_ancestor_and_unknown(dp: DecisionPoint) -> None:
 def test_internal_error_fails_closed(dp: DecisionPoint, monkeypatch: pytest.MonkeyPatch) -> None:
     fresh = DecisionPoint(dp.compiled)
 
-    def broken(*_: Any) -> Decision:
+    def broken(*_: Any, **__: Any) -> Decision:
         raise RuntimeError("boom")
 
     monkeypatch.setattr("pdp.memo.judge", broken)
