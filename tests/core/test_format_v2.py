@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pdp.core.load import check_texts, load_policy, load_policy_text
 from pdp.core.model import Assignment, Conditions, User
 from pdp.core.normalize import normalize, policy_version
-from tests.strategies import policy_texts
+from tests.strategies import policy_and_queries, policy_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -301,3 +302,34 @@ def test_a_v1_policy_has_a_v1_normal_form_and_v1_model_values(text: str) -> None
 
 def test_the_bundled_policy_loads() -> None:
     assert load_policy(ROOT / "policies").grants
+
+
+V2_FACTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "mfa": st.booleans(),
+        "ticket": st.just("T-1"),
+        "approver": st.just("u-2"),
+        "records": st.integers(1, 10_000),
+        "customer": st.just("C-1"),
+        "time": st.datetimes(
+            min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+        ).map(datetime.isoformat),
+    },
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(policy_and_queries(count=10), st.lists(V2_FACTS, min_size=10, max_size=10))
+def test_a_v1_policy_ignores_the_v2_context(
+    generated: tuple[dict[str, Any], list[dict[str, Any]]], facts: list[dict[str, Any]]
+) -> None:
+    """On a version-1 policy, MFA, tickets, records, customers and time change no decision."""
+    from pdp import DecisionPoint
+
+    policy, queries = generated
+    dp = DecisionPoint.from_text(yaml.safe_dump(policy, sort_keys=False))
+    for query, extra in zip(queries, facts, strict=True):
+        plain = dp.decide(**query)
+        richer = dp.decide(**{**query, "context": {**query["context"], **extra}})
+        assert richer == plain

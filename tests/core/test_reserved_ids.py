@@ -47,3 +47,21 @@ def test_a_reserved_code_is_refused_as_a_grant_id(grant_id: str, fast: bool) -> 
 def test_an_ordinary_grant_id_is_accepted() -> None:
     result = check_texts([("p.yaml", POLICY.replace("{grant_id}", "G-teller-identity"))])
     assert result.policy is not None, result.problems
+
+
+def test_every_reason_a_decision_gives_is_reserved() -> None:
+    from pdp.core import decision
+    from pdp.core.validate import RESERVED_PREFIXES, RESERVED_REASONS
+
+    codes = {
+        decision.DEFAULT_DENY,
+        decision.CONSENT_REQUIRED,
+        decision.SEPARATE_CONSENT_REQUIRED,
+        decision.USER_DISABLED,
+        decision.INVALID_REQUEST,
+        decision.INVALID_CONTEXT,
+        decision.ERROR,
+        *decision.UNKNOWN.values(),
+        *decision.UNMET.values(),
+    }
+    assert {c for c in codes if not c.startswith(RESERVED_PREFIXES)} <= RESERVED_REASONS
