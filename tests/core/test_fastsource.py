@@ -204,3 +204,16 @@ def test_free_text_reads_the_same_on_both_paths(
             for key, item in getattr(slow.policy, section).items():
                 other = getattr(fast.policy, section)[key]
                 assert (other.label, other.description) == (item.label, item.description)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policy=policies(version=2), style=st.sampled_from(STYLES))
+def test_generated_v2_policies_read_the_same_on_both_paths(
+    policy: dict[str, Any], style: dict[str, Any]
+) -> None:
+    """Dates (read as text by one reader, as dates by the other), `when` and windows alike."""
+    text = yaml.safe_dump(policy, sort_keys=False, **style)
+    assert fast_source(text, "p.yaml") is not None
+    fast, slow = check_texts([("p.yaml", text)]), check_texts([("p.yaml", text)], fast=False)
+    assert fast.policy is not None and fast.policy == slow.policy
+    assert_same_result(fast, slow)
