@@ -34,6 +34,10 @@ KINDS: tuple[str, ...] = (
     "dormant_role",
     "orphan_user",
     "high_exposure",
+    "break_glass_grant",
+    "expired_access",
+    "expiring_access",
+    "sensitive_without_mfa",
 )
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 

@@ -35,7 +35,16 @@ from pdp.errors import RegisterError
 
 # The kinds whose findings carry a rule id: the SoD or toxic rule, or the grant.
 RULED_KINDS = frozenset(
-    {"sod_violation", "toxic_combination", "over_broad_grant", "redundant_grant"}
+    {
+        "sod_violation",
+        "toxic_combination",
+        "over_broad_grant",
+        "redundant_grant",
+        "break_glass_grant",
+        "expired_access",
+        "expiring_access",
+        "sensitive_without_mfa",
+    }
 )
 REQUIRED = ("reason", "owner", "approved_by", "expires")
 NAMING = ("fingerprint", "kind", "rule_id", "subject")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pdp.analysis.checks.controls import break_glass_grants, expiring_access, sensitive_without_mfa
 from pdp.analysis.checks.duties import outside_duties
 from pdp.analysis.checks.exposure import high_exposure, measure_exposure
 from pdp.analysis.checks.grants import over_broad_grants, redundant_grants
@@ -25,6 +26,7 @@ from pdp.analysis.checks.structure import dormant_roles, equivalent_roles, orpha
 from pdp.analysis.checks.unused import unused_permissions
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.finding import KINDS, Finding, Findings, Pending, severity_at_least
+from pdp.analysis.timing import policy_at, with_conditions
 from pdp.analysis.usage import UsageEvent
 from pdp.core.compile import CompiledPolicy
 from pdp.core.model import SEVERITIES
@@ -83,18 +85,28 @@ def review(
     since: datetime | None = None,
     now: datetime | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    at: datetime | None = None,
 ) -> Review:
     """Review a compiled policy: every finding kind, and `unused_permission` given usage.
 
     `since` and `now` bound the usage window (timezone-aware; `now` defaults to
-    the current time and is the report's `generated_at`). `progress` is called
-    as `progress(stage, done, total)` while the review runs.
+    the current time and is the report's `generated_at`). The permissions
+    judged are those held at `at` (default `now`; `pdp.analysis.timing`):
+    grants and role assignments in their windows, `when` and consent aside.
+    `progress` is called as `progress(stage, done, total)` while the review runs.
     """
     if since is not None and usage is None:
         raise ValueError("`since` needs `usage`")
     moment = _aware(now) if now is not None else datetime.now(UTC)
-    ctx = ReviewContext.build(compiled, progress)
+    when = _aware(at) if at is not None else moment
+    held = policy_at(compiled, when)
+    ctx = ReviewContext.build(held, progress)
     entries = run_checks(ctx, [c for c in CHECKS if c is not high_exposure])
+    if compiled.policy.version >= 2:
+        entries.extend(break_glass_grants(ctx, when))
+        entries.extend(expiring_access(compiled, when))
+        entries.extend(sensitive_without_mfa(ctx, when))
+        ctx.progress("version 2 controls", 1, 1)
     exposure = measure_exposure(ctx)
     entries.extend(high_exposure(ctx, exposure))
     ctx.progress("high exposure", 1, 1)
@@ -104,9 +116,13 @@ def review(
         unused, usage_note = unused_permissions(ctx, usage, window, moment)
         entries.extend(unused)
         ctx.progress("unused permissions", 1, 1)
+    if compiled.policy.version >= 2:
+        entries = with_conditions(entries, held.policy.grants)
     findings = Findings(entries)
     ctx.progress("sorting", 1, 1)
     summary = summarize(ctx, findings, exposure.summary(), usage_note)
+    if compiled.policy.version >= 2:
+        summary["at"] = timestamp(when)  # what is held depends on the time
     return Review(compiled.version, moment, findings, summary)
 
 

@@ -17,9 +17,12 @@ from pdp.cli.output import (
     echo_json,
     echo_problems,
     fail,
+    parse_moment,
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pdp.core.compile import CompiledPolicy
     from pdp.errors import Problem
     from pdp.policyci.cache import CompiledCache
@@ -78,6 +81,14 @@ def diff(
     findings: Annotated[
         bool, typer.Option("--findings/--no-findings", help="Compare review findings too.")
     ] = True,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help="Compare what is held at this time (ISO 8601 date or date-time; default now).",
+        ),
+    ] = None,
     jobs: Jobs = None,
     use_cache: Annotated[
         bool, typer.Option("--cache/--no-cache", help="Use the compiled-policy cache.")
@@ -107,7 +118,8 @@ def diff(
             fail(str(exc), EXIT_INVALID)
         if level is not None and level_rank(level, new_compiled, old_compiled) < 0:
             fail(f"unknown level `{level}`", EXIT_INVALID)
-        result = diff_of(steps, old_compiled, new_compiled, findings=findings)
+        moment = parse_moment(at) if at is not None else None
+        result = diff_of(steps, old_compiled, new_compiled, findings=findings, at=moment)
     if as_json or output is Format.json:
         echo_json(result.to_dict())
     elif output is Format.markdown:
@@ -117,9 +129,9 @@ def diff(
     else:
         typer.echo(render_text(result))
     if fail_on is FailOn.new_access:
-        failed = bool(result.added_at_or_above(level))
+        failed = bool(result.added_at_or_above(level) or result.loosened_at_or_above(level))
     elif fail_on is FailOn.any:
-        failed = bool(result.added or result.removed or result.obligations)
+        failed = bool(result.added or result.removed or result.obligations or result.loosened)
     else:
         failed = False
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
@@ -154,6 +166,32 @@ def load_or_problems(
 
 
 def diff_of(
+    steps: Steps,
+    old: CompiledPolicy,
+    new: CompiledPolicy,
+    *,
+    findings: bool,
+    at: datetime | None = None,
+) -> PolicyDiff:
+    """The diff of what is held at `at` (default now), with the loosened permissions.
+
+    Both versions are read at `at` (`pdp.analysis.timing.policy_at`); the
+    diff keeps the versions themselves (their ids, files and lines).
+    """
+    from datetime import UTC, datetime
+
+    from pdp.analysis.timing import policy_at
+    from pdp.policyci.diff import loosened_access
+
+    moment = at or datetime.now(UTC)
+    old_at, new_at = policy_at(old, moment), policy_at(new, moment)
+    result = _diff_of(steps, old_at, new_at, findings=findings)
+    result.loosened = loosened_access(old_at, new_at)
+    result.old, result.new = old, new
+    return result
+
+
+def _diff_of(
     steps: Steps, old: CompiledPolicy, new: CompiledPolicy, *, findings: bool
 ) -> PolicyDiff:
     """The diff, with the findings of the change computed in a worker alongside.

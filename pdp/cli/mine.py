@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pdp.cli.output import EXIT_INVALID, JsonOpt, echo_json, fail, load_or_exit
+from pdp.cli.output import EXIT_INVALID, JsonOpt, echo_json, fail, load_or_exit, parse_moment
 
 if TYPE_CHECKING:
     from pdp.analysis.mining import MergeSuggestion, MiningResult
@@ -41,6 +42,14 @@ def mine(
             help="Seconds of exact search before keeping the best cover found (and a bound).",
         ),
     ] = 20.0,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help="A POLICY's users' permissions held at this time (ISO 8601; default now).",
+        ),
+    ] = None,
     merge_threshold: Annotated[
         float | None,
         typer.Option(
@@ -62,6 +71,7 @@ def mine(
         suggest_merges,
     )
     from pdp.analysis.mining.fragment import policy_fragment, up_fragment
+    from pdp.analysis.timing import policy_at
     from pdp.core.compile import compile_policy
 
     if (policy is None) == (up is None):
@@ -71,7 +81,8 @@ def mine(
     if merge_threshold is not None and not 0 < merge_threshold <= 1:
         fail(f"`--merge-threshold` must be in (0, 1], got `{merge_threshold}`", EXIT_INVALID)
     if policy is not None:
-        compiled = compile_policy(load_or_exit(policy, EXIT_INVALID))
+        moment = parse_moment(at) if at is not None else datetime.now(UTC)
+        compiled = policy_at(compile_policy(load_or_exit(policy, EXIT_INVALID)), moment)
         relation = relation_from_policy(compiled)
         result = mine_roles(relation, time_limit=time_limit)
         role_sets = policy_role_permissions(compiled)

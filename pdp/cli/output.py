@@ -10,6 +10,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -101,3 +102,13 @@ def load_or_exit(path: Path, code: int, *, as_json: bool = False) -> Policy:
 def stdout_is_terminal() -> bool:
     """True when stdout is a terminal (progress bars and colour only then)."""
     return sys.stdout.isatty()
+
+
+def parse_moment(text: str) -> datetime:
+    """`--at TIME`: an ISO 8601 date (its start) or date-time, UTC without an offset; exit 2
+    on anything else."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"`--at` must be an ISO 8601 date or date-time, not `{text}`", EXIT_INVALID)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

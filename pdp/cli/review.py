@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from pdp.cli.output import EXIT_FINDINGS, EXIT_INVALID, EXIT_OK, JsonOpt, fail, load_or_exit
+from pdp.cli.output import (
+    EXIT_FINDINGS,
+    EXIT_INVALID,
+    EXIT_OK,
+    JsonOpt,
+    fail,
+    load_or_exit,
+    parse_moment,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -90,6 +98,14 @@ def review(
     detail: Annotated[
         bool, typer.Option("--detail", help="Text: list every finding of every group.")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help="Judge what is held at this time (ISO 8601 date or date-time; default now).",
+        ),
+    ] = None,
     docs_url: Annotated[
         str,
         typer.Option(
@@ -124,6 +140,7 @@ def review(
         fail("`--since` needs `--usage`", EXIT_INVALID)
     view = _view(kind, rule, min_severity, subject, limit, group_by, detail)
     now = datetime.now(UTC)
+    moment = parse_moment(at) if at is not None else now
     try:
         window = parse_since(since, now) if since is not None else None
     except UsageError as exc:
@@ -136,7 +153,9 @@ def review(
     with _progress() as progress:
         try:
             events = list(read_usage(usage)) if usage is not None else None
-            result = run_review(compiled, usage=events, since=window, now=now, progress=progress)
+            result = run_review(
+                compiled, usage=events, since=window, now=now, progress=progress, at=moment
+            )
         except (UsageError, StorageError) as exc:
             fail(str(exc), EXIT_INVALID)
         verdict = register.judge(result.findings.entries, now.date()) if register else NO_VERDICT

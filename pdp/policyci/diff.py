@@ -24,6 +24,7 @@ from typing import Any
 
 from pdp.analysis.changes import review_changes
 from pdp.analysis.review import Review, review
+from pdp.analysis.timing import Requirements, asks_less
 from pdp.core.change import PolicyChange, policy_change
 from pdp.core.compile import CompiledPolicy, expand
 from pdp.core.model import WILDCARD, Grant
@@ -79,6 +80,36 @@ class ObligationChange:
         }
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Loosening:
+    """A permission a role holds in both versions that the new version gives for less.
+
+    `grants` are the new version's allow grants behind it whose requirements no
+    grant of the old version asked as little as; `asks` is what each asks
+    (`pdp.analysis.timing.Requirements.words`), `before` what the old grants asked.
+    """
+
+    role: str
+    info_class: str
+    purpose: str
+    action: str
+    grants: tuple[str, ...]
+    asks: tuple[str, ...]
+    before: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The loosening as plain data."""
+        return {
+            "role": self.role,
+            "info_class": self.info_class,
+            "purpose": self.purpose,
+            "action": self.action,
+            "grants": list(self.grants),
+            "asks": list(self.asks),
+            "before": list(self.before),
+        }
+
+
 @dataclass
 class PolicyDiff:
     """What a change from `old` to `new` does to held permissions, obligations and findings."""
@@ -94,6 +125,7 @@ class PolicyDiff:
     new_findings: list[Any] = field(default_factory=list)
     resolved_findings: list[Any] = field(default_factory=list)
     findings_note: str = ""
+    loosened: list[Loosening] = field(default_factory=list)
 
     def level_of(self, info_class: str) -> str:
         """The sensitivity level of a class, in the new version when declared there."""
@@ -114,6 +146,13 @@ class PolicyDiff:
         floor = self.level_rank(level)
         return [a for a in self.added if self.level_rank(self.level_of(a.info_class)) >= floor]
 
+    def loosened_at_or_above(self, level: str | None) -> list[Loosening]:
+        """The loosened role permissions whose class is at or above `level` (all when None)."""
+        if level is None:
+            return self.loosened
+        floor = self.level_rank(level)
+        return [x for x in self.loosened if self.level_rank(self.level_of(x.info_class)) >= floor]
+
     def top_level(self, accesses: Iterable[Access]) -> str:
         """The highest level any of these accesses reaches, or "" when there are none."""
         levels = {self.level_of(a.info_class) for a in accesses}
@@ -129,6 +168,7 @@ class PolicyDiff:
             "users_gaining": len({a.subject for a in self.users_added}),
             "users_losing": len({a.subject for a in self.users_removed}),
             "obligations_changed": len(self.obligations),
+            "loosened": len(self.loosened),
             "highest_level_added": self.top_level(self.added) or None,
             "new_findings": len(self.new_findings),
             "resolved_findings": len(self.resolved_findings),
@@ -148,6 +188,7 @@ class PolicyDiff:
                 "removed": [a.to_dict("user") for a in self.users_removed],
             },
             "obligations_changed": [o.to_dict() for o in self.obligations],
+            "loosened": [x.to_dict() for x in self.loosened],
             "findings": {
                 "new": [_finding_dict(f) for f in self.new_findings],
                 "resolved": [_finding_dict(f) for f in self.resolved_findings],
@@ -421,3 +462,74 @@ def review_function() -> Callable[[CompiledPolicy], Review]:
     The seam `pdp ci` memoises, so its policy tests and review gate share one review.
     """
     return review
+
+
+def loosened_access(old: CompiledPolicy, new: CompiledPolicy) -> list[Loosening]:
+    """The permissions roles hold in both versions whose weakest requirements ask less in `new`.
+
+    Both are what holds at one time (`pdp.analysis.timing.policy_at`). A role's
+    permission is loosened when one of the new allow grants behind it asks
+    less than every old one (`timing.asks_less`). That needs a new grant the
+    old version lacks (by content), or a role that entered the role's closure:
+    only the permissions those grants cover for the roles they reach are
+    judged, in both versions, with the core's `held`.
+    """
+    old_grants = set(old.policy.grants)
+    old_side = _Side(old)
+    candidates: dict[str, set[int]] = defaultdict(set)
+    all_roles = frozenset(new.role_closure)
+    for index, grant in enumerate(new.grants):
+        if grant.effect != "allow" or grant in old_grants:
+            continue
+        named = all_roles if WILDCARD in grant.roles else frozenset(grant.roles)
+        for role, closure in new.role_closure.items():
+            if role in old.role_closure and not closure.isdisjoint(named):
+                candidates[role].add(index)
+    for role, closure in new.role_closure.items():
+        before = old.role_closure.get(role)
+        if before is None or before == closure:
+            continue
+        entered = closure - before
+        for index, grant in enumerate(new.grants):
+            if grant.effect == "allow" and (WILDCARD in grant.roles or entered & set(grant.roles)):
+                candidates[role].add(index)
+    new_side = _Side(new)
+    found: list[Loosening] = []
+    for role, indexes in candidates.items():
+        seen: set[Key] = set()
+        for index in sorted(indexes):
+            for key in new_side.footprint(new.grants[index]):
+                if key in seen or not old_side.declares(key):
+                    continue
+                seen.add(key)
+                change = _loosening(old, new, role, key)
+                if change is not None:
+                    found.append(change)
+    return sorted(found)
+
+
+def _loosening(old: CompiledPolicy, new: CompiledPolicy, role: str, key: Key) -> Loosening | None:
+    """The loosening of one role's permission, or None (not held in both, or not looser)."""
+    held_new = new.held(new.role_closure[role], *key)
+    if not held_new.held:
+        return None
+    held_old = old.held(old.role_closure[role], *key)
+    if not held_old.held:
+        return None
+    before = {old.grants[i].id: Requirements.of(old.grants[i]) for i in held_old.allows}
+    after = {new.grants[i].id: Requirements.of(new.grants[i]) for i in held_new.allows}
+    weaker = asks_less(after.values(), before.values())
+    if not weaker:
+        return None
+    ids = tuple(gid for gid, req in after.items() if req in weaker)
+    return Loosening(
+        role,
+        *key,
+        ids,
+        tuple(_words(after[g]) for g in ids),
+        tuple(_words(r) for r in before.values()),
+    )
+
+
+def _words(requirements: Requirements) -> str:
+    return ", ".join(requirements.words()) or "nothing"

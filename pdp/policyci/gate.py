@@ -271,7 +271,9 @@ def _diff_step(options: CiOptions, diff: PolicyDiff | None, why: str, result: Ci
         f"vs `{options.base}`: {s['added']} added, {s['removed']} removed, "
         f"{s['obligations_changed']} obligation change(s), {s['new_findings']} new finding(s)"
     )
-    failed = options.diff_fail_on == "new-access" and bool(diff.added_at_or_above(options.level))
+    failed = options.diff_fail_on == "new-access" and bool(
+        diff.added_at_or_above(options.level) or diff.loosened_at_or_above(options.level)
+    )
     result.steps.append(
         Step("diff", "fail" if failed else "pass", summary, render_markdown(diff, "###"))
     )

@@ -19,7 +19,7 @@ from pdp.analysis.report.triage import DOCS_URL
 from pdp.analysis.wording import collapse
 from pdp.core.compile import CompiledPolicy
 from pdp.errors import Location
-from pdp.policyci.diff import Access, PolicyDiff
+from pdp.policyci.diff import Access, Loosening, PolicyDiff
 
 MAX_LINES = 60
 
@@ -130,11 +130,20 @@ def _limited(lines: list[str], prefix: str) -> list[str]:
     ]
 
 
+def _loosened_line(x: Loosening) -> str:
+    """One loosened permission: who, what, and what is asked now and before."""
+    now = "; ".join(f"{g} asks {a}" for g, a in zip(x.grants, x.asks, strict=True))
+    return (
+        f"role {x.role} {x.info_class}/{x.purpose}/{x.action}: {now} "
+        f"(before: {' | '.join(x.before)})"
+    )
+
+
 def render_text(diff: PolicyDiff) -> str:
     """The diff as grouped plain text."""
     s = diff.summary()
     out = [f"policy diff {diff.old.version} -> {diff.new.version}"]
-    if not diff.added and not diff.removed and not diff.obligations:
+    if not diff.added and not diff.removed and not diff.obligations and not diff.loosened:
         out.append("no held permission changes")
     for title, accesses, side, verb, mark in (
         ("added", diff.added, diff.new, "gains", "+ "),
@@ -160,6 +169,9 @@ def render_text(diff: PolicyDiff) -> str:
             for g, old, new in obligation_groups(diff)
         ]
         out += _limited(lines, "  ~ ")
+    if diff.loosened:
+        out.append(f"loosened: {len(diff.loosened)} still-held permission(s) now ask less:")
+        out += _limited([_loosened_line(x) for x in diff.loosened], "  ≈ ")
     if diff.findings_note:
         out.append(f"findings: {diff.findings_note}")
     else:
@@ -201,6 +213,10 @@ def render_markdown(diff: PolicyDiff, heading: str = "###") -> str:
             for g in group(diff, accesses, side)
         ]
         out += _limited(rows, "")
+        out.append("")
+    if diff.loosened:
+        out += ["**Loosened** (held in both, the new version asks less)", ""]
+        out += _limited([f"- {_md(_loosened_line(x))}" for x in diff.loosened], "")
         out.append("")
     if diff.obligations:
         out += [

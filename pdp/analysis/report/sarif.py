@@ -47,6 +47,10 @@ DEFAULT_SEVERITY = {
     "dormant_role": "low",
     "orphan_user": "low",
     "high_exposure": "medium",
+    "break_glass_grant": "medium",
+    "expired_access": "low",
+    "expiring_access": "low",
+    "sensitive_without_mfa": "high",
 }
 HELP = {
     "sod_violation": "A separation-of-duty rule allows a person at most `max` of its roles; "
@@ -70,6 +74,16 @@ HELP = {
     "orphan_user": "This user has no roles. Remove the user or give it its roles.",
     "high_exposure": "This role or user holds far more top-level (most sensitive) data than its "
     "peers. Check that each permission is needed.",
+    "break_glass_grant": "A break-glass grant gives emergency access with a ticket, and every use "
+    "raises an alert. Check that the roles and users who can use it are the ones who should, "
+    "and that its uses are reviewed.",
+    "expired_access": "The window of this grant or role assignment has ended: it gives nothing "
+    "any more. Remove it from the policy.",
+    "expiring_access": "This grant or role assignment ends within 30 days. Renew it with its "
+    "approval, or let it lapse.",
+    "sensitive_without_mfa": "This grant reaches top-level (C3) or sensitive personal data "
+    "without `when: {mfa: true}`. Ask for MFA, or accept the risk for a service account in the "
+    "risk register.",
 }
 
 

@@ -49,6 +49,10 @@ DESCRIPTIONS = {
     "dormant_role": "a role no user holds, directly or through inheritance",
     "orphan_user": "a user without roles",
     "high_exposure": "holds far more top-level data than its peers",
+    "break_glass_grant": "can use a break-glass grant",
+    "expired_access": "a grant or role assignment whose window has ended",
+    "expiring_access": "a grant or role assignment ending within 30 days",
+    "sensitive_without_mfa": "a grant gives top-level or sensitive data without asking for MFA",
 }
 
 
