@@ -67,17 +67,18 @@ def test_push_stores_activates_and_chains(store_url: str, tmp_path: Path) -> Non
         store.close()
     history = runner.invoke(app, ["policy", "history", "--db", store_url])
     assert history.exit_code == 0 and "rollback" in history.output
-    # The decision-level diff of two stored versions: the prohibition's removal adds access.
+    # The decision-level diff of two stored versions: the prohibitions' removal adds access
+    # (u1022's marketing grant, denied only by its analyst role's D-ANALYST-IDENTIFIED).
     diff = runner.invoke(app, ["policy", "diff", "1", "2", "--db", store_url, "--json"])
     assert diff.exit_code == 0, diff.output
     result = json.loads(diff.output)
-    assert result["removed"] == []
+    assert result["removed"] == [] and result["users"]["removed"] == []
     assert {
-        "role": "fraud_investigator",
-        "info_class": "sensitive.biometric",
-        "purpose": "risk_control.fraud",
+        "user": "u1022",
+        "info_class": "identity.name",
+        "purpose": "marketing",
         "action": "use",
-    } in result["added"]
+    } in result["users"]["added"]
     shown = runner.invoke(
         app, ["policy", "show", "1", "--db", store_url, "--file", "50-prohibitions.yaml"]
     )

@@ -25,11 +25,14 @@ pytestmark = pytest.mark.postgres
 # Generous: the test checks that a change reaches every replica, not how fast (the
 # 2 s target is measured by tools/bench_store.py, without a timed assertion here).
 REACH_WITHIN = 60.0
+# Allowed by u1022's marketing grant; denied only by its analyst role's D-ANALYST-IDENTIFIED
+# (the question tests/service/test_policy_delivery.py asks too).
 PROHIBITED = {
-    "role": "fraud_investigator",
-    "info_class": "sensitive.biometric",
-    "purpose": "risk_control.fraud",
+    "user": "u1022",
+    "info_class": "identity.name",
+    "purpose": "marketing",
     "action": "use",
+    "context": {"consent": ["marketing"]},
 }
 
 
