@@ -19,6 +19,7 @@ from pdp.core.compile import compile_policy
 from pdp.core.decision import decide, request_from
 from pdp.core.load import load_policy
 from pdp.memo import DecisionMemo
+from tests.strategies import policy_and_queries, to_yaml
 
 POLICY = Path(__file__).parent / "service" / "policy" / "policy.yaml"
 V2_POLICY = Path(__file__).parent / "cases" / "v2_policy.yaml"
@@ -185,4 +186,23 @@ def test_a_memoised_decision_is_the_fresh_one(bases: list[Any], events: list[Any
         memoised = dp.decide(**args, context=context)
         request = request_from(**args, context=context)
         assert not isinstance(request, str)
+        assert memoised == decide(dp.compiled, request, at)
+
+
+@settings(max_examples=80, deadline=None)
+@given(policy_and_queries(count=12, version=2), st.lists(TIMES, min_size=24, max_size=24))
+def test_a_memoised_decision_is_the_fresh_one_on_generated_policies(
+    generated: tuple[dict[str, Any], list[dict[str, Any]]], times: list[datetime]
+) -> None:
+    """Generated v2 policies, each request asked twice at two clock times through one memo."""
+    policy, queries = generated
+    clock = [NOON]
+    dp = DecisionPoint.from_text(to_yaml(policy), clock=lambda: clock[0])
+    for query, at in zip(queries + queries, times, strict=True):
+        clock[0] = at
+        memoised = dp.decide(**query)
+        request = request_from(**query)
+        if isinstance(request, str):
+            assert memoised.reasons == (request,)
+            continue
         assert memoised == decide(dp.compiled, request, at)

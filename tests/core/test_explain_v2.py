@@ -102,7 +102,7 @@ def test_a_windowed_assignment_is_explained_at_its_time() -> None:
     assert after.allows == () and after.decision.reasons == ("default_deny",)
 
 
-def test_invalid_context_and_disabled_users_match_nothing() -> None:
+def test_invalid_context_matches_nothing_and_a_disabled_user_is_denied() -> None:
     bad = _explain(
         user="u-rm",
         info_class="account",
