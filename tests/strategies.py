@@ -209,8 +209,8 @@ def _start(value: Any) -> dt.datetime:
 
 
 def _window(draw: st.DrawFn, item: dict[str, Any]) -> None:
-    """Give an item (grant or assignment) no window, an open one, or a closed one."""
-    shape = draw(st.integers(0, 3))
+    """Give an item (grant or assignment) a window open at one end, or closed."""
+    shape = draw(st.integers(1, 3))
     if shape == 1:
         item["valid_from"] = _bound(draw)
     elif shape == 2:
@@ -272,7 +272,10 @@ def add_version_2(draw: st.DrawFn, policy: dict[str, Any]) -> None:
                 grant["break_glass"] = True
         if draw(st.integers(0, 2)) == 0:
             _window(draw, grant)
-    for user in policy.get("users", {}).values():
+    if not policy.get("users"):
+        roles = list(policy["roles"])
+        policy["users"] = {"u9": {"roles": draw(st.lists(st.sampled_from(roles), unique=True))}}
+    for user in policy["users"].values():
         if draw(st.integers(0, 5)) == 0:
             user["disabled"] = True
         assigned: list[Any] = []
@@ -301,6 +304,15 @@ def _edges(policy: dict[str, Any]) -> list[dt.datetime]:
     return sorted(edges)
 
 
+@st.composite
+def edge_times(draw: st.DrawFn, policy: dict[str, Any]) -> dt.datetime:
+    """A time on, or a second before, the edge of one of the policy's windows (else any)."""
+    edges = _edges(policy)
+    if not edges:
+        return _instant(draw)
+    return draw(st.sampled_from(edges)) + draw(st.sampled_from(NUDGES[:2]))
+
+
 def _valid_context(draw: st.DrawFn, policy: dict[str, Any]) -> dict[str, Any]:
     purposes = list(policy["purposes"])
     users = list(policy.get("users", {}))
@@ -316,10 +328,7 @@ def _valid_context(draw: st.DrawFn, policy: dict[str, Any]) -> dict[str, Any]:
         values["relationship"] = st.sampled_from(policy["relationships"])
     context = {key: draw(value) for key, value in values.items() if draw(st.booleans())}
     if draw(st.integers(0, 9)):
-        moment = _instant(draw)
-        edges = _edges(policy)
-        if edges and draw(st.booleans()):  # on, or a second before, the edge of a window
-            moment = draw(st.sampled_from(edges)) + draw(st.sampled_from(NUDGES[:2]))
+        moment = draw(edge_times(policy)) if draw(st.booleans()) else _instant(draw)
         text = moment.isoformat()
         context["time"] = text.replace("+00:00", "Z") if draw(st.booleans()) else text
     return context
@@ -343,7 +352,9 @@ def _aim(draw: st.DrawFn, policy: dict[str, Any], query: dict[str, Any]) -> dict
     if not allows:
         return {}
     grant = draw(st.sampled_from(allows))
-    kind, subject = draw(st.sampled_from(_holders(policy, grant["roles"])))
+    holders = _holders(policy, grant["roles"])
+    users = [h for h in holders if h[0] == "user"]
+    kind, subject = draw(st.sampled_from(users if users and draw(st.booleans()) else holders))
     query.pop("role", None)
     query.pop("user", None)
     query[kind] = subject

@@ -13,8 +13,11 @@ window, a sensitive class, separate consent, a disabled user...) exports to
 (`CasbinContext`), and every `p` rule a sixth, an `eval()`-able condition
 over it (`r.ctx.*`), so the allow/deny of plain Casbin is pdp's:
 
+- each grant is one rule per action, on a group named after the grant
+  (`@ID`) that its roles join in `g` and its classes and purposes join, as
+  an ancestor, in `g2` and `g3`; the condition is written once per grant;
 - an allow rule's condition is its grant's window, its requirements (`when`,
-  break-glass's ticket) and the consent rule for the class and purpose it
+  break-glass's ticket) and the consent rule for the classes and purposes it
   covers; a deny rule's is its grant's window;
 - a role held through a dated assignment is written as rules of the user
   itself, each with the assignment's window added; a disabled user has no
@@ -37,7 +40,7 @@ from zoneinfo import ZoneInfo
 from pdp.core.compile import CompiledPolicy, expand
 from pdp.core.context import Context, context_of
 from pdp.core.decision import Request, request_time
-from pdp.core.model import DEFAULT_TIMEZONE, Conditions, Grant, Policy, ancestors_of
+from pdp.core.model import DEFAULT_TIMEZONE, Conditions, Grant, Policy, User, ancestors_of
 
 MODEL_FILE_NAME = "pdp_model.conf"
 
@@ -79,9 +82,9 @@ r = sub, info_class, purpose, action, ctx
 p = sub, info_class, purpose, action, eft, cond
 
 [role_definition]
-# g: subject -> role (transitive closure of user roles and role inheritance)
+# g: subject -> role (closure of user roles and role inheritance), role -> @grant
 g = _, _
-# g2: class -> ancestor class; g3: purpose -> ancestor purpose
+# g2: class -> ancestor class, class -> @grant; g3: the same for purposes
 g2 = _, _
 g3 = _, _
 
@@ -267,17 +270,18 @@ def _below(tree: Iterable[str], top: str) -> list[str]:
     return sorted(i for i in tree if i == top or i.startswith(top + "."))
 
 
-def consent_condition(policy: Policy, info_class: str, purpose: str) -> str:
-    """The consent rule (version 2) for requests on the class and purpose trees under a rule's.
+def consent_condition(policy: Policy, classes: Sequence[str], purposes: Sequence[str]) -> str:
+    """The consent rule (version 2) for requests on the class and purpose trees of a grant.
 
-    With q the request's purpose and k its class, both under the rule's: when
-    q needs consent, the context must name q or an ancestor (ordinary), and
-    name q itself when q's chain says `consent: separate` or k is sensitive.
+    With q the request's purpose and k its class, each under one the grant
+    names: when q needs consent, the context must name q or an ancestor
+    (ordinary), and name q itself when q's chain says `consent: separate` or
+    k is sensitive.
     """
-    purposes, classes = policy.purposes, policy.classes
-    chain = {p: ancestors_of(p) for p in _below(purposes, purpose)}
+    declared = policy.purposes
+    chain = {p: ancestors_of(p) for top in purposes for p in _below(declared, top)}
     needing = [
-        p for p, up in chain.items() if any(purposes[a].legal_basis == "consent" for a in up)
+        p for p, up in chain.items() if any(declared[a].legal_basis == "consent" for a in up)
     ]
     if not needing:
         return ALWAYS
@@ -287,9 +291,11 @@ def consent_condition(policy: Policy, info_class: str, purpose: str) -> str:
         + ")"
         for p in needing
     ]
-    separate = [p for p in needing if any(purposes[a].consent == "separate" for a in chain[p])]
-    sensitive = [c for c in _below(classes, info_class) if classes[c].sensitive]
-    if classes[info_class].sensitive or len(separate) == len(needing):
+    separate = [p for p in needing if any(declared[a].consent == "separate" for a in chain[p])]
+    sensitive = sorted(
+        {c for top in classes for c in _below(policy.classes, top) if policy.classes[c].sensitive}
+    )
+    if all(policy.classes[c].sensitive for c in classes) or len(separate) == len(needing):
         why = ALWAYS
     elif separate or sensitive:
         why = _any(
@@ -305,56 +311,83 @@ def consent_condition(policy: Policy, info_class: str, purpose: str) -> str:
     return _all(parts)
 
 
-def _grant_rows(compiled: CompiledPolicy, grant: Grant) -> Iterable[tuple[str, ...]]:
-    """The `p` rows of one grant (version 2), each with its condition."""
-    policy = compiled.policy
+def grant_group(index: int, grant: Grant) -> str:
+    """The name that stands for a grant's roles, classes and purposes in `g`, `g2` and `g3`.
+
+    `@` cannot begin a declared id, so the name collides with none.
+    """
+    return f"@{grant.id}" if grant.explicit_id else f"@#{index + 1}"
+
+
+def _condition(policy: Policy, grant: Grant) -> str:
+    """When a grant applies: its window; for an allow, its requirements and consent too."""
     window = window_condition(grant.valid_from, grant.valid_until)
+    if grant.effect == "deny":
+        return window
+    classes, purposes = expand(grant, policy, "classes"), expand(grant, policy, "purposes")
     requirements = requirements_condition(grant.when)
-    for cls in expand(grant, policy, "classes"):
-        for purp in expand(grant, policy, "purposes"):
-            if grant.effect == "deny":
-                cond = window
-            else:
-                cond = _all([window, requirements, consent_condition(policy, cls, purp)])
-            for role in expand(grant, policy, "roles"):
-                for act in expand(grant, policy, "actions"):
-                    yield ("p", role, cls, purp, act, grant.effect, cond)
+    return _all([window, requirements, consent_condition(policy, classes, purposes)])
 
 
 def _rules_v2(compiled: CompiledPolicy) -> list[list[str]]:
-    """The rows of a version-2 export: conditioned `p` rules, users' dated roles as rules."""
+    """The rows of a version-2 export: one conditioned `p` rule per grant and action.
+
+    Each grant names a group (`grant_group`) that its roles join (`g`) and
+    that its classes and purposes join as an ancestor (`g2`, `g3`), so a
+    request reaches the grant's rule exactly when rules 1-4 say the grant
+    reaches it, and the rule's condition is written once.
+    """
     policy = compiled.policy
     rows: dict[tuple[str, ...], None] = {}
-    by_role: dict[str, list[tuple[str, ...]]] = {}
-    for grant in policy.grants:
-        for row in _grant_rows(compiled, grant):
-            rows[row] = None
-            by_role.setdefault(row[1], []).append(row)
+    links: dict[tuple[str, ...], None] = {}
+    reached_by: dict[str, list[tuple[str, ...]]] = {}  # role -> the p rows of its grants
+    for index, grant in enumerate(policy.grants):
+        group, cond = grant_group(index, grant), _condition(policy, grant)
+        own = [
+            ("p", group, group, group, act, grant.effect, cond)
+            for act in expand(grant, policy, "actions")
+        ]
+        rows.update(dict.fromkeys(own))
+        for role in expand(grant, policy, "roles"):
+            links[("g", role, group)] = None
+            reached_by.setdefault(role, []).extend(own)
+        for ptype, field_name in (("g2", "classes"), ("g3", "purposes")):
+            for item in expand(grant, policy, field_name):
+                links[(ptype, item, group)] = None
+    if not rows:
+        rows[NO_RULE] = None
     for subject, closure in compiled.role_closure.items():
         for role in sorted(closure - {subject}):
-            rows[("g", subject, role)] = None
+            links[("g", subject, role)] = None
     for user in policy.users.values():
-        if user.disabled:
-            continue
-        undated = {
-            r for a in user.assignments if not a.timed for r in compiled.role_closure[a.role]
-        }
-        for role in sorted(undated - {user.id}):
-            rows[("g", user.id, role)] = None
-        for assignment in user.assignments:
-            if not assignment.timed:
-                continue
-            window = window_condition(assignment.valid_from, assignment.valid_until)
-            for role in sorted(compiled.role_closure[assignment.role]):
-                for _, _, cls, purp, act, eft, cond in by_role.get(role, []):
-                    rows[("p", user.id, cls, purp, act, eft, _all([cond, window]))] = None
-    if not by_role:
-        rows[NO_RULE] = None
+        if not user.disabled:
+            _user_rows(compiled, user, reached_by, rows, links)
     for ptype, tree in (("g2", compiled.class_ancestors), ("g3", compiled.purpose_ancestors)):
         for item, chain in tree.items():
             for ancestor in chain[1:]:
-                rows[(ptype, item, ancestor)] = None
-    return [list(row) for row in rows]
+                links[(ptype, item, ancestor)] = None
+    return [list(row) for row in (*rows, *links)]
+
+
+def _user_rows(
+    compiled: CompiledPolicy,
+    user: User,
+    reached_by: dict[str, list[tuple[str, ...]]],
+    rows: dict[tuple[str, ...], None],
+    links: dict[tuple[str, ...], None],
+) -> None:
+    """A user's links to the roles it always holds, and rules of its own for dated ones."""
+    closure = compiled.role_closure
+    undated = {r for a in user.assignments if not a.timed for r in closure[a.role]}
+    for role in sorted(undated - {user.id}):
+        links[("g", user.id, role)] = None
+    for assignment in user.assignments:
+        if not assignment.timed:
+            continue
+        window = window_condition(assignment.valid_from, assignment.valid_until)
+        for role in sorted(closure[assignment.role]):
+            for _, _, cls, purp, act, effect, cond in reached_by.get(role, []):
+                rows[("p", user.id, cls, purp, act, effect, _all([cond, window]))] = None
 
 
 def render_policy_csv(rows: list[list[str]]) -> str:

@@ -11,6 +11,8 @@ windows and hours), `DecisionPoint` gives the oracle's full decision
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import random
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from pdp.core.casbin_export import casbin_request
 from pdp.core.decision import Request, request_from
 from pdp.decision_point import DecisionPoint
 from tests import oracle
-from tests.strategies import policy_and_queries, to_yaml
+from tests.strategies import edge_times, policies, policy_and_queries, to_yaml
 
 SETTINGS = settings(
     max_examples=60,
@@ -30,6 +32,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 NOW = dt.datetime(2026, 3, 29, 12, tzinfo=dt.UTC)
+SAMPLE = 120
 
 
 def casbin_args(dp: DecisionPoint, query: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -83,3 +86,35 @@ def test_declaring_version_2_changes_nothing(
         args = casbin_args(after, query)
         assert args is not None and len(args) == 5
         assert enforcer.enforce(*args) is decision.allowed, query
+
+
+@settings(max_examples=25, deadline=None)
+@given(policy=policies(max_roles=4, max_grants=8, version=2), data=st.data())
+def test_every_declared_request_with_every_fact(
+    policy: dict[str, Any], data: st.DataObject
+) -> None:
+    """Every declared (subject, class, purpose, action), with a context that meets every
+    requirement but hours, at times on the edges of the policy's windows: windows, dated
+    assignments, disabled users and consent decide alone."""
+    dp = point(policy)
+    enforcer = casbin_enforcer(dp.compiled)
+    subjects = [("role", r) for r in policy["roles"]] + [("user", u) for u in policy["users"]]
+    combos = list(
+        itertools.product(subjects, policy["classes"], policy["purposes"], policy["actions"])
+    )
+    combos = random.Random(0).sample(combos, min(len(combos), SAMPLE))
+    facts: dict[str, Any] = {"mfa": True, "ticket": "INC-3", "approver": "u-second"}
+    if policy.get("relationships"):
+        facts["relationship"] = policy["relationships"][0]
+    tops = [p for p in policy["purposes"] if "." not in p]
+    for moment in data.draw(st.lists(edge_times(policy), min_size=1, max_size=2)):
+        for consent in (list(policy["purposes"]), tops):
+            context = {**facts, "consent": consent, "time": moment.isoformat()}
+            for (kind, subject), cls, purp, act in combos:
+                query = {kind: subject, "info_class": cls, "purpose": purp, "action": act}
+                query["context"] = context
+                expected = oracle.decide(policy, query, NOW)
+                decision = dp.decide(**query)
+                assert (decision.allowed, decision.reasons, decision.obligations) == expected
+                args = casbin_args(dp, query)
+                assert args is not None and enforcer.enforce(*args) is expected[0], query
