@@ -68,3 +68,18 @@ def test_equal_identities_mean_equal_fingerprints_across_versions() -> None:
     assert all(old_fp[k] == new_fp[k] for k in matched)
     assert [f.fingerprint for f in added] == by_fingerprint(list(before), list(after))
     assert [f.fingerprint for f in resolved] == by_fingerprint(list(after), list(before))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policy_pairs())
+def test_the_toxic_shortcut_is_the_exact_reading(
+    pair: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """Without denies in reach, a toxic finding's parts come from per-role lowest bits."""
+    from pdp.analysis.checks.separation import ToxicHit
+
+    for data in pair:
+        for entry in review(compiled(data)).findings.entries:
+            if isinstance(entry, ToxicHit):
+                rule = entry.source
+                assert rule.parts(entry.assigned) == rule.exact_parts(entry.assigned)

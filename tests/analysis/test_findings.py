@@ -325,3 +325,14 @@ def test_toxic_levels_are_each_rules_own() -> None:
         f.rule_id: f.level for f in review(compiled).findings if f.kind == "toxic_combination"
     }
     assert levels == {f"TOX{i}": "C1" if i % 2 == 0 else "C3" for i in range(20)}
+
+
+@given(st.lists(st.text(), min_size=1, max_size=4))
+def test_the_fingerprint_encoder_writes_what_json_dumps_writes(texts: list[str]) -> None:
+    """Fingerprints hash `json.dumps(..., ensure_ascii=False)` text: stable across encoders."""
+    import json
+
+    from pdp.analysis.finding import COMPACT
+
+    want = json.dumps(texts, separators=(",", ":"), ensure_ascii=False)
+    assert COMPACT(texts) == want.encode("utf-8", "surrogatepass")

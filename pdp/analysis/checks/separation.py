@@ -126,6 +126,8 @@ class ToxicRule:
         self._witnesses: dict[tuple[str, ...], tuple[Permission, ...]] = {}
         self._low_bits: list[dict[str, int]] | None = None
         self._ranks: list[dict[str, int]] | None = None
+        self._tails: dict[tuple[str, Permission], Path] = {}
+        self._deny_roles = frozenset(r for proj in projected for r in proj.deny)
         self._nodes: dict[Permission, str] = {}
         # Per level, highest first: the level's permissions in each pattern's space.
         by_space = [ctx.space_levels(proj.space) for proj in projected]
@@ -184,7 +186,7 @@ class ToxicRule:
         whose highest level is the highest of each role's own (computed once
         per role); elsewhere the held sets are computed.
         """
-        if any(r in proj.deny for proj in self.projected if proj.deny for r in assigned):
+        if self._denied(assigned):
             return self._level_of([proj.held(assigned) for proj in self.projected])
         ranks = self._role_ranks()
         best = len(self._levels)
@@ -238,6 +240,16 @@ class ToxicRule:
         found = self._parts.get(assigned)
         if found is not None:
             return found
+        if self._denied(assigned):
+            parts = self.exact_parts(assigned)
+        else:
+            parts = self._undenied_parts(assigned)
+        if assigned in self.shared:
+            self._parts[assigned] = parts  # built once for the users of the role set
+        return parts
+
+    def exact_parts(self, assigned: tuple[str, ...]) -> Parts:
+        """`parts` from the held sets, for any role set (`_undenied_parts` is a shortcut)."""
         ctx = self.ctx
         held = [proj.held(assigned) for proj in self.projected]
         # The witness of a pattern is its lowest held bit; the grant behind it reaches one of
@@ -259,10 +271,57 @@ class ToxicRule:
             )
             for w in witnesses
         ]
-        parts = (witnesses, counts, level, tails)
-        if assigned in self.shared:
-            self._parts[assigned] = parts  # built once for the users of the role set
-        return parts
+        return (witnesses, counts, level, tails)
+
+    def _denied(self, assigned: tuple[str, ...]) -> bool:
+        """True when a deny of some assigned role's closure falls in a pattern's projection."""
+        return not self._deny_roles.isdisjoint(assigned)
+
+    def _undenied_parts(self, assigned: tuple[str, ...]) -> Parts:
+        """`parts` where no assigned role's closure denies anything in the projections.
+
+        What the roles hold is then the union of what they allow: a pattern's
+        witness is the lowest of the roles' lowest bits. When one role alone
+        has it, only that role reaches the grant behind it (any other would
+        hold the bit through that grant), so the path is that role's, made
+        once per role and witness.
+        """
+        held: list[int] = []
+        lowest: dict[Permission, list[str]] = {}
+        for proj, lows in zip(self.projected, self._lows(), strict=True):
+            allow, mask, low = proj.allow, 0, 0
+            for r in assigned:
+                own = allow.get(r)
+                if own:
+                    mask |= own
+                    bit = lows[r]
+                    if not low or bit < low:
+                        low = bit
+            held.append(mask)
+            witness = proj.space.permission(low.bit_length() - 1)
+            if witness not in lowest:
+                lowest[witness] = [r for r in assigned if allow.get(r, 0) & low]
+        witnesses = sorted(lowest)
+        tails = [self._tail(assigned, lowest[w], w) for w in witnesses]
+        counts = tuple(mask.bit_count() for mask in held)
+        return (witnesses, counts, self.level(assigned), tails)
+
+    def _tail(self, assigned: tuple[str, ...], behind: list[str], witness: Permission) -> Path:
+        """The path from the assigned roles to the grant behind a witness, and the witness."""
+        ctx = self.ctx
+        if len(behind) != 1:
+            index = ctx.first_allow(behind, witness)
+            return (*ctx.roles_path(assigned, index), self._node(witness))
+        key = (behind[0], witness)
+        found = self._tails.get(key)
+        if found is None:
+            index = ctx.first_allow(behind, witness)
+            found = self._tails[key] = (*ctx.roles_path(behind, index), self._node(witness))
+        return found
+
+    def _node(self, witness: Permission) -> str:
+        nodes = self._nodes
+        return nodes.get(witness) or nodes.setdefault(witness, permission_node(witness))
 
 
 class ToxicHit:
