@@ -51,6 +51,7 @@ from generate_policy import generate_policy, write_policy
 from pdp.casbin_engine import casbin_enforcer
 from pdp.core.compile import CompiledPolicy, compile_policy, expand
 from pdp.core.load import check_policy
+from pdp.core.model import Grant
 from pdp.decision_point import DecisionPoint
 
 SCALE = {100: (30, 1_000), 3_000: (300, 10_000), 30_000: (3_000, 100_000)}
@@ -114,9 +115,10 @@ def with_conditions(data: dict[str, Any]) -> dict[str, Any]:
     return {**with_relationships(data), "grants": grants}
 
 
-def _matching_queries(compiled: CompiledPolicy, count: int, seed: int) -> list[dict[str, Any]]:
-    """Requests that an allow grant reaches: a role (or a user holding it) it names, and
-    a class, purpose and action it covers; consent to the purpose."""
+def matching_queries(compiled: CompiledPolicy, count: int, seed: int) -> list[dict[str, Any]]:
+    """Requests that an allow grant reaches: a role (or a user holding it) it names, a
+    class, purpose and action it covers, consent to the purpose, and a context that
+    meets the grant's requirements (MFA, a ticket, an approver, a relationship)."""
     rng = random.Random(seed)
     policy = compiled.policy
     allows = [g for g in policy.grants if g.effect == "allow"]
@@ -138,10 +140,27 @@ def _matching_queries(compiled: CompiledPolicy, count: int, seed: int) -> list[d
                 "info_class": rng.choice(expand(grant, policy, "classes")),
                 "purpose": purpose,
                 "action": rng.choice(expand(grant, policy, "actions")),
-                "context": {"consent": [purpose]},
+                "context": {"consent": [purpose], **requirements_met(grant)},
             }
         )
     return result
+
+
+def requirements_met(grant: Grant) -> dict[str, Any]:
+    """Context facts meeting a grant's requirements (`hours` and windows aside: the clock's)."""
+    when = grant.when
+    if when is None:
+        return {}
+    facts: dict[str, Any] = {}
+    if when.mfa:
+        facts["mfa"] = True
+    if when.ticket:
+        facts["ticket"] = "CHG-1"
+    if when.approver:
+        facts["approver"] = "u-approver"
+    if when.relationship:
+        facts["relationship"] = when.relationship[0]
+    return facts
 
 
 def _cold_ns(dp: DecisionPoint, queries: list[dict[str, Any]]) -> float:
@@ -169,7 +188,7 @@ def bench_conditions(grants: int, args: argparse.Namespace, workdir: Path) -> di
     conditioned = DecisionPoint.from_path(
         write_policy(with_conditions(data), workdir / f"when-{grants}.yaml"), clock=lambda: NOON
     )
-    queries = _matching_queries(plain.compiled, args.queries, args.seed + 1)
+    queries = matching_queries(plain.compiled, args.queries, args.seed + 1)
     full = [{**q, "context": {**q["context"], **FULL_CONTEXT}} for q in queries]
     row: dict[str, Any] = {"grants": grants, "roles": roles, "users": users}
     row["plain_ns"] = _cold_ns(plain, queries)

@@ -131,15 +131,19 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def corpus(n: int = 200, seed: int = 7) -> list[dict[str, Any]]:
-    """Realistic requests over the bundled policy's ids (allows and denies mixed)."""
+    """Requests over the bundled policy's ids: half reach an allow grant with a context that
+    meets its requirements (mostly allows), half are drawn at random (mostly denies)."""
+    from bench_decide import matching_queries
+
+    from pdp.core.compile import compile_policy
     from pdp.core.load import load_policy
 
     policy = load_policy(POLICY)
     rng = random.Random(seed)
     roles, users = sorted(policy.roles), sorted(policy.users)
     classes, purposes = sorted(policy.classes), sorted(policy.purposes)
-    requests: list[dict[str, Any]] = []
-    for i in range(n):
+    requests = matching_queries(compile_policy(policy), n - n // 2, seed)
+    for i in range(n // 2):
         subject = {"role": rng.choice(roles)} if i % 3 else {"user": rng.choice(users)}
         requests.append(
             {
@@ -149,6 +153,7 @@ def corpus(n: int = 200, seed: int = 7) -> list[dict[str, Any]]:
                 "action": rng.choice(policy.actions),
             }
         )
+    rng.shuffle(requests)
     return requests
 
 
