@@ -10,7 +10,10 @@ import typer
 
 from pdp.cli.jobs import Jobs, Steps
 from pdp.cli.output import (
+    DOCS_URL,
     EXIT_INVALID,
+    CacheOpt,
+    DocsUrlOpt,
     Format,
     FormatOpt,
     JsonOpt,
@@ -84,20 +87,11 @@ def ci(
         Path | None, typer.Option("--summary", help="Write the Markdown summary here.")
     ] = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF here.")] = None,
-    docs_url: Annotated[
-        str,
-        typer.Option(
-            "--docs-url",
-            metavar="URL",
-            help="SARIF: base of the rules' help links (default: docs/ in the repository).",
-        ),
-    ] = "docs/",
+    docs_url: DocsUrlOpt = DOCS_URL,
     output: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     jobs: Jobs = None,
-    use_cache: Annotated[
-        bool, typer.Option("--cache/--no-cache", help="Use the compiled-policy cache.")
-    ] = True,
+    use_cache: CacheOpt = True,
 ) -> None:
     """Run policy CI: check, format, test, review gate, diff and replay.
 

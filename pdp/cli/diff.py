@@ -10,9 +10,12 @@ import typer
 
 from pdp.cli.jobs import Jobs, Steps
 from pdp.cli.output import (
+    DOCS_URL,
     EXIT_FINDINGS,
     EXIT_INVALID,
     EXIT_OK,
+    CacheOpt,
+    DocsUrlOpt,
     JsonOpt,
     echo_json,
     echo_problems,
@@ -55,14 +58,7 @@ def diff(
     new: Annotated[str, typer.Argument(help="New policy: file, directory or git revision.")],
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
     as_json: JsonOpt = False,
-    docs_url: Annotated[
-        str,
-        typer.Option(
-            "--docs-url",
-            metavar="URL",
-            help="SARIF: base of the rules' help links (default: docs/ in the repository).",
-        ),
-    ] = "docs/",
+    docs_url: DocsUrlOpt = DOCS_URL,
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 on new access, on any change, or never.")
     ] = FailOn.none,
@@ -90,9 +86,7 @@ def diff(
         ),
     ] = None,
     jobs: Jobs = None,
-    use_cache: Annotated[
-        bool, typer.Option("--cache/--no-cache", help="Use the compiled-policy cache.")
-    ] = True,
+    use_cache: CacheOpt = True,
 ) -> None:
     """Diff two policies by held permission (and review findings).
 

@@ -37,6 +37,18 @@ class Format(StrEnum):
 
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format: text or json.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+DOCS_URL = "docs/"
+DocsUrlOpt = Annotated[
+    str,
+    typer.Option(
+        "--docs-url",
+        metavar="URL",
+        help="SARIF: base of the rules' help links (default: docs/ in the repository).",
+    ),
+]
+CacheOpt = Annotated[
+    bool, typer.Option("--cache/--no-cache", help="Use the compiled-policy cache.")
+]
 
 
 def wants_json(output: str, as_json: bool) -> bool:

@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from pdp.cli.output import (
+    DOCS_URL,
     EXIT_FINDINGS,
     EXIT_INVALID,
     EXIT_OK,
+    DocsUrlOpt,
     JsonOpt,
     fail,
     load_or_exit,
@@ -106,14 +108,7 @@ def review(
             help="Judge what is held at this time (ISO 8601 date or date-time; default now).",
         ),
     ] = None,
-    docs_url: Annotated[
-        str,
-        typer.Option(
-            "--docs-url",
-            metavar="URL",
-            help="SARIF: base of the rules' help links (default: docs/ in the repository).",
-        ),
-    ] = "docs/",
+    docs_url: DocsUrlOpt = DOCS_URL,
 ) -> None:
     """Review a policy's privileges and report the findings.
 
