@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import re
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -21,8 +22,9 @@ from pdp.analysis.report.sarif import bundles, render_sarif
 from pdp.analysis.report.stream import PLACEHOLDER, write_json
 from pdp.analysis.report.triage import Report
 from pdp.analysis.report.wire import encode, finding_document, indented, permission_texts
-from pdp.analysis.review import Review
-from pdp.core.compile import CompiledPolicy
+from pdp.analysis.review import Review, review
+from pdp.core.compile import CompiledPolicy, compile_policy
+from pdp.core.load import load_policy
 from pdp.errors import Location
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,3 +204,40 @@ def test_sarif_help_links_lead_to_the_docs(tmp_path: Path) -> None:
     linked = json.loads(CliRunner().invoke(app, args).stdout)["runs"][0]["tool"]["driver"]
     assert linked["informationUri"] == f"{base}/review.md"
     assert all(r["helpUri"].startswith(f"{base}/review.md#") for r in linked["rules"])
+
+
+def _generated(seed: int, tmp_path: Path) -> CompiledPolicy:
+    """A small bank-shaped policy of tools/generate_policy.py (toxic, SoD, outside duties)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from generate_policy import generate_policy, write_policy
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    data = generate_policy(
+        grants=400,
+        roles=60,
+        users=300,
+        classes=40,
+        purposes=12,
+        sod_rules=6,
+        toxic_rules=6,
+        seed=seed,
+    )
+    write_policy(data, tmp_path / f"bank-{seed}.yaml")
+    return compile_policy(load_policy(tmp_path / f"bank-{seed}.yaml"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_streamed_json_report_is_json_dumps_of_the_report_on_generated_policies(
+    seed: int, tmp_path: Path
+) -> None:
+    """Differential: the fast writer (msgspec, cached permission texts, streamed findings)
+    against the straightforward `json.dumps` of the same report, every finding built."""
+    generated = _generated(seed, tmp_path)
+    found = review(generated)
+    kinds = {e.kind for e in found.findings.entries}
+    assert {"toxic_combination", "outside_duties"} <= kinds
+    text = render(found, "json", generated)
+    assert json.loads(text) == report_document(found, generated)
+    expected = json.dumps(report_document(found, generated), ensure_ascii=False)
+    assert json.dumps(json.loads(text), ensure_ascii=False) == expected
