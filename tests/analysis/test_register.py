@@ -50,9 +50,13 @@ def register_of(*entries: dict[str, Any]) -> Register:
 def test_the_bundled_register_is_valid_signed_and_expires_within_a_year() -> None:
     register = read_register(REGISTER)
     assert register.entries
+    users = compile_policy(load_policy(POLICY)).policy.users
     for entry in register.entries:
         assert entry.owner and entry.approved_by and entry.reason
         assert (entry.expires - TODAY).days <= 366
+        # approved by the second line: a compliance officer of the policy, named by user id
+        approver = entry.approved_by.split()[0]
+        assert "compliance_officer" in users[approver].roles, entry.approved_by
 
 
 @pytest.mark.parametrize(
@@ -258,6 +262,12 @@ def test_an_expired_register_fails_review_and_ci_and_says_so(tmp_path: Path) -> 
     assert code == 1 and "expired on 2020-01-01" in err
     code, out, _ = _run("ci", "--policy", str(POLICY), "--accept", expired)
     assert code == 1 and "1 expired" in out
+
+
+def test_review_warns_of_an_entry_matching_nothing(tmp_path: Path) -> None:
+    stale = _register_file(tmp_path, {**TOXIC, **SIGNED, "subject": {"role": "teller"}})
+    code, _, err = _run("review", str(POLICY), "--accept", stale, "--fail-on", "critical")
+    assert code == 1 and "warning: acceptance 1" in err and "matches no finding" in err
 
 
 def test_a_bad_entry_is_named_with_its_file_and_line(tmp_path: Path) -> None:
