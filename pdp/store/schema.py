@@ -56,10 +56,6 @@ casbin_rule = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ptype", String(255)),
-    Column("v0", String(255)),
-    Column("v1", String(255)),
-    Column("v2", String(255)),
-    Column("v3", String(255)),
-    Column("v4", String(255)),
-    Column("v5", String(255)),
+    # TEXT (migration 0002): a version-2 line carries its grant's condition.
+    *(Column(name, Text) for name in ("v0", "v1", "v2", "v3", "v4", "v5")),
 )
