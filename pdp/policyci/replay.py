@@ -4,8 +4,15 @@ Every record of kind `decision` is decided again, subject, class, purpose and
 action as logged, and compared with what was recorded. A flip is a decision
 whose `allowed` changes.
 
-The log does not keep the request context, so consent is inferred from the
-record (spec rule 5 only matters for a permission the candidate still holds):
+Each request is replayed with the context facts its record kept (version 2's
+accountability: MFA, ticket, approver, relationship, records, the consent ids
+claimed, the request time) and at the time it was decided: the request's
+`time`, else the record's. So a condition the request met still holds, and a
+grant window or office hours are judged at the time of the original request.
+
+A record without logged consent (an empty context, or a log written before
+the facts were kept) has its consent inferred (spec rule 5 only matters for a
+permission the candidate still holds):
 
 - recorded allow: the customer's consent, if the purpose needed one, was
   given; the candidate is asked with that consent;
@@ -24,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pdp.audit.accountability import FACTS
 from pdp.audit.record import LogRecord
 from pdp.core.compile import CompiledPolicy
 from pdp.core.decision import CONSENT_REQUIRED, Decision, decide, deny, request_from
@@ -123,15 +131,23 @@ class ReplayReport:
 def redecide(compiled: CompiledPolicy, record: LogRecord) -> tuple[Decision, bool]:
     """The candidate's decision on a logged request, and whether consent had to be assumed."""
     kind = record.subject_kind
+    context = {name: record.detail[name] for name in FACTS if name in record.detail}
+    context.setdefault("time", record.time)  # decided when it was logged
     consent_needed = record.purpose in compiled.consent_scope
-    assume = consent_needed and (record.allowed or CONSENT_REQUIRED not in record.reasons)
+    assume = (
+        "consent" not in context
+        and consent_needed
+        and (record.allowed or CONSENT_REQUIRED not in record.reasons)
+    )
+    if assume:
+        context["consent"] = [record.purpose]
     request = request_from(
         role=record.subject if kind == "role" else None,
         user=record.subject if kind == "user" else None,
         info_class=record.info_class,
         purpose=record.purpose,
         action=record.action,
-        context={"consent": [record.purpose]} if assume else {},
+        context=context,
     )
     if isinstance(request, str):
         return deny(compiled.version, request), False

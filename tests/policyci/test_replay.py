@@ -18,6 +18,7 @@ from pdp.core.decision import CONSENT_REQUIRED, Request, decide
 from pdp.core.load import load_policy
 from pdp.policyci.diff import diff_policies
 from pdp.policyci.replay import replay
+from tests.contexts import meeting_everything
 
 POLICIES = Path(__file__).parents[2] / "policies"
 WIDEN = """\
@@ -33,13 +34,15 @@ grants:
 def _requests(compiled: CompiledPolicy, n: int, seed: int) -> list[Request]:
     rng = random.Random(seed)
     p = compiled.policy
+    met = meeting_everything(p)
     roles, users = sorted(p.roles), sorted(p.users)
     classes, purposes, actions = sorted(p.classes), sorted(p.purposes), list(p.actions)
     result = []
     for _ in range(n):
         kind = rng.choice(["role", "user"])
         purpose = rng.choice(purposes)
-        context = {"consent": [purpose]} if rng.random() < 0.5 else {}
+        # Every requirement met (MFA, ticket...), so that a flip is a change of what is held.
+        context = {**met, "consent": [purpose] if rng.random() < 0.5 else []}
         result.append(
             Request(
                 kind,  # type: ignore[arg-type]
@@ -55,7 +58,13 @@ def _requests(compiled: CompiledPolicy, n: int, seed: int) -> list[Request]:
 
     for role in roles[:6]:
         for h in held_permissions(compiled, compiled.role_closure[role]):
-            result.append(Request("role", role, h.info_class, h.purpose, h.action, {}))
+            result.append(Request("role", role, h.info_class, h.purpose, h.action, met))
+    # and consent-based permissions asked without the customer's consent
+    for h in held_permissions(compiled, compiled.role_closure["marketing_specialist"]):
+        if h.purpose in compiled.consent_scope:
+            no_consent = {**met, "consent": []}
+            asked = (h.info_class, h.purpose, h.action)
+            result.append(Request("role", "marketing_specialist", *asked, no_consent))
     return result
 
 
