@@ -192,7 +192,7 @@ def expected(policy: Policy) -> dict[str, set[Any]]:
     if policy.users:
         used = set().union(*(subs[("user", u)] for u in policy.users))
         out["dormant"] = {r for r in policy.roles if r not in used}
-    out["orphan"] = {u for u, user in policy.users.items() if not user.roles}
+    out["orphan"] = {u for u, user in policy.users.items() if not user.roles and not user.disabled}
     rank = {c: LEVELS.index(k.level) for c, k in policy.classes.items()}
     for g in policy.grants:
         if g.effect != "allow":

@@ -9,6 +9,8 @@ dormant_role
     no user's role closure). Judged only when the policy declares users.
 orphan_user
     A user with no roles: it holds nothing, and is usually a leftover account.
+    A disabled user (a leaver, kept for the audit trail) is not one: it holds
+    nothing by design, whatever roles it is still assigned.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def dormant_roles(ctx: ReviewContext) -> Iterator[Finding]:
 def orphan_users(ctx: ReviewContext) -> Iterator[Finding]:
     """Users without roles."""
     for uid, user in ctx.policy.users.items():
-        if not user.roles:
+        if not user.roles and not user.disabled:
             yield Finding(
                 kind="orphan_user",
                 rule_id=None,
