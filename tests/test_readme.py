@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from pdp import Decision
 from pdp.policyci.layout import split_comment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,3 +166,16 @@ def test_every_readme_command_runs(workdir: Path, server: Server) -> None:
             f"`{command}` exited {done.returncode}:\n{output[-2000:]}"
         )
         assert "Traceback" not in output, command
+
+
+PYTHON_FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def test_the_readme_python_runs_and_allows(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library example runs as written, in the repository, and its decision is an allow."""
+    (block,) = PYTHON_FENCE.findall(README.read_text(encoding="utf-8"))
+    monkeypatch.chdir(workdir)
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    decision = namespace["d"]
+    assert isinstance(decision, Decision) and decision.allowed, decision

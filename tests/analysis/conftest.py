@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,10 @@ from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
+# The day the reference policy's review is pinned at: it has windows (a
+# temporary cover ending 2027-01-31), so its findings depend on the day.
+AT = datetime.fromisoformat("2026-12-01T02:00:00+00:00")
+AT_OPTION = ("--at", "2026-12-01T02:00:00Z")
 
 
 @pytest.fixture(scope="session")
@@ -21,5 +26,5 @@ def compiled() -> CompiledPolicy:
 
 @pytest.fixture(scope="session")
 def result(compiled: CompiledPolicy) -> Review:
-    """The review of the bundled policy."""
-    return review(compiled)
+    """The review of the bundled policy, on the pinned day."""
+    return review(compiled, at=AT, now=AT)

@@ -152,10 +152,8 @@ def test_usage_from_a_sqlite_decision_log(tmp_path: Path) -> None:
 
     dp = DecisionPoint.from_path(POLICY)
     log = ThreadDecisionLog(f"sqlite:///{tmp_path / 'decisions.db'}")
-    request = Request("user", "u1004", "account.opening", "customer_service", "use")
-    decision = dp.decide(
-        user="u1004", info_class="account.opening", purpose="customer_service", action="use"
-    )
+    request = Request("user", "u1004", "account.opening", "customer_service", "use", {"mfa": True})
+    decision = dp.decide(**request.to_dict())
     assert decision.allowed
     log.append(decision_record(request, decision, "test"))
     log.close()

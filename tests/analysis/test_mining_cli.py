@@ -10,10 +10,12 @@ import yaml
 from typer.testing import CliRunner
 
 from pdp.analysis.mining import relation_from_policy
+from pdp.analysis.timing import policy_at
 from pdp.cli.app import app
 from pdp.core.compile import compile_policy
 from pdp.core.load import load_policy, load_policy_text
 from pdp.core.queries import held_permissions
+from tests.analysis.conftest import AT, AT_OPTION
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies"
@@ -74,8 +76,11 @@ def test_policy_json_is_verified_and_counts_declared_roles() -> None:
 
 
 def test_policy_yaml_fragment_reproduces_every_users_permissions() -> None:
-    """Load the fragment with the policy's vocabulary: each user holds exactly what they held."""
-    code, out, _ = _run(str(POLICY), "--format", "yaml")
+    """Load the fragment with the policy's vocabulary: each user holds exactly what they held.
+
+    At a given time: a disabled user (a leaver) holds nothing, and so is given nothing.
+    """
+    code, out, _ = _run(str(POLICY), "--format", "yaml", *AT_OPTION)
     assert code == 0
     fragment = yaml.safe_load(out)
     assert all(r.startswith("mined_role_") for r in fragment["roles"])
@@ -88,7 +93,7 @@ def test_policy_yaml_fragment_reproduces_every_users_permissions() -> None:
         "purposes": {p.id: {"legal_basis": p.legal_basis} for p in source.purposes.values()},
     }
     mined = compile_policy(load_policy_text(yaml.safe_dump({**vocabulary, **fragment}), "mined"))
-    original = relation_from_policy(compile_policy(source))
+    original = relation_from_policy(policy_at(compile_policy(source), AT))
     for user, permissions in original.assignments.items():
         held = {
             f"{h.info_class}:{h.purpose}:{h.action}"

@@ -121,7 +121,7 @@ def test_markdown_and_text_summarise(result: Review, compiled: CompiledPolicy) -
     markdown = render(result, "markdown", compiled)
     assert "| critical | 4 |" in markdown and "### Critical: `TOX-REIDENTIFY` (3)" in markdown
     text = render(result, "text", compiled)
-    assert text.splitlines()[0].endswith("findings (4 critical, 4 medium)")
+    assert text.splitlines()[0].endswith("findings (4 critical, 2 high, 7 medium)")
 
 
 def test_html_is_self_contained(result: Review, compiled: CompiledPolicy) -> None:

@@ -24,7 +24,11 @@ def findings() -> list[Finding]:
 
 
 def test_high_exposure_reads_as_a_person_would_say_it(findings: list[Finding]) -> None:
-    found = next(f for f in findings if f.subject == {"role": "authentication_service"})
+    found = next(
+        f
+        for f in findings
+        if f.kind == "high_exposure" and f.subject_id == "authentication_service"
+    )
     assert found.message == (
         "role `authentication_service` holds 82 C3 permissions; a typical role holds none"
     )

@@ -22,6 +22,7 @@ from pdp.analysis.register import read_register
 from pdp.analysis.review import review
 from pdp.core.compile import compile_policy
 from pdp.core.load import load_policy
+from tests.contexts import meeting_everything
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -36,6 +37,7 @@ TELLER_FACE = {
 AUTHENTICATION = {"authentication_service", "svc-auth"}
 BATCH_JOBS = ("svc-backup", "svc-retention")
 HUMAN_OBLIGATIONS = ("mfa", "dual_control", "watermark", "mask:")
+SYSTEM_ROLES = {"authentication_service", "backup_service", "retention_service"}
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +54,9 @@ def _subjects(dp: DecisionPoint) -> Iterator[dict[str, str]]:
 def _allowed(
     dp: DecisionPoint, subject: dict[str, str], classes: list[str]
 ) -> set[tuple[str, ...]]:
-    """The (class, purpose, action) a subject is allowed, with consent to every purpose."""
+    """The (class, purpose, action) a subject is allowed, every requirement met."""
     policy = dp.policy
-    everything = {"consent": list(policy.purposes)}
+    everything = meeting_everything(policy)
     return {
         (c, p, a)
         for c in classes
@@ -84,10 +86,21 @@ def test_batch_jobs_hold_no_human_obligation_and_no_destroy_of_backups(
     assert allowed
     actions = {a for _, _, a in allowed}
     assert actions == ({"destroy"} if user == "svc-retention" else {"store", "archive"})
+    context = {"ticket": "RET-2026-12"}  # a job shows its run's ticket, nothing a person gives
     for info_class, purpose, action in allowed:
-        decision = dp.decide(user=user, info_class=info_class, purpose=purpose, action=action)
+        decision = dp.decide(
+            user=user, info_class=info_class, purpose=purpose, action=action, context=context
+        )
+        assert decision.allowed, (user, info_class, purpose, action, decision.reasons)
         human = [o for o in decision.obligations if o.startswith(HUMAN_OBLIGATIONS)]
         assert human == [], (user, info_class, purpose, action)
+
+
+def test_every_persons_grant_on_sensitive_or_c3_data_asks_for_mfa(dp: DecisionPoint) -> None:
+    """The review finds MFA missing on the system roles' grants only, each of them accepted."""
+    result = review(dp.compiled, at=datetime.fromisoformat("2026-12-01T02:00:00+00:00"))
+    missing = {f.subject_id for f in result.findings if f.kind == "sensitive_without_mfa"}
+    assert missing == SYSTEM_ROLES
 
 
 def test_every_acceptance_is_signed_by_compliance_for_at_most_a_year() -> None:

@@ -34,7 +34,7 @@ DENIED_BY_PROHIBITION = {
     "info_class": "identity.name",
     "purpose": "marketing",
     "action": "use",
-    "context": {"consent": ["marketing"]},
+    "context": {"consent": ["marketing"], "mfa": True},
 }
 APP = {"authorization": "Bearer app-token"}
 ADMIN = {"authorization": "Bearer admin-token"}

@@ -21,6 +21,7 @@ from pdp.errors import PolicyError, StoreRefusedError
 from pdp.store.policy_store import CASBIN_CHANNEL, PolicyStore
 from pdp.store.replica import listen_conninfo
 from pdp.store.source import named_texts
+from tests.contexts import meeting_everything
 from tests.store.conftest import POLICIES
 
 pytestmark = pytest.mark.postgres
@@ -224,8 +225,9 @@ def test_plain_pycasbin_enforces_the_active_version_from_casbin_rule(
         asks = random.Random(11).sample(space, 150)
         asks += [("fraud_investigator", "sensitive.biometric", "risk_control.fraud", "use")]
         allowed = 0
+        everything = meeting_everything(policy)
         for role, info_class, purpose, action in asks:
-            request = Request("role", role, info_class, purpose, action, {"consent": [purpose]})
+            request = Request("role", role, info_class, purpose, action, everything)
             ours = dp.decide(**request.to_dict())
             args = casbin_request(dp.compiled, request, dp.clock())
             assert args is not None

@@ -32,7 +32,7 @@ PROHIBITED = {
     "info_class": "identity.name",
     "purpose": "marketing",
     "action": "use",
-    "context": {"consent": ["marketing"]},
+    "context": {"consent": ["marketing"], "mfa": True},
 }
 
 
