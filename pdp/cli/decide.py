@@ -65,17 +65,9 @@ def _context(text: str | None, consent: list[str] | None) -> Any:
     return context
 
 
-def _requirements(match: dict[str, Any]) -> str:
-    parts = [
-        f"{r['requirement']} {'held' if r['held'] else 'unmet (' + r['reason'] + ')'}"
-        for r in match.get("requirements", [])
-    ]
-    if not match.get("in_window", True):
-        parts.insert(0, "outside its validity window")
-    return ("; " + ", ".join(parts)) if parts else ""
-
-
 def _explain_text(data: dict[str, Any]) -> str:
+    from pdp.core.explain import requirements_text
+
     lines = [
         f"class {data['request']['info_class']}: ancestors {' > '.join(data['class_ancestors'])}",
         f"purpose {data['request']['purpose']}: ancestors {' > '.join(data['purpose_ancestors'])}"
@@ -88,7 +80,7 @@ def _explain_text(data: dict[str, Any]) -> str:
                 f"class {m['matched_class']}, purpose {m['matched_purpose']}"
                 + (f", obligations {', '.join(m['obligations'])}" if m["obligations"] else "")
                 + (", break-glass" if m.get("break_glass") else "")
-                + _requirements(m)
+                + requirements_text(m)
             )
     if not data["matched"] and not data["overridden_by"]:
         lines.append("no grant matched")

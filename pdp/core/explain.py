@@ -115,6 +115,18 @@ class Explanation:
         }
 
 
+def requirements_text(match: dict[str, Any]) -> str:
+    """How a matched grant's requirements fared, as words (`; mfa held, ticket unmet
+    (ticket_required)`), from its `Match.to_dict()` form; empty without requirements."""
+    parts = [
+        f"{r['requirement']} {'held' if r['held'] else 'unmet (' + r['reason'] + ')'}"
+        for r in match.get("requirements", [])
+    ]
+    if not match.get("in_window", True):
+        parts.insert(0, "outside its validity window")
+    return ("; " + ", ".join(parts)) if parts else ""
+
+
 def _requirements(
     compiled: CompiledPolicy,
     request: Request,

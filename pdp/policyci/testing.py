@@ -33,7 +33,7 @@ import yaml
 from pdp.analysis.review import Review
 from pdp.core.compile import CompiledPolicy
 from pdp.core.decision import Decision, request_from
-from pdp.core.explain import Explanation, explain
+from pdp.core.explain import Explanation, explain, requirements_text
 from pdp.errors import TestFileError
 from pdp.policyci.diff import review_function
 
@@ -129,11 +129,11 @@ def _describe(decision: Decision) -> str:
 
 def _explanation(found: Explanation) -> str:
     parts = []
-    for label, matches in (("allowed by", found.allows), ("denied by", found.denies)):
+    for label, matches in (("matched allow", found.allows), ("denied by", found.denies)):
         for m in matches:
             parts.append(
                 f"{label} {m.grant_id} via {' > '.join(m.path)} on {m.matched_class}"
-                f" for {m.matched_purpose} ({m.location})"
+                f" for {m.matched_purpose} ({m.location}){requirements_text(m.to_dict())}"
             )
     if found.consent_needed:
         parts.append("the purpose needs consent")

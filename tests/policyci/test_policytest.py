@@ -69,3 +69,20 @@ def test_invalid_inputs_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(app, ["test", str(POLICIES), str(bad)]).exit_code == 2
     assert runner.invoke(app, ["test", str(POLICIES), str(tmp_path / "none.yaml")]).exit_code == 2
     assert runner.invoke(app, ["test", str(tmp_path / "nope"), str(bad)]).exit_code == 2
+
+
+def test_a_failing_case_says_which_requirement_was_unmet(tmp_path: Path) -> None:
+    tests = tmp_path / "mfa.yaml"
+    tests.write_text(
+        "tests:\n"
+        "  - name: a teller forgot the second factor\n"
+        "    request: {role: teller, info_class: account.balance, purpose: customer_service,"
+        " action: use}\n"
+        "    expect: {allowed: true}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["test", str(POLICIES), str(tests)])
+    assert result.exit_code == 1
+    assert "got deny (reasons: mfa_required" in result.output
+    assert "matched allow G-TELLER-SERVICE via teller" in result.output
+    assert "; mfa unmet (mfa_required)" in result.output
