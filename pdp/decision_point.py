@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pdp.core.compile import CompiledPolicy, compile_policy
+from pdp.core.context import Context, plain_context
 from pdp.core.decision import (
     ERROR,
     INVALID_REQUEST,
@@ -35,7 +36,7 @@ from pdp.core.explain import Explanation, explain
 from pdp.core.load import load_policy, load_policy_text
 from pdp.core.model import Policy
 from pdp.core.queries import HeldPermission, held_permissions, subjects_holding
-from pdp.memo import DecisionMemo, facts_key
+from pdp.memo import DecisionMemo, MemoKey, facts_key
 
 log = logging.getLogger("pdp")
 
@@ -201,6 +202,14 @@ class DecisionPoint:
         return subjects_holding(compiled, info_class, purpose, action)
 
 
+def _key(
+    kind: SubjectKind, subject: str, info_class: str, purpose: str, action: str, facts: Context
+) -> MemoKey:
+    """The memo key of a request and its validated context."""
+    consent = tuple(facts.consent)
+    return (kind, subject, info_class, purpose, action, consent, facts_key(kind, subject, facts))
+
+
 def _decide(
     memo: DecisionMemo,
     clock: Clock,
@@ -213,36 +222,38 @@ def _decide(
 ) -> Decision:
     """Decide one request by the policy of `memo` (never raises)."""
     try:
-        consent = _plain_consent(context)
         if (
-            consent is not None
-            and (role is None) != (user is None)
+            (role is None) != (user is None)
             and type(role if user is None else user) is str
             and type(info_class) is str
             and type(purpose) is str
             and type(action) is str
         ):
-            # The common case, plain strings: the memo is keyed on the request as given.
+            # The common cases, plain strings: the memo is keyed on the request as given.
             kind: SubjectKind = "role" if user is None else "user"
             subject = role if user is None else user
-            return memo.decide(
-                (kind, subject, info_class, purpose, action, consent, ()), None, clock
-            )
+            consent = _plain_consent(context)
+            if consent is not None:
+                key = (kind, subject, info_class, purpose, action, consent, ())
+                return memo.decide(key, None, clock)
+            # A `Context` already read (the service's), or a plain version-2 dict read here.
+            facts = context if type(context) is Context else plain_context(context)
+            if facts is not None:
+                key = _key(kind, subject, info_class, purpose, action, facts)
+                return memo.decide(key, facts, clock)
         parsed = parse_request(role, user, info_class, purpose, action, context)
         if isinstance(parsed, str):
             return deny(memo.compiled.version, parsed)
-        request, facts = parsed
-        kind, subject = request.subject_kind, request.subject
-        key = (
-            kind,
-            subject,
+        request, known = parsed
+        key = _key(
+            request.subject_kind,
+            request.subject,
             request.info_class,
             request.purpose,
             request.action,
-            tuple(facts.consent),
-            facts_key(kind, subject, facts),
+            known,
         )
-        return memo.decide(key, facts, clock)
+        return memo.decide(key, known, clock)
     except Exception:  # fail closed: an internal error is a deny, never an allow
         log.exception("internal error while deciding; denied")
         return deny(memo.compiled.version, ERROR)

@@ -87,15 +87,22 @@ class DecisionRequestV1(msgspec.Struct, forbid_unknown_fields=True, omit_default
                 action=self.action,
             )
 
-    def decide_args(self) -> dict[str, Any]:
-        """The keyword arguments of `Decider.decide` for this request."""
+    def decide_args(self, validated: bool = False) -> dict[str, Any]:
+        """The keyword arguments of `Decider.decide` for this request.
+
+        The context is plain data, or with `validated` the `Context` the body was
+        read into, which a `DecisionPoint` takes as read, without reading it again.
+        """
+        context: Any = self.context
+        if context is not None and not validated:
+            context = msgspec.to_builtins(context)
         return {
             "role": self.role,
             "user": self.user,
             "info_class": self.info_class,
             "purpose": self.purpose,
             "action": self.action,
-            "context": None if self.context is None else msgspec.to_builtins(self.context),
+            "context": context,
         }
 
 

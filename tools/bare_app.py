@@ -21,10 +21,17 @@ Id = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class Context(BaseModel):
-    """The consent of a request."""
+    """The context of a request: version 2's keys and types (docs/policy-format.md)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     consent: list[Id] = Field(default_factory=list, max_length=64)
+    mfa: bool | None = None
+    ticket: Id | None = None
+    approver: Id | None = None
+    relationship: Id | None = None
+    records: Annotated[int, Field(ge=1)] | None = None
+    time: Id | None = None
+    customer: Id | None = None
 
 
 class DecisionRequest(BaseModel):

@@ -115,13 +115,18 @@ def with_conditions(data: dict[str, Any]) -> dict[str, Any]:
     return {**with_relationships(data), "grants": grants}
 
 
-def matching_queries(compiled: CompiledPolicy, count: int, seed: int) -> list[dict[str, Any]]:
+def matching_queries(
+    compiled: CompiledPolicy, count: int, seed: int, break_glass: bool = True
+) -> list[dict[str, Any]]:
     """Requests that an allow grant reaches: a role (or a user holding it) it names, a
     class, purpose and action it covers, consent to the purpose, and a context that
-    meets the grant's requirements (MFA, a ticket, an approver, a relationship)."""
+    meets the grant's requirements (MFA, a ticket, an approver, a relationship).
+    `break_glass=False` leaves break-glass grants out."""
     rng = random.Random(seed)
     policy = compiled.policy
-    allows = [g for g in policy.grants if g.effect == "allow"]
+    allows = [
+        g for g in policy.grants if g.effect == "allow" and (break_glass or not g.break_glass)
+    ]
     holders: dict[str, list[str]] = {}
     for uid, user in policy.users.items():
         for rid in user.roles:

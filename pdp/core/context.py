@@ -29,6 +29,7 @@ __all__ = [
     "consent_context",
     "context_of",
     "is_printable",
+    "plain_context",
     "printable",
 ]
 
@@ -166,4 +167,46 @@ def context_of(context: Any) -> Context | None:
     try:
         return msgspec.convert(context if type(context) is dict else dict(context), Context)
     except (msgspec.ValidationError, ValueError, TypeError):
+        return None
+
+
+_PLAIN_KEYS = frozenset(("consent", "mfa", "ticket", "approver", "relationship", "records"))
+_MAX_RECORDS = 2**53
+
+
+def _text(value: Any) -> bool:
+    return value is None or (type(value) is str and 0 < len(value) <= MAX_ID_LENGTH)
+
+
+def plain_context(context: Any) -> Context | None:
+    """The `Context` of a plain dict of the usual keys, read without msgspec; else None.
+
+    The decision point's fast path: a `dict` holding only consent, mfa,
+    ticket, approver, relationship and records, every value of its exact
+    type and within its bounds, is read as `context_of` reads it. Anything
+    else (another key, `time`, `customer`, a subclass, a value out of
+    bounds, a control character) gives None, and `context_of` judges it.
+    """
+    if type(context) is not dict or not context.keys() <= _PLAIN_KEYS:
+        return None
+    get = context.get
+    consent = get("consent", [])
+    mfa = get("mfa", False)
+    records = get("records", 1)
+    ticket, approver, relationship = get("ticket"), get("approver"), get("relationship")
+    if (
+        type(consent) is not list
+        or len(consent) > MAX_CONSENTS
+        or type(mfa) is not bool
+        or type(records) is not int
+        or not 1 <= records <= _MAX_RECORDS
+        or not (_text(ticket) and _text(approver) and _text(relationship))
+    ):
+        return None
+    for c in consent:
+        if type(c) is not str or not 0 < len(c) <= MAX_ID_LENGTH:
+            return None
+    try:
+        return Context(consent, mfa, ticket, approver, relationship, records)
+    except ValueError:  # a control character: `context_of` names it
         return None

@@ -165,7 +165,7 @@ class DecisionService:
         try:
             if self.require_user and any(r.user is None for r in requests):
                 return self._users_only(requests)
-            return self.dp.decide_many([r.decide_args() for r in requests])
+            return self.dp.decide_many([r.decide_args(validated=True) for r in requests])
         except Exception:  # fail closed (a DecisionPoint never raises; be sure anyway)
             log.exception("internal error while deciding; denied")
             return [deny(self.dp.version, ERROR)] * len(requests)
@@ -173,7 +173,9 @@ class DecisionService:
     def _users_only(self, requests: Sequence[DecisionRequestV1]) -> list[Decision]:
         """Decide the requests naming a user; deny the role-only ones `user_required`."""
         named = [r for r in requests if r.user is not None]
-        decided = iter(self.dp.decide_many([r.decide_args() for r in named]) if named else [])
+        decided = iter(
+            self.dp.decide_many([r.decide_args(validated=True) for r in named]) if named else []
+        )
         version = self.dp.version
         return [
             next(decided) if r.user is not None else deny(version, USER_REQUIRED) for r in requests
