@@ -94,13 +94,7 @@ class Finding:
         sorted permissions as lists], separators=(",", ":"), ensure_ascii=False)`;
         each permission's text is cached (findings list thousands).
         """
-        head = COMPACT([self.kind, self.rule_id or "", self.subject_kind, self.subject_id])
-        permissions = self.permissions
-        if isinstance(permissions, Permissions):
-            listed = permissions.identity_text()
-        else:
-            listed = ",".join(map(_identity_text, sorted(permissions)))
-        return hashlib.sha256(b"%s,[%s]]" % (head[:-1], listed.encode())).hexdigest()[:32]
+        return fingerprint_of(head(self), identity_listing(self.permissions))
 
     @property
     def identity(self) -> Hashable:
@@ -134,6 +128,20 @@ class Finding:
             "statistics": dict(self.statistics),
             "details": list(self.details),
         }
+
+
+def fingerprint_of(key: tuple[str, str | None, str, str], listing: str) -> str:
+    """The fingerprint of a finding's `head` and its permissions' `identity_listing`."""
+    kind, rule_id, subject_kind, subject_id = key
+    front = COMPACT([kind, rule_id or "", subject_kind, subject_id])
+    return hashlib.sha256(b"%s,[%s]]" % (front[:-1], listing.encode())).hexdigest()[:32]
+
+
+def identity_listing(permissions: Sequence[Permission]) -> str:
+    """The permissions sorted, each as a compact JSON list, joined by commas (fingerprinted)."""
+    if isinstance(permissions, Permissions):
+        return permissions.identity_text()
+    return ",".join(map(_identity_text, sorted(permissions)))
 
 
 # The fingerprint's encoder: the bytes of `json.dumps(..., separators=(",", ":"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -28,3 +29,24 @@ def compiled() -> CompiledPolicy:
 def result(compiled: CompiledPolicy) -> Review:
     """The review of the bundled policy, on the pinned day."""
     return review(compiled, at=AT, now=AT)
+
+
+def generated_policy(seed: int, tmp_path: Path) -> CompiledPolicy:
+    """A small bank-shaped policy of tools/generate_policy.py (toxic, SoD, outside duties)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from generate_policy import generate_policy, write_policy
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    data = generate_policy(
+        grants=400,
+        roles=60,
+        users=300,
+        classes=40,
+        purposes=12,
+        sod_rules=6,
+        toxic_rules=6,
+        seed=seed,
+    )
+    write_policy(data, tmp_path / f"bank-{seed}.yaml")
+    return compile_policy(load_policy(tmp_path / f"bank-{seed}.yaml"))

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import re
-import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -23,9 +22,9 @@ from pdp.analysis.report.stream import PLACEHOLDER, write_json
 from pdp.analysis.report.triage import Report
 from pdp.analysis.report.wire import encode, finding_document, indented, permission_texts
 from pdp.analysis.review import Review, review
-from pdp.core.compile import CompiledPolicy, compile_policy
-from pdp.core.load import load_policy
+from pdp.core.compile import CompiledPolicy
 from pdp.errors import Location
+from tests.analysis.conftest import generated_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 SARIF_SUBSET = Path(__file__).parent / "sarif-2.1.0-subset.schema.json"
@@ -206,34 +205,13 @@ def test_sarif_help_links_lead_to_the_docs(tmp_path: Path) -> None:
     assert all(r["helpUri"].startswith(f"{base}/review.md#") for r in linked["rules"])
 
 
-def _generated(seed: int, tmp_path: Path) -> CompiledPolicy:
-    """A small bank-shaped policy of tools/generate_policy.py (toxic, SoD, outside duties)."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from generate_policy import generate_policy, write_policy
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    data = generate_policy(
-        grants=400,
-        roles=60,
-        users=300,
-        classes=40,
-        purposes=12,
-        sod_rules=6,
-        toxic_rules=6,
-        seed=seed,
-    )
-    write_policy(data, tmp_path / f"bank-{seed}.yaml")
-    return compile_policy(load_policy(tmp_path / f"bank-{seed}.yaml"))
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_streamed_json_report_is_json_dumps_of_the_report_on_generated_policies(
     seed: int, tmp_path: Path
 ) -> None:
     """Differential: the fast writer (msgspec, cached permission texts, streamed findings)
     against the straightforward `json.dumps` of the same report, every finding built."""
-    generated = _generated(seed, tmp_path)
+    generated = generated_policy(seed, tmp_path)
     found = review(generated)
     kinds = {e.kind for e in found.findings.entries}
     assert {"toxic_combination", "outside_duties"} <= kinds

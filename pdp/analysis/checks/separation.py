@@ -14,6 +14,7 @@ set algebra. Findings are built when read (`ToxicHit`), once per role set.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
+from typing import Any
 
 from pdp.analysis.context import ReviewContext, permission_node
 from pdp.analysis.finding import Finding, Path, Pending, head, node
@@ -147,15 +148,24 @@ class ToxicRule:
             subject={kind: ident},
             severity=rule.severity,
             level=level,
-            message=(
-                f"{kind} `{ident}` holds what `{rule.id}` keeps apart: a permission "
-                f"matching each of its {len(counts)} patterns"
-            ),
-            statistics={"matches_per_pattern": list(counts)},
+            message=self.message(kind, ident),
+            statistics=self.statistics(counts),
             evidence=evidence,
             permissions=witnesses,
             location=rule.location,
         )
+
+    def message(self, kind: str, ident: str) -> str:
+        """A finding's message: it names the subject, the rule and its number of patterns."""
+        return (
+            f"{kind} `{ident}` holds what `{self.rule.id}` keeps apart: a permission "
+            f"matching each of its {len(self.projected)} patterns"
+        )
+
+    @staticmethod
+    def statistics(counts: tuple[int, ...]) -> dict[str, Any]:
+        """A finding's statistics: the matches of each pattern among what the subject holds."""
+        return {"matches_per_pattern": list(counts)}
 
     def witnesses(self, assigned: tuple[str, ...]) -> tuple[Permission, ...]:
         """The finding's permissions, sorted, without its paths (for `ToxicHit.identity`).

@@ -63,16 +63,16 @@ def _line_indent(head: str) -> int:
 def write_json_report(report: Report, out: TextIO) -> None:
     """The JSON report: the review's summary, the overview, the register, then every finding.
 
-    Each finding is `wire.finding_document`, encoded by `wire.encode`, one a line.
+    Each finding is `wire.finding_document`, encoded by `wire.encode` (through `chunks.Chunks`,
+    which assembles the many toxic findings from shared fragments), one a line.
     """
-    from pdp.analysis.report.wire import encode_text, finding_document
+    from pdp.analysis.report.chunks import Chunks
 
     document = report.review.to_dict(findings=False)
     document["overview"] = report.overview
     document["register"] = report.verdict.to_dict()
     document["findings"] = PLACEHOLDER
     verdict = report.verdict
-    items = (
-        encode_text(finding_document(e.build(), verdict.acceptance_of(e))) for e in report.entries()
-    )
+    chunks = Chunks()
+    items = (chunks.encode(e, verdict.acceptance_of(e)).decode() for e in report.entries())
     write_json(document, items, out)
