@@ -86,7 +86,7 @@ class Summariser:
             key = (permissions.space, permissions.mask)
             found = self._masks.get(key)
             if found is None:
-                found = self._masks[key] = self._lines(_space_cells(*key))
+                found = self._masks[key] = self._lines(_space_cells(permissions))
             return found
         return self._lines(_cells(permissions))
 
@@ -124,23 +124,22 @@ def _cells(permissions: Iterable[Permission]) -> Cells:
     return classes_of
 
 
-def _space_cells(space: PermissionSpace, mask: int) -> Cells:
-    """`_cells` of a mask: a block of bits per class, a run of action bits per purpose."""
-    width, block = space.n_actions, space.block
-    run, whole = (1 << width) - 1, (1 << block) - 1
+def _space_cells(permissions: Permissions) -> Cells:
+    """`_cells` of a mask, from its bits (lowest first): a run of action bits per cell."""
+    space = permissions.space
+    width = space.n_actions
+    acts_of: dict[int, int] = {}
+    for bit in permissions.bits():
+        cell = bit // width
+        acts_of[cell] = acts_of.get(cell, 0) | 1 << (bit - cell * width)
     names: dict[int, tuple[str, ...]] = {}
-    actions, purposes = space.actions, space.purposes  # actions sorted: the bits' order
+    actions, purposes, classes = space.actions, space.purposes, space.classes  # actions sorted
+    n_purposes = space.n_purposes
     classes_of: Cells = defaultdict(set)
-    for c, cls in enumerate(space.classes):
-        bits = (mask >> (c * block)) & whole
-        p = 0
-        while bits:
-            acts = bits & run
-            if acts:
-                found = names.get(acts)
-                if found is None:
-                    found = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
-                classes_of[(purposes[p], found)].add(cls)
-            bits >>= width
-            p += 1
+    for cell, acts in acts_of.items():
+        found = names.get(acts)
+        if found is None:
+            found = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
+        c, p = divmod(cell, n_purposes)
+        classes_of[(purposes[p], found)].add(classes[c])
     return classes_of

@@ -113,6 +113,7 @@ def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -
 
 
 Parts = tuple[list[Permission], tuple[int, ...], str | None, list[Path]]
+Cell = tuple[int, int, Permission]  # a role's allowed set in a pattern, its lowest bit, witness
 
 
 class ToxicRule:
@@ -127,6 +128,8 @@ class ToxicRule:
         self._witnesses: dict[tuple[str, ...], tuple[Permission, ...]] = {}
         self._low_bits: list[dict[str, int]] | None = None
         self._ranks: list[dict[str, int]] | None = None
+        self._best: dict[str, int] | None = None
+        self._cells: dict[str, list[Cell | None]] | None = None
         self._tails: dict[tuple[str, Permission], Path] = {}
         self._deny_roles = frozenset(r for proj in projected for r in proj.deny)
         self._nodes: dict[Permission, str] = {}
@@ -198,14 +201,20 @@ class ToxicRule:
         """
         if self._denied(assigned):
             return self._level_of([proj.held(assigned) for proj in self.projected])
-        ranks = self._role_ranks()
-        best = len(self._levels)
-        for by_role in ranks:
-            for r in assigned:
-                rank = by_role.get(r)
-                if rank is not None and rank < best:
-                    best = rank
-        return self._levels[best][0] if best < len(self._levels) else None
+        best = self._best_ranks()
+        rank = min([best[r] for r in assigned if r in best], default=len(self._levels))
+        return self._levels[rank][0] if rank < len(self._levels) else None
+
+    def _best_ranks(self) -> dict[str, int]:
+        """Each role's highest level in what it allows in any pattern (an index of `_levels`)."""
+        if self._best is None:
+            best: dict[str, int] = {}
+            for by_role in self._role_ranks():
+                for r, rank in by_role.items():
+                    if rank < best.get(r, len(self._levels)):
+                        best[r] = rank
+            self._best = best
+        return self._best
 
     def _role_ranks(self) -> list[dict[str, int]]:
         """Per pattern, each role's highest level in what it allows (an index of `_levels`)."""
@@ -296,25 +305,40 @@ class ToxicRule:
         hold the bit through that grant), so the path is that role's, made
         once per role and witness.
         """
+        cells = self._role_cells()
+        rows = [(r, cells[r]) for r in assigned if r in cells]
         held: list[int] = []
         lowest: dict[Permission, list[str]] = {}
-        for proj, lows in zip(self.projected, self._lows(), strict=True):
-            allow, mask, low = proj.allow, 0, 0
-            for r in assigned:
-                own = allow.get(r)
-                if own:
-                    mask |= own
-                    bit = lows[r]
-                    if not low or bit < low:
-                        low = bit
+        for p in range(len(self.projected)):
+            mask, best = 0, None
+            for _, row in rows:
+                cell = row[p]
+                if cell is not None:
+                    mask |= cell[0]
+                    if best is None or cell[1] < best[1]:
+                        best = cell
             held.append(mask)
-            witness = proj.space.permission(low.bit_length() - 1)
+            assert best is not None  # a candidate holds each pattern
+            _, low, witness = best
             if witness not in lowest:
-                lowest[witness] = [r for r in assigned if allow.get(r, 0) & low]
+                lowest[witness] = [r for r, row in rows if (c := row[p]) and c[0] & low]
         witnesses = sorted(lowest)
         tails = [self._tail(assigned, lowest[w], w) for w in witnesses]
         counts = tuple(mask.bit_count() for mask in held)
         return (witnesses, counts, self.level(assigned), tails)
+
+    def _role_cells(self) -> dict[str, list[Cell | None]]:
+        """Per role allowing something in a pattern: per pattern, its mask, lowest bit, witness."""
+        if self._cells is None:
+            cells: dict[str, list[Cell | None]] = {}
+            for p, proj in enumerate(self.projected):
+                for r, mask in proj.allow.items():
+                    if mask:
+                        row = cells.get(r) or cells.setdefault(r, [None] * len(self.projected))
+                        low = mask & -mask
+                        row[p] = (mask, low, proj.space.permission(low.bit_length() - 1))
+            self._cells = cells
+        return self._cells
 
     def _tail(self, assigned: tuple[str, ...], behind: list[str], witness: Permission) -> Path:
         """The path from the assigned roles to the grant behind a witness, and the witness."""
