@@ -50,8 +50,11 @@ class Template:
 
     def __init__(self, document: Any, order: Sequence[str]) -> None:
         pieces = _HOLES.split(encode(document))
-        self.texts: list[bytes] = pieces[0::3]
         found = [a or b for a, b in zip(pieces[1::3], pieces[2::3], strict=True)]
+        self.texts: list[bytes] = []  # the texts between the holes, a place left for each
+        for text in pieces[0::3]:
+            self.texts += [text, b""]
+        del self.texts[-1]
         index = {name: i for i, name in enumerate(order)}
         self.slots = [index[name.decode()] for name in found]
         if set(self.slots) != set(index.values()):
@@ -59,11 +62,8 @@ class Template:
 
     def fill(self, values: Sequence[bytes]) -> bytes:
         """The document with the value of each hole (in `order`) spliced in."""
-        texts = self.texts
-        out = [texts[0]]
-        for slot, text in zip(self.slots, texts[1:], strict=True):
-            out.append(values[slot])
-            out.append(text)
+        out = self.texts.copy()
+        out[1::2] = [values[slot] for slot in self.slots]
         return b"".join(out)
 
 
