@@ -57,9 +57,9 @@ def _plain_consent(context: Any) -> tuple[str, ...] | None:
         return ()
     if type(context) is not dict or (context and (len(context) != 1 or "consent" not in context)):
         return None
-    consent = context.get("consent")
-    if consent is None:
+    if not context:
         return ()
+    consent = context["consent"]  # null is no list: `request_from` refuses it
     if type(consent) is list and all(type(c) is str for c in consent):
         return tuple(consent)
     return None

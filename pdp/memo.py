@@ -19,7 +19,7 @@ from typing import Any
 
 from pdp.core.compile import CompiledPolicy
 from pdp.core.context import Context, consent_context
-from pdp.core.decision import Decision, Request, SubjectKind, judge
+from pdp.core.decision import INVALID_CONTEXT, Decision, Request, SubjectKind, deny, judge
 
 __all__ = ["MEMO_LIMIT", "DecisionMemo", "MemoKey", "facts_key"]
 
@@ -63,18 +63,22 @@ class DecisionMemo:
         """The decision of the request `key` describes, decided at most once while remembered.
 
         `facts` is the request's context (its consent must be `key`'s; none:
-        consent only), `clock` gives the time when the context gives none.
+        consent only, validated here), `clock` gives the time when the context
+        gives none.
         """
         decision = self._decisions.get(key)
         if decision is None:
             kind, subject, info_class, purpose, action, consent, _ = key
             if facts is None:
                 facts = consent_context(consent)
-            request = Request(kind, subject, info_class, purpose, action)
-            outcome = judge(self.compiled, request, facts, clock=clock)
-            decision = outcome.decision
-            if outcome.timed:
-                return decision
+            if facts is None:  # a consent list no context may hold: never an allow
+                decision = deny(self.compiled.version, INVALID_CONTEXT)
+            else:
+                request = Request(kind, subject, info_class, purpose, action)
+                outcome = judge(self.compiled, request, facts, clock=clock)
+                decision = outcome.decision
+                if outcome.timed:
+                    return decision
             if len(self._decisions) >= self.limit:
                 self._decisions.clear()
             self._decisions[key] = decision

@@ -122,6 +122,23 @@ def test_an_untimed_decision_is_remembered_whatever_its_time(
     assert v2.decide(**later) is first and len(calls) == 1
 
 
+@pytest.mark.parametrize(
+    "consent",
+    [None, [""], ["marketing", ""], ["x" * 257], ["market\ning"], ["marketing"] * 65],
+)
+def test_the_fast_path_refuses_the_consent_the_validator_refuses(
+    v2: DecisionPoint, consent: Any
+) -> None:
+    """A context of consent alone skips `request_from`: it is judged as `decide` judges it,
+    on a request its valid consent allows, asked twice (the second answer from the memo)."""
+    request = {**MARKETER, "action": "use"}
+    assert v2.decide(**request, context={"consent": ["marketing"]}).allowed
+    for _ in range(2):
+        assert v2.decide(**request, context={"consent": consent}).reasons == ("invalid_context",)
+    core = request_from(**request, context={"consent": consent})
+    assert core == "invalid_context"
+
+
 SUBJECTS = [{"role": r} for r in ("relationship_manager", "senior_manager", "operations")]
 SUBJECTS += [{"role": r} for r in ("fraud_investigator", "marketer", "night_clerk", "auditor")]
 SUBJECTS += [{"user": u} for u in ("u-rm", "u-ops", "u-temp", "u-leaver", "u-boss")]

@@ -140,18 +140,17 @@ EMPTY_CONTEXT = Context()
 
 
 @lru_cache(maxsize=4096)
-def consent_context(consent: tuple[str, ...]) -> Context:
-    """A context of consent alone, its strings taken as given (the in-process fast path).
+def consent_context(consent: tuple[str, ...]) -> Context | None:
+    """A context of consent alone (the in-process fast path), or None when it is invalid.
 
-    A consent string that is not a valid id only ever fails to match a purpose,
-    as it did before contexts were validated, so it is not checked here. The
-    few distinct consent lists are made once (a context is never changed).
+    Validated as every context is (`context_of`), so the fast path refuses what
+    the service and `decide` refuse (an empty or overlong id, a control
+    character, more than `MAX_CONSENTS`); the few distinct consent lists are
+    validated once each (a context is never changed).
     """
     if not consent:
         return EMPTY_CONTEXT
-    context = Context()
-    msgspec.structs.force_setattr(context, "consent", list(consent))
-    return context
+    return context_of({"consent": list(consent)})
 
 
 def context_of(context: Any) -> Context | None:
