@@ -103,6 +103,31 @@ def test_dates_read_alike_quoted_or_not_and_on_both_paths() -> None:
     assert all(p is not None and p == policies[0] for p in policies)
 
 
+@pytest.mark.parametrize(
+    ("written", "instant"),
+    [
+        ("2026-07-01T09:00:00", datetime(2026, 7, 1, 9, tzinfo=UTC)),
+        ('"2026-07-01T09:00:00"', datetime(2026, 7, 1, 9, tzinfo=UTC)),
+        ("2026-07-01 09:00:00", datetime(2026, 7, 1, 9, tzinfo=UTC)),
+        ('"2026-07-01T09:00:00.5"', datetime(2026, 7, 1, 9, 0, 0, 500000, tzinfo=UTC)),
+        ("2026-07-01T09:00:00+08:00", datetime(2026, 7, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_a_date_time_without_offset_is_utc_not_the_policy_timezone(
+    written: str, instant: datetime
+) -> None:
+    """The spec: no offset means UTC, whatever `timezone` says (it is for `hours` only)."""
+    text = V2.replace("valid_from: 2026-01-01", f"valid_from: {written}").replace(
+        "valid_until: 2026-12-31}", f"valid_until: {written}}}"
+    )
+    for fast in (True, False):
+        result = check_texts([("v2.yaml", text)], fast=fast)
+        assert result.policy is not None, [str(p) for p in result.problems]
+        assert result.policy.grants[1].valid_from == instant
+        (windowed,) = [a for a in result.policy.users["u1001"].assignments if a.valid_until]
+        assert windowed.valid_until == instant  # a date-time is no date: no 24:00
+
+
 BAD = """\
 version: 3
 timezone: Mars/Olympus
