@@ -2,8 +2,10 @@
 
 Held at a time (`--at`) is rules 1-4 with the grants and role assignments in
 their windows, `when` and consent ignored (`tests/oracle.py`'s `held`); a
-disabled user holds nothing. A permission is loosened when a new allow grant
-behind it asks less than every old one.
+disabled user holds nothing. It is also what plain `casbin.Enforcer` on the
+version-2 export allows at that time to a context meeting every requirement.
+A permission is loosened when a new allow grant behind it asks less than
+every old one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +21,10 @@ from hypothesis import strategies as st
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.review import review
 from pdp.analysis.timing import policy_at
+from pdp.casbin_engine import casbin_enforcer
+from pdp.core.casbin_export import casbin_request
 from pdp.core.compile import CompiledPolicy, compile_policy
+from pdp.core.decision import Request, SubjectKind
 from pdp.core.load import load_policy_text
 from pdp.policyci.diff import loosened_access
 from tests import oracle
@@ -63,6 +69,65 @@ def _oracle_held(
     c, p, a = key
     request = {**subject, "info_class": c, "purpose": p, "action": a}
     return oracle.held(data, request, at)
+
+
+APPROVER = "second-person"  # no generated user has this id: an approver who is not the requester
+
+
+def hours_around(data: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
+    """The policy with every `hours` that leaves out `at` (in its timezone, by the oracle)
+    moved to the hour of the day that holds `at`; `hours` that hold `at` are kept."""
+    moved = copy.deepcopy(data)
+    local = at.astimezone(ZoneInfo(data.get("timezone", "UTC")))
+    around = f"{local.hour:02d}:00-{local.hour + 1:02d}:00"
+    for grant in moved["grants"]:
+        hours = grant.get("when", {}).get("hours")
+        if hours is not None and not oracle.in_hours(data, hours, at):
+            grant["when"]["hours"] = around
+    return moved
+
+
+def every_fact(data: dict[str, Any], at: dt.datetime) -> list[dict[str, Any]]:
+    """Contexts meeting every requirement a grant can ask at `at` and naming every consent:
+    one per declared relationship (a context names one), or one without any."""
+    facts = {
+        "consent": list(data["purposes"]),
+        "mfa": True,
+        "ticket": "INC-1",
+        "approver": APPROVER,
+        "records": 1,
+        "time": at.isoformat(),
+    }
+    return [{**facts, "relationship": r} for r in data.get("relationships", [])] or [facts]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies(version=2), st.sampled_from(INSTANTS))
+def test_held_at_a_time_is_what_plain_casbin_allows_with_every_fact(
+    generated: dict[str, Any], at: dt.datetime
+) -> None:
+    """The review's held set at `at` (rules 1-4: `when` and consent ignored) is what plain
+    `casbin.Enforcer` on the version-2 export allows at `at` to a context meeting every
+    requirement and naming every consent, on policies whose `hours` hold `at`."""
+    data = hours_around(generated, at)
+    whole = compiled(data)
+    ctx = ReviewContext.build(policy_at(whole, at))
+    enforcer = casbin_enforcer(whole)
+    contexts = every_fact(data, at)
+    subjects: list[tuple[SubjectKind, str, int]] = [
+        ("role", r, ctx.role_held[r]) for r in data["roles"]
+    ]
+    for uid in data.get("users", {}):
+        subjects.append(("user", uid, ctx.full.held(ctx.compiled.policy.users[uid].roles)))
+    for kind, subject, mask in subjects:
+        held = set(ctx.space.decode(mask))
+        for key in _declared(data):
+            allowed = False
+            for context in contexts:
+                args = casbin_request(whole, Request(kind, subject, *key, context), at)
+                assert args is not None
+                allowed = allowed or enforcer.enforce(*args)
+            assert allowed is (key in held), (kind, subject, key, at)
 
 
 @st.composite
