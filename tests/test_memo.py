@@ -139,6 +139,102 @@ def test_the_fast_path_refuses_the_consent_the_validator_refuses(
     assert core == "invalid_context"
 
 
+# (request, context, a time before an edge and its answer, the time of the edge and its answer)
+EDGES = [
+    (  # G-RM-OWN-CUSTOMERS's hours end at 20:00 in Asia/Shanghai
+        {"user": "u-rm", "info_class": "account", "purpose": "customer_service", "action": "use"},
+        {"relationship": "own_customer", "mfa": True},
+        ("2026-06-15T11:59:59Z", ("G-RM-OWN-CUSTOMERS",)),
+        ("2026-06-15T12:00:00Z", ("outside_hours",)),
+    ),
+    (  # G-AUDITOR-JULY-FIRST's window closes at 18:00 UTC
+        {"role": "auditor", "info_class": "account", "purpose": "regulatory_reporting"},
+        {},
+        ("2026-07-01T17:59:59Z", ("G-AUDITOR-JULY-FIRST",)),
+        ("2026-07-01T18:00:00Z", ("default_deny",)),
+    ),
+    (  # u-temp holds operations until the end of 2026-06-30
+        {**OPS, "user": "u-temp"},
+        {"ticket": "T", "approver": "u-boss"},
+        ("2026-06-30T23:59:59Z", ("G-OPS-EXPORT",)),
+        ("2026-07-01T00:00:00Z", ("default_deny",)),
+    ),
+]
+
+
+@pytest.mark.parametrize("edge", EDGES, ids=["hours", "grant window", "assignment window"])
+@pytest.mark.parametrize("by", ["clock", "context"])
+def test_the_same_request_on_both_sides_of_a_time_edge(edge: Any, by: str) -> None:
+    """Asked alternately just before and at an edge, by the clock or by `context.time`:
+    each answer is that time's, however often the same request came before."""
+    request, context, before, after = edge
+    request = {"action": "use", **request}
+    clock = [NOON]
+    dp = DecisionPoint.from_path(V2_POLICY, clock=lambda: clock[0])
+    for _ in range(2):
+        for at, reasons in (before, after):
+            asked = dict(context)
+            if by == "clock":
+                clock[0] = datetime.fromisoformat(at)
+            else:
+                asked["time"] = at
+            assert dp.decide(**request, context=asked).reasons == reasons, at
+
+
+UNTIMED_POLICY = """\
+version: 2
+relationships: [own_customer, own_branch]
+actions: [use]
+classes: {account: {level: C2}}
+purposes: {customer_service: {legal_basis: contract}}
+roles: {rm: {}}
+grants:
+  - id: G-RM
+    roles: [rm]
+    classes: [account]
+    purposes: [customer_service]
+    actions: [use]
+    when: {mfa: true, ticket: true, approver: true, relationship: [own_customer], max_records: 10}
+users:
+  u1: {roles: [rm]}
+"""
+MET = {
+    "mfa": True,
+    "ticket": "T-1",
+    "approver": "u2",
+    "relationship": "own_customer",
+    "records": 10,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"mfa": False}, "mfa_required"),
+        ({"mfa": None}, "mfa_required"),
+        ({"ticket": None}, "ticket_required"),
+        ({"approver": "u1"}, "approval_required"),
+        ({"approver": None}, "approval_required"),
+        ({"relationship": "own_branch"}, "relationship_required"),
+        ({"relationship": None}, "relationship_required"),
+        ({"records": 11}, "bulk_limit_exceeded"),
+    ],
+)
+def test_a_remembered_decision_is_never_served_for_other_facts(
+    change: dict[str, Any], reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same user's request with every requirement met and with one fact changed (None:
+    left out), asked alternately: both remembered, each answer its own facts'."""
+    calls = _counting(monkeypatch)
+    dp = DecisionPoint.from_text(UNTIMED_POLICY, "policy.yaml")
+    request = {"user": "u1", "info_class": "account", "purpose": "customer_service"}
+    changed = {k: v for k, v in {**MET, **change}.items() if v is not None}
+    for _ in range(3):
+        assert dp.decide(**request, action="use", context=MET).reasons == ("G-RM",)
+        assert dp.decide(**request, action="use", context=changed).reasons == (reason,)
+    assert len(calls) == 2 and len(dp._state) == 2
+
+
 SUBJECTS = [{"role": r} for r in ("relationship_manager", "senior_manager", "operations")]
 SUBJECTS += [{"role": r} for r in ("fraud_investigator", "marketer", "night_clerk", "auditor")]
 SUBJECTS += [{"user": u} for u in ("u-rm", "u-ops", "u-temp", "u-leaver", "u-boss")]

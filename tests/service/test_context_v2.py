@@ -1,9 +1,10 @@
 """Version-2 request context through the service, the client and `require(context_from=...)`.
 
 The single and batch endpoints take every context key of the format, refuse
-anything else with a 422 naming the field, and decide as the in-process
-decision point does; the client sends the context whole; a FastAPI route
-passes MFA, ticket and relationship through `context_from`.
+anything else with a 422 naming the field (AuthZEN: a 400), and decide as the
+in-process decision point does, for any JSON context; the client sends the
+context whole; a FastAPI route passes MFA, ticket and relationship through
+`context_from`.
 """
 
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pdp.client import PdpClient, cache_key
 from pdp.core.decision import Decision
@@ -84,16 +87,143 @@ def test_the_batch_endpoint_decides_on_the_v2_context(
         ({"time": "tomorrow"}, "context.time"),
         ({"customer": "C\u0007"}, "context.customer"),
         ({"urgent": True}, "context.urgent"),
+        ({"MFA": True}, "context.MFA"),
+        ({"consent": "customer_service"}, "context.consent"),
+        ({"consent": [7]}, "context.consent[0]"),
+        ({"consent": ["customer_service", ""]}, "context.consent[1]"),
+        ({"consent": None}, "context.consent"),
+        ({"consent": ["customer_service"] * 65}, "context.consent"),
+        ({"approver": ""}, "context.approver"),
+        ({"ticket": 7}, "context.ticket"),
+        ({"customer": 42}, "context.customer"),
+        ({"customer": ""}, "context.customer"),
+        ({"relationship": 1}, "context.relationship"),
+        ({"relationship": ""}, "context.relationship"),
+        ({"records": 2.5}, "context.records"),
+        ({"records": 1.0}, "context.records"),
+        ({"records": "3"}, "context.records"),
+        ({"records": 2**60}, "context.records"),
+        ({"time": 1781488800}, "context.time"),
+        ({"time": "2026-06-15"}, "context.time"),
+        ({"time": "2026-06-15 12:00:00"}, "context.time"),
+        ({"mfa": 1}, "context.mfa"),
+        ({"mfa": None}, "context.mfa"),
     ],
 )
 def test_invalid_context_is_a_422_naming_the_field(
     client: TestClient, context: dict[str, Any], field: str
 ) -> None:
-    single = client.post("/v1/decisions", json={**RM, "context": context})
+    """Each on a request its valid context allows: refused whole, never decided, never a 5xx."""
+    assert client.post("/v1/decisions", json={**RM, "context": GOOD}).json()["allowed"]
+    single = client.post("/v1/decisions", json={**RM, "context": {**GOOD, **context}})
     assert single.status_code == 422, single.text
-    assert field in single.text
-    batch = client.post("/v1/decisions/batch", json={"requests": [RM, {**RM, "context": context}]})
-    assert batch.status_code == 422 and f"requests[1].{field}" in batch.text
+    error = single.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_request", field)
+    assert error["message"].startswith(f"`{field}`: ") and "\n" not in error["message"]
+    requests = [RM, {**RM, "context": {**GOOD, **context}}]
+    batch = client.post("/v1/decisions/batch", json={"requests": requests})
+    assert batch.status_code == 422 and batch.json()["error"]["field"] == f"requests[1].{field}"
+
+
+def authzen(context: dict[str, Any]) -> dict[str, Any]:
+    """An AuthZEN evaluation of RM's request with pdp's context beside the purpose."""
+    return {
+        "subject": {"type": "user", "id": RM["user"]},
+        "resource": {"type": "info_class", "id": RM["info_class"]},
+        "action": {"name": RM["action"]},
+        "context": {"purpose": RM["purpose"], **context},
+    }
+
+
+@pytest.mark.parametrize(
+    ("context", "field"),
+    [
+        ({"mfa": "yes"}, "context.mfa"),
+        ({"records": True}, "context.records"),
+        ({"consent": [""]}, "context.consent[0]"),
+        ({"approver": 7}, "context.approver"),
+        ({"ticket": ""}, "context.ticket"),
+        ({"relationship": 1}, "context.relationship"),
+        ({"time": "2026-06-15T12:00:00"}, "context.time"),
+        ({"urgent": True}, "context.urgent"),
+    ],
+)
+def test_authzen_refuses_an_invalid_v2_context_with_a_400_naming_it(
+    client: TestClient, context: dict[str, Any], field: str
+) -> None:
+    """AuthZEN's bad request is a 400 (its specification), in the service's error shape."""
+    allowed = client.post("/access/v1/evaluation", json=authzen(GOOD))
+    assert allowed.status_code == 200 and allowed.json()["decision"] is True
+    single = client.post("/access/v1/evaluation", json=authzen({**GOOD, **context}))
+    assert single.status_code == 400, single.text
+    assert single.json()["error"]["field"] == field
+    assert single.json()["error"]["message"].startswith(f"`{field}`")
+    body = {
+        **authzen(GOOD),
+        "evaluations": [{}, {"context": authzen({**GOOD, **context})["context"]}],
+    }
+    boxcar = client.post("/access/v1/evaluations", json=body)
+    assert boxcar.status_code == 400, boxcar.text
+    assert boxcar.json()["error"]["field"] == f"evaluations[1].{field}"
+
+
+def test_an_undeclared_relationship_is_a_deny_on_every_endpoint(client: TestClient) -> None:
+    """Valid JSON, judged against the policy: a decided deny `invalid_context`, as in process."""
+    context = {**GOOD, "relationship": "cousin"}
+    single = client.post("/v1/decisions", json={**RM, "context": context})
+    assert single.status_code == 200
+    assert (single.json()["allowed"], single.json()["reasons"]) == (False, ["invalid_context"])
+    answer = client.post("/access/v1/evaluation", json=authzen(context)).json()
+    assert (answer["decision"], answer["context"]["reasons"]) == (False, ["invalid_context"])
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 2**54)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=4,
+)
+PLAUSIBLE = {
+    "consent": st.lists(st.sampled_from(["marketing", "customer_service", ""]), max_size=3),
+    "mfa": st.booleans(),
+    "ticket": st.sampled_from(["CHG-1", ""]),
+    "approver": st.sampled_from(["u-boss", "u-rm", ""]),
+    "relationship": st.sampled_from(["own_customer", "own_branch", "cousin"]),
+    "records": st.integers(-1, 60),
+    "time": st.sampled_from(["2026-06-15T21:00:00+08:00", "2026-06-15T12:00:00Z", "2026-06-15"]),
+    "customer": st.sampled_from(["C-1", ""]),
+}
+CONTEXTS = st.dictionaries(
+    st.sampled_from([*PLAUSIBLE, "urgent"]),
+    st.just(None),
+    max_size=4,
+).flatmap(
+    lambda keys: st.fixed_dictionaries(
+        {k: st.one_of(PLAUSIBLE.get(k, JSON_VALUES), JSON_VALUES) for k in keys}
+    )
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(context=CONTEXTS)
+def test_any_context_is_decided_as_in_process_or_refused(
+    client: TestClient, dp: DecisionPoint, context: dict[str, Any]
+) -> None:
+    """Any JSON context: a 200 whose decision is the in-process one, or a 422 where the
+    decision point says `invalid_context`; never a 5xx, never an allow of an invalid one."""
+    answer = client.post("/v1/decisions", json={**RM, "context": context})
+    local = dp.decide(**RM, context=context)
+    if answer.status_code == 422:
+        assert local.reasons == ("invalid_context",), context
+        return
+    assert answer.status_code == 200, (context, answer.text)
+    data = answer.json()
+    assert (data["allowed"], data["reasons"]) == (local.allowed, list(local.reasons)), context
 
 
 def test_explain_shows_each_requirement(client: TestClient) -> None:
