@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pdp.analysis.checks.controls import expiring_access
 from pdp.analysis.context import ReviewContext
 from pdp.analysis.review import review
 from pdp.analysis.timing import policy_at
@@ -406,3 +407,39 @@ def test_role_mining_reads_a_version_2_policy_at_a_time(tmp_path: Any) -> None:
         for r in (early, late)
     ]
     assert holders == [["u1"], ["u1", "u2"]]  # u2 is a teller from 2026-05-01; u3 is disabled
+
+
+EXPIRY = """
+version: 2
+actions: [use]
+classes: {a: {level: C1}}
+purposes: {p: {}}
+roles: {r: {}}
+grants:
+  - {id: G-LAST-DAY, roles: [r], classes: [a], purposes: [p], actions: [use],
+     valid_until: "2026-05-01T00:00:00Z"}
+  - {id: G-A-SECOND-LATER, roles: [r], classes: [a], purposes: [p], actions: [use],
+     valid_until: "2026-05-01T00:00:01Z"}
+  - {id: G-ENDS-NOW, roles: [r], classes: [a], purposes: [p], actions: [use],
+     valid_until: "2026-04-01T00:00:00Z"}
+  - {id: G-LONG-GONE, roles: [r], classes: [a], purposes: [p], actions: [use],
+     valid_until: 2025-01-01}
+  - {id: G-NOT-YET, roles: [r], classes: [a], purposes: [p], actions: [use],
+     valid_from: 2026-04-05, valid_until: "2026-04-30T23:00:00Z"}
+  - {id: G-FROM-ONLY, roles: [r], classes: [a], purposes: [p], actions: [use],
+     valid_from: 2026-04-05}
+"""
+
+
+def test_expiring_means_within_30_days_included_and_expired_however_long_ago() -> None:
+    at = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    found = {
+        f.rule_id: (f.kind, f.statistics["days"])
+        for f in expiring_access(compile_policy(load_policy_text(EXPIRY)), at)
+    }
+    assert found == {
+        "G-LAST-DAY": ("expiring_access", 30),
+        "G-ENDS-NOW": ("expired_access", 0),
+        "G-LONG-GONE": ("expired_access", 454),  # a date ends at its 24:00
+        "G-NOT-YET": ("expiring_access", 29),  # 29 days and 23 hours: whole days
+    }
