@@ -39,7 +39,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from pdp.core.context import Id
+from pdp.core.context import Id, context_of
 from pdp.core.decision import Decision
 from pdp.errors import RequestError
 from pdp.service.errors import wire_error
@@ -156,7 +156,13 @@ def _mapped(subject: Any, resource: Any, action: Any, context: Any, where: str) 
     rest = {k: v for k, v in context.items() if k != PURPOSE}
     properties = resource.get("properties")
     if type(properties) is dict and CUSTOMER in properties:
-        rest[CUSTOMER] = properties[CUSTOMER]
+        customer = properties[CUSTOMER]
+        if customer is not None and context_of({CUSTOMER: customer}) is None:
+            # Judged here, where it is known to come from the resource: a bad
+            # `context.customer` is named as such by the native validator.
+            field = at(where, f"resource.properties.{CUSTOMER}")
+            raise RequestError(f"`{field}` must be printable text, 1 to 256 characters", field)
+        rest[CUSTOMER] = customer
     if rest:
         item["context"] = rest
     return item
@@ -218,12 +224,8 @@ def native_error(item: dict[str, Any], where: str = "") -> RequestError | None:
         field = at(where, "subject.id")
         return RequestError(f"`{field}` is required", field)
     head = re.split(r"[.\[]", native, maxsplit=1)[0]
-    if native.startswith(f"context.{CUSTOMER}"):
-        mapped = "resource.properties" + native[len("context") :]
-    elif head in _ORIGIN:
-        mapped = ".".join(_ORIGIN[head]) + native[len(head) :]
-    else:
-        mapped = native
+    origin = _ORIGIN.get(head)
+    mapped = native if origin is None else ".".join(origin) + native[len(head) :]
     field = at(where, mapped)
     message = message.replace(f"`{native}`", f"`{field}`", 1)
     if message == field or not message.startswith("`"):

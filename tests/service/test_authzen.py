@@ -179,6 +179,16 @@ def test_the_mapping_onto_the_native_request() -> None:
         ({**ALLOWED, "context": [1]}, "context"),
         ({**ALLOWED, "context": {**OPENING, "consent": "all"}}, "context.consent"),
         ({**ALLOWED, "context": {**OPENING, "unheard_of": 1}}, "context.unheard_of"),
+        ({**ALLOWED, "context": {**OPENING, "customer": ""}}, "context.customer"),
+        ({**ALLOWED, "context": {**OPENING, "customer": 7}}, "context.customer"),
+        (
+            {**ALLOWED, "resource": {**ID_NUMBER, "properties": {"customer": "c\n1"}}},
+            "resource.properties.customer",
+        ),
+        (
+            {**ALLOWED, "resource": {**ID_NUMBER, "properties": {"customer": ["c-1"]}}},
+            "resource.properties.customer",
+        ),
         ([ALLOWED], "body"),
     ],
 )
