@@ -12,12 +12,14 @@ from typing import Any
 from pdp.core.model import Policy
 
 TICKET = "CASE-2026-0042"
-APPROVER = "u-second-person"
+APPROVER = "u-second-person"  # no user of a test policy: never the requester
 # 10:00 in Beijing, on a day inside every window of the reference policy.
 TIME = "2026-12-01T02:00:00Z"
 
 
-def meeting_everything(policy: Policy, relationship: str | None = None) -> dict[str, Any]:
+def meeting_everything(
+    policy: Policy, relationship: str | None = None, time: str = TIME
+) -> dict[str, Any]:
     """A context meeting every requirement of `policy`'s grants, with consent to every purpose.
 
     `relationship` defaults to the first declared one; grants that ask for
@@ -28,9 +30,15 @@ def meeting_everything(policy: Policy, relationship: str | None = None) -> dict[
         "mfa": True,
         "ticket": TICKET,
         "approver": APPROVER,
-        "time": TIME,
+        "time": time,
     }
     chosen = relationship or next(iter(policy.relationships), None)
     if chosen is not None:
         context["relationship"] = chosen
     return context
+
+
+def meeting_each_relationship(policy: Policy, time: str = TIME) -> list[dict[str, Any]]:
+    """`meeting_everything` once per declared relationship (a context names one), or once."""
+    relationships = policy.relationships or (None,)
+    return [meeting_everything(policy, r, time) for r in relationships]

@@ -23,6 +23,7 @@ __all__ = [
     "EMPTY_CONTEXT",
     "MAX_CONSENTS",
     "MAX_ID_LENGTH",
+    "MAX_RECORDS",
     "PRINTABLE",
     "Context",
     "Id",
@@ -35,6 +36,7 @@ __all__ = [
 
 MAX_ID_LENGTH = 256
 MAX_CONSENTS = 64
+MAX_RECORDS = 2**53  # JSON's largest exact integer
 # Printable text: no C0/C1 control characters, DEL, line or paragraph separators,
 # or bidirectional overrides (they would rewrite what a terminal or a log viewer shows).
 # The schema states it as a pattern; `printable` checks it (Python's `$` would let
@@ -108,7 +110,9 @@ class Context(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, fr
     ) = None
     records: Annotated[
         int,
-        msgspec.Meta(ge=1, le=2**53, description="How many customers' records the action touches."),
+        msgspec.Meta(
+            ge=1, le=MAX_RECORDS, description="How many customers' records the action touches."
+        ),
     ] = 1
     time: (
         Annotated[
@@ -170,7 +174,6 @@ def context_of(context: Any) -> Context | None:
 
 
 _PLAIN_KEYS = frozenset(("consent", "mfa", "ticket", "approver", "relationship", "records"))
-_MAX_RECORDS = 2**53
 
 
 def _text(value: Any) -> bool:
@@ -198,7 +201,7 @@ def plain_context(context: Any) -> Context | None:
         or len(consent) > MAX_CONSENTS
         or type(mfa) is not bool
         or type(records) is not int
-        or not 1 <= records <= _MAX_RECORDS
+        or not 1 <= records <= MAX_RECORDS
         or not (_text(ticket) and _text(approver) and _text(relationship))
     ):
         return None

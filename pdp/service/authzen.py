@@ -39,7 +39,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from pdp.core.context import Id, context_of
+from pdp.core.context import MAX_ID_LENGTH, Id, context_of
 from pdp.core.decision import Decision
 from pdp.errors import RequestError
 from pdp.service.errors import wire_error
@@ -161,7 +161,8 @@ def _mapped(subject: Any, resource: Any, action: Any, context: Any, where: str) 
             # Judged here, where it is known to come from the resource: a bad
             # `context.customer` is named as such by the native validator.
             field = at(where, f"resource.properties.{CUSTOMER}")
-            raise RequestError(f"`{field}` must be printable text, 1 to 256 characters", field)
+            length = f"1 to {MAX_ID_LENGTH} characters"
+            raise RequestError(f"`{field}` must be printable text, {length}", field)
         rest[CUSTOMER] = customer
     if rest:
         item["context"] = rest

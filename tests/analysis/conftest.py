@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from pdp.analysis.review import Review, review
 from pdp.core.compile import CompiledPolicy, compile_policy
 from pdp.core.load import load_policy
+from tests.generated import generated_compiled
 
 ROOT = Path(__file__).resolve().parents[2]
 # The day the reference policy's review is pinned at: it has windows (a
@@ -32,13 +32,9 @@ def result(compiled: CompiledPolicy) -> Review:
 
 
 def generated_policy(seed: int, tmp_path: Path) -> CompiledPolicy:
-    """A small bank-shaped policy of tools/generate_policy.py (toxic, SoD, outside duties)."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from generate_policy import generate_policy, write_policy
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    data = generate_policy(
+    """A small bank-shaped generated policy (toxic, SoD, outside duties)."""
+    return generated_compiled(
+        tmp_path / f"bank-{seed}.yaml",
         grants=400,
         roles=60,
         users=300,
@@ -48,5 +44,3 @@ def generated_policy(seed: int, tmp_path: Path) -> CompiledPolicy:
         toxic_rules=6,
         seed=seed,
     )
-    write_policy(data, tmp_path / f"bank-{seed}.yaml")
-    return compile_policy(load_policy(tmp_path / f"bank-{seed}.yaml"))

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ import pytest
 from pdp.analysis.report.render import render
 from pdp.analysis.report.triage import Report
 from pdp.analysis.review import Review, review
-from pdp.core.compile import CompiledPolicy, compile_policy
-from pdp.core.load import load_policy
+from pdp.core.compile import CompiledPolicy
 from pdp.core.model import Role
+from tests.generated import generated_compiled
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -140,16 +139,15 @@ def test_the_bundled_policy_in_chromium(result: Review, compiled: CompiledPolicy
 @pytest.mark.browser
 @pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed")
 def test_a_10000_user_policy_in_chromium(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from generate_policy import generate_policy, write_policy
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    generated = generate_policy(
-        grants=3000, roles=600, users=10_000, classes=120, purposes=30, seed=3
+    big = generated_compiled(
+        tmp_path / "bank.yaml",
+        grants=3000,
+        roles=600,
+        users=10_000,
+        classes=120,
+        purposes=30,
+        seed=3,
     )
-    write_policy(generated, tmp_path / "bank.yaml")
-    big = compile_policy(load_policy(tmp_path / "bank.yaml"))
     found = review(big)
     assert len(found.findings) > 1000 and any(
         e.kind == "sod_violation" for e in found.findings.entries

@@ -29,6 +29,7 @@ from pdp.core.decision import Request, SubjectKind
 from pdp.core.load import load_policy_text
 from pdp.policyci.diff import loosened_access
 from tests import oracle
+from tests.contexts import meeting_each_relationship
 from tests.strategies import CLOCKS, DAYS, policies, to_yaml
 
 INSTANTS = [
@@ -72,9 +73,6 @@ def _oracle_held(
     return oracle.held(data, request, at)
 
 
-APPROVER = "second-person"  # no generated user has this id: an approver who is not the requester
-
-
 def hours_around(data: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
     """The policy with every `hours` that leaves out `at` (in its timezone, by the oracle)
     moved to the hour of the day that holds `at`; `hours` that hold `at` are kept."""
@@ -86,20 +84,6 @@ def hours_around(data: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
         if hours is not None and not oracle.in_hours(data, hours, at):
             grant["when"]["hours"] = around
     return moved
-
-
-def every_fact(data: dict[str, Any], at: dt.datetime) -> list[dict[str, Any]]:
-    """Contexts meeting every requirement a grant can ask at `at` and naming every consent:
-    one per declared relationship (a context names one), or one without any."""
-    facts = {
-        "consent": list(data["purposes"]),
-        "mfa": True,
-        "ticket": "INC-1",
-        "approver": APPROVER,
-        "records": 1,
-        "time": at.isoformat(),
-    }
-    return [{**facts, "relationship": r} for r in data.get("relationships", [])] or [facts]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -114,7 +98,7 @@ def test_held_at_a_time_is_what_plain_casbin_allows_with_every_fact(
     whole = compiled(data)
     ctx = ReviewContext.build(policy_at(whole, at))
     enforcer = casbin_enforcer(whole)
-    contexts = every_fact(data, at)
+    contexts = meeting_each_relationship(whole.policy, at.isoformat())
     subjects: list[tuple[SubjectKind, str, int]] = [
         ("role", r, ctx.role_held[r]) for r in data["roles"]
     ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from pdp.core.load import check_texts, load_policy, load_policy_text
 from pdp.core.model import Assignment, Conditions, User
 from pdp.core.normalize import normalize, policy_version
+from tests.generated import generated
 from tests.strategies import policy_and_queries, policy_texts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,12 +282,7 @@ GENERATED_V1_VERSIONS = {
 
 @pytest.mark.parametrize("seed", sorted(GENERATED_V1_VERSIONS))
 def test_generated_v1_policies_keep_their_versions(seed: int) -> None:
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from generate_policy import generate_policy
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    data = generate_policy(
+    data = generated(
         grants=300,
         roles=40,
         users=200,

@@ -126,8 +126,6 @@ class ToxicRule:
         self.shared: set[tuple[str, ...]] = set()  # role sets of several users
         self._parts: dict[tuple[str, ...], Parts] = {}
         self._witnesses: dict[tuple[str, ...], tuple[Permission, ...]] = {}
-        self._low_bits: list[dict[str, int]] | None = None
-        self._ranks: list[dict[str, int]] | None = None
         self._best: dict[str, int] | None = None
         self._cells: dict[str, list[Cell | None]] | None = None
         self._tails: dict[tuple[str, Permission], Path] = {}
@@ -180,13 +178,14 @@ class ToxicRule:
         found = self._witnesses.get(assigned)
         if found is None:
             witnesses = set()
-            for proj, lows in zip(self.projected, self._lows(), strict=True):
+            rows = self._rows(assigned)
+            for p, proj in enumerate(self.projected):
                 deny = proj.deny
                 if deny and any(r in deny for r in assigned):
                     mask = proj.held(assigned)
                     low = mask & -mask
                 else:
-                    low = min([lows[r] for r in assigned if r in lows], default=0)
+                    low = min([c[1] for row in rows if (c := row[p])], default=0)
                 witnesses.add(proj.space.permission(low.bit_length() - 1))
             found = self._witnesses[assigned] = tuple(sorted(witnesses))
         return found
@@ -208,26 +207,15 @@ class ToxicRule:
     def _best_ranks(self) -> dict[str, int]:
         """Each role's highest level in what it allows in any pattern (an index of `_levels`)."""
         if self._best is None:
-            best: dict[str, int] = {}
-            for by_role in self._role_ranks():
-                for r, rank in by_role.items():
-                    if rank < best.get(r, len(self._levels)):
-                        best[r] = rank
-            self._best = best
+            self._best = {
+                r: next(
+                    i
+                    for i, (_, masks) in enumerate(self._levels)
+                    if any(c and masks[p] & c[0] for p, c in enumerate(row))
+                )
+                for r, row in self._role_cells().items()
+            }
         return self._best
-
-    def _role_ranks(self) -> list[dict[str, int]]:
-        """Per pattern, each role's highest level in what it allows (an index of `_levels`)."""
-        if self._ranks is None:
-            self._ranks = [
-                {
-                    r: next(i for i, (_, masks) in enumerate(self._levels) if masks[p] & mask)
-                    for r, mask in proj.allow.items()
-                    if mask
-                }
-                for p, proj in enumerate(self.projected)
-            ]
-        return self._ranks
 
     def _level_of(self, held: list[int]) -> str | None:
         """The highest level of some held sets, one per pattern."""
@@ -239,12 +227,6 @@ class ToxicRule:
             ),
             None,
         )
-
-    def _lows(self) -> list[dict[str, int]]:
-        """Per pattern, each role's lowest allowed bit (computed once)."""
-        if self._low_bits is None:
-            self._low_bits = [{r: m & -m for r, m in proj.allow.items()} for proj in self.projected]
-        return self._low_bits
 
     def _lowest(self, held: list[int]) -> dict[Permission, tuple[Projected, int]]:
         """Per pattern, in order: its lowest held permission (the witness), projection and bit."""
@@ -326,6 +308,11 @@ class ToxicRule:
         tails = [self._tail(assigned, lowest[w], w) for w in witnesses]
         counts = tuple(mask.bit_count() for mask in held)
         return (witnesses, counts, self.level(assigned), tails)
+
+    def _rows(self, assigned: tuple[str, ...]) -> list[list[Cell | None]]:
+        """The cells of the assigned roles that allow something in some pattern."""
+        cells = self._role_cells()
+        return [cells[r] for r in assigned if r in cells]
 
     def _role_cells(self) -> dict[str, list[Cell | None]]:
         """Per role allowing something in a pattern: per pattern, its mask, lowest bit, witness."""
