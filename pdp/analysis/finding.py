@@ -133,8 +133,26 @@ class Finding:
 def fingerprint_of(key: tuple[str, str | None, str, str], listing: str) -> str:
     """The fingerprint of a finding's `head` and its permissions' `identity_listing`."""
     kind, rule_id, subject_kind, subject_id = key
-    front = COMPACT([kind, rule_id or "", subject_kind, subject_id])
-    return hashlib.sha256(b"%s,[%s]]" % (front[:-1], listing.encode())).hexdigest()[:32]
+    return Fingerprints(kind, rule_id, subject_kind).of(COMPACT(subject_id), listing.encode())
+
+
+class Fingerprints:
+    """The fingerprints of the findings of one kind, rule and subject kind.
+
+    What they hash starts the same (`["kind","rule","user",`): it is hashed
+    once, and each fingerprint hashes only the rest from a copy.
+    """
+
+    __slots__ = ("_front",)
+
+    def __init__(self, kind: str, rule_id: str | None, subject_kind: str) -> None:
+        self._front = hashlib.sha256(COMPACT([kind, rule_id or "", subject_kind])[:-1] + b",")
+
+    def of(self, subject_id: bytes, listing: bytes) -> str:
+        """The fingerprint of a subject (its id as JSON text) and an `identity_listing`."""
+        digest = self._front.copy()
+        digest.update(b"%s,[%s]]" % (subject_id, listing))
+        return digest.hexdigest()[:32]
 
 
 def identity_listing(permissions: Sequence[Permission]) -> str:

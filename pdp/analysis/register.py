@@ -116,6 +116,11 @@ class Verdict:
     unmatched: tuple[Acceptance, ...] = ()
     accepted: int = 0
 
+    @property
+    def waives(self) -> bool:
+        """True when some live acceptance may waive a finding."""
+        return bool(self.by_head or self.by_fingerprint)
+
     def acceptance_of(self, entry: Pending) -> Acceptance | None:
         """The live acceptance that waives this finding, or None."""
         found = self.by_head.get(head(entry))

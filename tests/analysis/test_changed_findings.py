@@ -8,8 +8,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 from pdp.analysis.changes import changed_findings
+from pdp.analysis.checks.separation import Parts, ToxicRule
+from pdp.analysis.context import permission_node
 from pdp.analysis.finding import Finding
 from pdp.analysis.review import review
+from pdp.core.queries import Permission
 from tests.policyci.policies import SMALL, compiled, policy_pairs
 
 
@@ -75,11 +78,35 @@ def test_equal_identities_mean_equal_fingerprints_across_versions() -> None:
 def test_the_toxic_shortcut_is_the_exact_reading(
     pair: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
-    """Without denies in reach, a toxic finding's parts come from per-role lowest bits."""
+    """A toxic finding's parts, made per pattern and per deciding roles, are those read from
+    the subject's whole held sets, with a path from its assigned roles."""
     from pdp.analysis.checks.separation import ToxicHit
 
     for data in pair:
         for entry in review(compiled(data)).findings.entries:
             if isinstance(entry, ToxicHit):
-                rule = entry.source
-                assert rule.parts(entry.assigned) == rule.exact_parts(entry.assigned)
+                rule, assigned = entry.source, entry.assigned
+                assert rule.parts(assigned) == exact_parts(rule, assigned)
+                assert rule.parts(rule.deciding(assigned)) == rule.parts(assigned)
+
+
+def exact_parts(rule: ToxicRule, assigned: tuple[str, ...]) -> Parts:
+    """A toxic finding's parts read plainly: per pattern the held set of all assigned roles,
+    its lowest bit, the first grant behind it and the shortest path from any assigned role."""
+    ctx = rule.ctx
+    held = [proj.held(assigned) for proj in rule.projected]
+    lowest: dict[Permission, list[str]] = {}
+    for proj, mask in zip(rule.projected, held, strict=True):
+        low = mask & -mask
+        witness = proj.space.permission(low.bit_length() - 1)
+        lowest.setdefault(witness, [r for r in assigned if proj.allow.get(r, 0) & low])
+    witnesses = sorted(lowest)
+    classes = {
+        c for proj, m in zip(rule.projected, held, strict=True) for c, _, _ in proj.space.decode(m)
+    }
+    level = ctx.level_of_classes(classes)
+    tails = [
+        (*ctx.roles_path(assigned, ctx.first_allow(lowest[w], w)), permission_node(w))
+        for w in witnesses
+    ]
+    return (witnesses, tuple(m.bit_count() for m in held), level, tails)

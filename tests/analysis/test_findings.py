@@ -336,3 +336,26 @@ def test_the_fingerprint_encoder_writes_what_json_dumps_writes(texts: list[str])
 
     want = json.dumps(texts, separators=(",", ":"), ensure_ascii=False)
     assert COMPACT(texts) == want.encode("utf-8", "surrogatepass")
+
+
+@given(
+    st.text(),
+    st.text() | st.none(),
+    st.sampled_from(["role", "user"]),
+    st.text(),
+    st.lists(st.tuples(st.text(), st.text(), st.text()), max_size=4),
+)
+def test_a_fingerprint_is_the_documented_hash(
+    kind: str, rule_id: str | None, subject_kind: str, subject_id: str, permissions: list[Any]
+) -> None:
+    """SHA-256 of the compact JSON of kind, rule id, subject and sorted permissions, cut to 32."""
+    import hashlib
+    import json
+
+    from pdp.analysis.finding import fingerprint_of, identity_listing
+
+    whole = [kind, rule_id or "", subject_kind, subject_id, [list(p) for p in sorted(permissions)]]
+    text = json.dumps(whole, separators=(",", ":"), ensure_ascii=False)
+    want = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    key = (kind, rule_id, subject_kind, subject_id)
+    assert fingerprint_of(key, identity_listing(permissions)) == want

@@ -69,13 +69,23 @@ def test_streamed_json_and_sarif_hold_the_whole_documents_one_finding_a_line(
     assert json.loads(sarif) == json.loads(json.dumps(render_sarif(Report.of(result, compiled))))
     empty = Review(result.policy_version, result.generated_at, Findings([]), result.summary)
     assert render(empty, "json", compiled) == indented(report_document(empty, compiled)) + "\n"
+
+
+@pytest.mark.parametrize("batch", [1, 12, 1 << 20])
+def test_streamed_items_are_written_in_place_whatever_the_batch(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pdp.analysis.report.stream.BATCH", batch)
     nested = {"a": [1, {"b": PLACEHOLDER}], "c": "d"}
     out = io.StringIO()
-    write_json(nested, iter(['{"x":[1,2]}', '"y"']), out)
+    write_json(nested, iter([b'{"x":[1,2]}', b'"y"', '"\u00e9"'.encode()]), out)
     assert out.getvalue() == (
-        '{\n  "a": [\n    1,\n    {\n      "b": [\n        {"x":[1,2]},\n        "y"\n'
-        '      ]\n    }\n  ],\n  "c": "d"\n}\n'
+        '{\n  "a": [\n    1,\n    {\n      "b": [\n        {"x":[1,2]},\n        "y",\n'
+        '        "\u00e9"\n      ]\n    }\n  ],\n  "c": "d"\n}\n'
     )
+    out = io.StringIO()
+    write_json(nested, iter([]), out)
+    assert json.loads(out.getvalue()) == {"a": [1, {"b": []}], "c": "d"}
 
 
 def test_the_cached_permission_texts_are_the_encoders_own(result: Review) -> None:

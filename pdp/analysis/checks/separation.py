@@ -13,7 +13,10 @@ set algebra. Findings are built when read (`ToxicHit`), once per role set.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
+from functools import reduce
+from itertools import repeat
+from operator import or_
 from typing import Any
 
 from pdp.analysis.context import ReviewContext, permission_node
@@ -105,14 +108,13 @@ def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -
     failing = {g for g in unsure if not all(proj.held(sets.roles[g]) for proj in projected)}
     for group in sorted(candidates - failing):
         assigned, members = sets.roles[group], sets.members[group]
-        if len(members) > 1:
-            found.shared.add(assigned)
         for uid in members:
             if focus is None or uid in focus.users:
                 yield ToxicHit(found, "user", uid, assigned)
 
 
 Parts = tuple[list[Permission], tuple[int, ...], str | None, list[Path]]
+PatternPart = tuple[int, Permission, Path, int]  # count, witness, path to it, level rank
 Cell = tuple[int, int, Permission]  # a role's allowed set in a pattern, its lowest bit, witness
 
 
@@ -123,13 +125,17 @@ class ToxicRule:
         self.ctx = ctx
         self.rule = rule
         self.projected = projected
-        self.shared: set[tuple[str, ...]] = set()  # role sets of several users
-        self._parts: dict[tuple[str, ...], Parts] = {}
         self._witnesses: dict[tuple[str, ...], tuple[Permission, ...]] = {}
         self._best: dict[str, int] | None = None
         self._cells: dict[str, list[Cell | None]] | None = None
-        self._tails: dict[tuple[str, Permission], Path] = {}
+        # Per pattern: a test of the roles allowing or denying something there, and the parts
+        # made of such roles (`_pattern_part`); the paths to witnesses, per roles behind them.
+        self._made: list[tuple[Callable[[str], bool], dict[tuple[str, ...], PatternPart]]] = [
+            (_acting(proj).__contains__, {}) for proj in projected
+        ]
+        self._tails: dict[tuple[tuple[str, ...], Permission], Path] = {}
         self._deny_roles = frozenset(r for proj in projected for r in proj.deny)
+        self._relevant: set[str] | None = None  # roles allowing or denying something matched
         self._nodes: dict[Permission, str] = {}
         # Per level, highest first: the level's permissions in each pattern's space.
         by_space = [ctx.space_levels(proj.space) for proj in projected]
@@ -200,9 +206,9 @@ class ToxicRule:
         """
         if self._denied(assigned):
             return self._level_of([proj.held(assigned) for proj in self.projected])
-        best = self._best_ranks()
-        rank = min([best[r] for r in assigned if r in best], default=len(self._levels))
-        return self._levels[rank][0] if rank < len(self._levels) else None
+        best, none = self._best_ranks(), len(self._levels)
+        rank = min(map(best.get, assigned, repeat(none)))
+        return self._levels[rank][0] if rank < none else None
 
     def _best_ranks(self) -> dict[str, int]:
         """Each role's highest level in what it allows in any pattern (an index of `_levels`)."""
@@ -228,86 +234,73 @@ class ToxicRule:
             None,
         )
 
-    def _lowest(self, held: list[int]) -> dict[Permission, tuple[Projected, int]]:
-        """Per pattern, in order: its lowest held permission (the witness), projection and bit."""
-        lowest: dict[Permission, tuple[Projected, int]] = {}
-        for proj, mask in zip(self.projected, held, strict=True):
-            low = mask & -mask
-            lowest.setdefault(proj.space.permission(low.bit_length() - 1), (proj, low))
-        return lowest
-
     def parts(self, assigned: tuple[str, ...]) -> Parts:
-        """Witnesses (first match per pattern), counts, level and paths to the witnesses."""
-        found = self._parts.get(assigned)
-        if found is not None:
-            return found
-        if self._denied(assigned):
-            parts = self.exact_parts(assigned)
-        else:
-            parts = self._undenied_parts(assigned)
-        if assigned in self.shared:
-            self._parts[assigned] = parts  # built once for the users of the role set
-        return parts
+        """Witnesses (first match per pattern), counts, level and paths to the witnesses.
 
-    def exact_parts(self, assigned: tuple[str, ...]) -> Parts:
-        """`parts` from the held sets, for any role set (`_undenied_parts` is a shortcut)."""
-        ctx = self.ctx
-        held = [proj.held(assigned) for proj in self.projected]
-        # The witness of a pattern is its lowest held bit; the grant behind it reaches one of
-        # the roles whose closure allows (or, were this wrong, denies) that bit.
-        behind = {
-            witness: [
-                r for r in assigned if proj.allow.get(r, 0) & low or proj.deny.get(r, 0) & low
-            ]
-            for witness, (proj, low) in self._lowest(held).items()
-        }
-        witnesses = sorted(behind)
-        counts = tuple(mask.bit_count() for mask in held)
-        level = self._level_of(held)
-        nodes = self._nodes
-        tails: list[Path] = [
-            (
-                *ctx.roles_path(assigned, ctx.first_allow(behind[w], w)),
-                nodes.get(w) or nodes.setdefault(w, permission_node(w)),
-            )
-            for w in witnesses
-        ]
-        return (witnesses, counts, level, tails)
+        Pattern by pattern: what a subject holds in a pattern's projection
+        depends only on its roles that allow or deny something there, and each
+        pattern's part is made once per such roles (`_pattern_part`).
+        """
+        tails: dict[Permission, Path] = {}
+        counts = []
+        rank = len(self._levels)
+        for p, (relevant, made) in enumerate(self._made):
+            key = tuple(filter(relevant, assigned))
+            found = made.get(key)
+            if found is None:
+                found = made[key] = self._pattern_part(p, key)
+            counts.append(found[0])
+            tails.setdefault(found[1], found[2])
+            rank = min(rank, found[3])
+        witnesses = sorted(tails)
+        level = self._levels[rank][0] if rank < len(self._levels) else None
+        return (witnesses, tuple(counts), level, [tails[w] for w in witnesses])
+
+    def deciding(self, assigned: tuple[str, ...]) -> tuple[str, ...]:
+        """The assigned roles a finding's parts depend on: two role sets with the same
+        deciding roles have the same parts.
+
+        They are the roles whose closures allow or deny something the patterns
+        match: another role holds nothing there, and reaches no grant behind a
+        witness (it would then allow the witness).
+        """
+        relevant = self._relevant
+        if relevant is None:
+            relevant = self._relevant = self._role_cells().keys() | self._deny_roles
+        return tuple(filter(relevant.__contains__, assigned))
 
     def _denied(self, assigned: tuple[str, ...]) -> bool:
         """True when a deny of some assigned role's closure falls in a pattern's projection."""
         return not self._deny_roles.isdisjoint(assigned)
 
-    def _undenied_parts(self, assigned: tuple[str, ...]) -> Parts:
-        """`parts` where no assigned role's closure denies anything in the projections.
+    def _pattern_part(self, p: int, roles: tuple[str, ...]) -> PatternPart:
+        """What some roles hold in pattern `p`: how many permissions, the witness, the path
+        to its grant and their highest level (an index of `_levels`).
 
-        What the roles hold is then the union of what they allow: a pattern's
-        witness is the lowest of the roles' lowest bits. When one role alone
-        has it, only that role reaches the grant behind it (any other would
-        hold the bit through that grant), so the path is that role's, made
-        once per role and witness.
+        Without a deny among the roles, they hold the union of what they
+        allow. The witness is the lowest bit held. Only the roles allowing it
+        reach the grant behind it (another would allow it through that
+        grant): the path is the shortest from one of them, made once per such
+        roles and witness.
         """
-        cells = self._role_cells()
-        rows = [(r, cells[r]) for r in assigned if r in cells]
-        held: list[int] = []
-        lowest: dict[Permission, list[str]] = {}
-        for p in range(len(self.projected)):
-            mask, best = 0, None
-            for _, row in rows:
-                cell = row[p]
-                if cell is not None:
-                    mask |= cell[0]
-                    if best is None or cell[1] < best[1]:
-                        best = cell
-            held.append(mask)
-            assert best is not None  # a candidate holds each pattern
-            _, low, witness = best
-            if witness not in lowest:
-                lowest[witness] = [r for r, row in rows if (c := row[p]) and c[0] & low]
-        witnesses = sorted(lowest)
-        tails = [self._tail(assigned, lowest[w], w) for w in witnesses]
-        counts = tuple(mask.bit_count() for mask in held)
-        return (witnesses, counts, self.level(assigned), tails)
+        proj = self.projected[p]
+        masks = [proj.allow.get(r, 0) for r in roles]
+        mask = reduce(or_, masks)
+        if not proj.deny.keys().isdisjoint(roles):
+            mask = proj.held(roles)
+        low = mask & -mask
+        witness = proj.space.permission(low.bit_length() - 1)
+        behind = tuple(r for r, one in zip(roles, masks, strict=True) if one & low)
+        tail = self._tails.get((behind, witness))
+        if tail is None:
+            ctx = self.ctx
+            index = ctx.first_allow(behind, witness)
+            tail = (*ctx.roles_path(behind, index), self._node(witness))
+            self._tails[(behind, witness)] = tail
+        rank = next(
+            (i for i, (_, levels) in enumerate(self._levels) if levels[p] & mask), len(self._levels)
+        )
+        return (mask.bit_count(), witness, tail, rank)
 
     def _rows(self, assigned: tuple[str, ...]) -> list[list[Cell | None]]:
         """The cells of the assigned roles that allow something in some pattern."""
@@ -326,19 +319,6 @@ class ToxicRule:
                         row[p] = (mask, low, proj.space.permission(low.bit_length() - 1))
             self._cells = cells
         return self._cells
-
-    def _tail(self, assigned: tuple[str, ...], behind: list[str], witness: Permission) -> Path:
-        """The path from the assigned roles to the grant behind a witness, and the witness."""
-        ctx = self.ctx
-        if len(behind) != 1:
-            index = ctx.first_allow(behind, witness)
-            return (*ctx.roles_path(assigned, index), self._node(witness))
-        key = (behind[0], witness)
-        found = self._tails.get(key)
-        if found is None:
-            index = ctx.first_allow(behind, witness)
-            found = self._tails[key] = (*ctx.roles_path(behind, index), self._node(witness))
-        return found
 
     def _node(self, witness: Permission) -> str:
         nodes = self._nodes
@@ -396,6 +376,11 @@ def _covered(ids: tuple[str, ...], desc: dict[str, tuple[str, ...]]) -> set[str]
     if WILDCARD in ids:
         return None
     return {d for i in ids for d in desc[i]}
+
+
+def _acting(projected: Projected) -> frozenset[str]:
+    """The roles whose closures allow or deny something in a projection."""
+    return frozenset(r for side in (projected.allow, projected.deny) for r, m in side.items() if m)
 
 
 def _union(masks: Iterator[int] | list[int]) -> int:

@@ -19,15 +19,17 @@ and accepted findings, are encoded the plain way.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import msgspec
 
-from pdp.analysis.checks.separation import ToxicHit, ToxicRule
-from pdp.analysis.finding import Path, Pending, fingerprint_of, identity_listing, node
+from pdp.analysis.checks.separation import Parts, ToxicHit, ToxicRule
+from pdp.analysis.finding import Fingerprints, Path, Pending, identity_listing
 from pdp.analysis.register import Acceptance
 from pdp.analysis.report.wire import encode, finding_document, permission_texts
+from pdp.core.queries import Permission
 
 # A hole in a text value (the subject's id, which the message repeats): an encoded string
 # escapes its NUL characters, so the marker cannot come from a policy's own text.
@@ -51,33 +53,60 @@ class Template:
     def __init__(self, document: Any, order: Sequence[str]) -> None:
         pieces = _HOLES.split(encode(document))
         found = [a or b for a, b in zip(pieces[1::3], pieces[2::3], strict=True)]
-        self.texts: list[bytes] = []  # the texts between the holes, a place left for each
-        for text in pieces[0::3]:
-            self.texts += [text, b""]
-        del self.texts[-1]
+        # The texts between the holes, `%` escaped, joined by `%s`: one formatting fills it.
+        self._format = b"%s".join(text.replace(b"%", b"%%") for text in pieces[0::3])
         index = {name: i for i, name in enumerate(order)}
-        self.slots = [index[name.decode()] for name in found]
-        if set(self.slots) != set(index.values()):
+        slots = [index[name.decode()] for name in found]
+        if set(slots) != set(index.values()):
             raise ValueError(f"holes {sorted(order)} not all in the document")
+        self._pick = _picker(slots)
 
-    def fill(self, values: Sequence[bytes]) -> bytes:
+    def fill(self, values: Sequence[bytes | msgspec.Raw]) -> bytes:
         """The document with the value of each hole (in `order`) spliced in."""
-        out = self.texts.copy()
-        out[1::2] = [values[slot] for slot in self.slots]
-        return b"".join(out)
+        return self._format % self._pick(values)
+
+
+def _picker(slots: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """The items at these indexes as a tuple (one C call when there are two or more)."""
+    if len(slots) > 1:
+        return itemgetter(*slots)
+    return lambda values: tuple(values[slot] for slot in slots)
 
 
 # The holes of a toxic finding's template, in the order `_toxic` fills them.
 TOXIC_HOLES = ("subject", "level", "evidence", "permissions", "fingerprint", "statistics")
 
 
+class Encoded(NamedTuple):
+    """A toxic finding's parts (`ToxicRule.parts`) encoded, but for the subject."""
+
+    level: bytes
+    evidence: bytes  # a role's paths to the witnesses
+    user_evidence: bytes  # a user's: each path opens with `USER`, for `["user:<id>",`
+    permissions: msgspec.Raw
+    listing: bytes  # the permissions' `identity_listing`, as the fingerprint hashes it
+    statistics: bytes
+
+
+# Where a user's node opens a path of `Encoded.user_evidence` (no encoded text holds it).
+USER = b"\x02"
+
+
 class Chunks:
-    """Encodes findings, reusing the fragments they share (per rule, path and level)."""
+    """Encodes findings, reusing the fragments they share (per rule, path and level).
+
+    A toxic finding's parts depend on its subject's deciding roles
+    (`ToxicRule.deciding`): they are encoded once for every subject with
+    the same deciding roles.
+    """
 
     def __init__(self) -> None:
-        self._templates: dict[tuple[ToxicRule, str], Template] = {}
+        self._frames: dict[tuple[ToxicRule, str], tuple[Template, Fingerprints]] = {}
+        self._deciding: dict[tuple[ToxicRule, tuple[str, ...]], Encoded] = {}
         self._paths: dict[Path, bytes] = {}
         self._levels: dict[str | None, bytes] = {}
+        self._witnesses: dict[tuple[Permission, ...], tuple[msgspec.Raw, bytes]] = {}
+        self._counts: dict[tuple[int, ...], bytes] = {}
 
     def encode(self, entry: Pending, acceptance: Acceptance | None) -> bytes:
         """A finding as an item of the JSON report's `findings`, encoded."""
@@ -86,28 +115,56 @@ class Chunks:
         return encode(finding_document(entry.build(), acceptance))
 
     def _toxic(self, hit: ToxicHit) -> bytes:
-        source, kind, ident = hit.source, hit.subject_kind, hit.subject_id
-        template = self._templates.get((source, kind))
-        if template is None:
-            template = self._templates[(source, kind)] = toxic_template(hit)
-        witnesses, counts, level, tails = source.parts(hit.assigned)
-        subject = encode(ident)
-        paths = self._paths
-        encoded = [paths.get(t) or paths.setdefault(t, encode(t)) for t in tails]
-        if kind == "user":
-            start = b"[" + encode(node("user", ident)) + b","
-            encoded = [start + p[1:] for p in encoded]
-        listing = identity_listing(witnesses)
-        fingerprint = fingerprint_of((hit.kind, hit.rule_id, kind, ident), listing)
+        source, kind = hit.source, hit.subject_kind
+        frame = self._frames.get((source, kind))
+        if frame is None:
+            frame = self._frames[(source, kind)] = (
+                toxic_template(hit),
+                Fingerprints(hit.kind, hit.rule_id, kind),
+            )
+        template, fingerprints = frame
+        parts = self._parts(source, hit.assigned)
+        subject = encode(hit.subject_id)
+        if kind == "user":  # the node `user:<id>` encoded: the id's text escaped as in `subject`
+            evidence = parts.user_evidence.replace(USER, b'["user:' + subject[1:] + b",")
+        else:
+            evidence = parts.evidence
         return template.fill(
             (
                 subject[1:-1],
-                self._level(level),
-                b"[" + b",".join(encoded) + b"]",
-                permission_texts(witnesses),
-                b'"' + fingerprint.encode() + b'"',
-                encode(source.statistics(counts)),
+                parts.level,
+                evidence,
+                parts.permissions,
+                b'"' + fingerprints.of(subject, parts.listing).encode() + b'"',
+                parts.statistics,
             )
+        )
+
+    def _parts(self, source: ToxicRule, assigned: tuple[str, ...]) -> Encoded:
+        key = (source, source.deciding(assigned))
+        found = self._deciding.get(key)
+        if found is None:
+            found = self._deciding[key] = self._encoded(source, source.parts(assigned))
+        return found
+
+    def _encoded(self, source: ToxicRule, parts: Parts) -> Encoded:
+        witnesses, counts, level, tails = parts
+        paths = self._paths
+        texts = self._witnesses.get(key := tuple(witnesses))
+        if texts is None:
+            listing = identity_listing(witnesses).encode()
+            texts = self._witnesses[key] = (permission_texts(witnesses), listing)
+        statistics = self._counts.get(counts)
+        if statistics is None:
+            statistics = self._counts[counts] = encode(source.statistics(counts))
+        encoded = [paths.get(t) or paths.setdefault(t, encode(t)) for t in tails]
+        return Encoded(
+            self._level(level),
+            b"[" + b",".join(encoded) + b"]",
+            b"[" + b",".join([USER + p[1:] for p in encoded]) + b"]",
+            texts[0],
+            texts[1],
+            statistics,
         )
 
     def _level(self, level: str | None) -> bytes:

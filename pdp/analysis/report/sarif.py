@@ -28,7 +28,7 @@ from pdp.analysis.finding import KINDS, SEVERITY_RANK, Finding, Pending
 from pdp.analysis.register import Acceptance, Verdict
 from pdp.analysis.report.stream import PLACEHOLDER, write_json
 from pdp.analysis.report.triage import DESCRIPTIONS, DOCS_URL, Report
-from pdp.analysis.report.wire import encode_text
+from pdp.analysis.report.wire import encode
 from pdp.errors import Location
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -196,7 +196,7 @@ def write_sarif(report: Report, out: TextIO) -> None:
     """Write the SARIF log as indented JSON, a result a line (`render_sarif`'s document)."""
     log = _log(report)
     log["runs"][0]["results"] = PLACEHOLDER
-    texts = (encode_text(r) for r in results(report.entries(), report.verdict))
+    texts = (encode(r) for r in results(report.entries(), report.verdict))
     write_json(log, texts, out)
 
 

@@ -18,7 +18,7 @@ One finding a line also makes two reports easy to diff.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -26,14 +26,16 @@ if TYPE_CHECKING:
 
 PLACEHOLDER = "\x00pdp-stream\x00"
 INDENT = 2
+BATCH = 1 << 20
 
 
-def write_json(document: Any, items: Iterable[str], out: TextIO) -> None:
+def write_json(document: Any, items: Iterable[bytes], out: TextIO) -> None:
     """Write `document` as indented JSON, its one `PLACEHOLDER` value replaced by `items`.
 
     Everything but the items is the document indented by two spaces
-    (`wire.indented`); each item, already JSON text (compact, one line), is
-    written on its own line; a final newline.
+    (`wire.indented`); each item, already encoded JSON (compact, one line,
+    UTF-8), is written on its own line; a final newline. Items are written
+    a batch of about `BATCH` bytes at a time.
     """
     from pdp.analysis.report.wire import encode_text, indented
 
@@ -44,14 +46,28 @@ def write_json(document: Any, items: Iterable[str], out: TextIO) -> None:
         raise ValueError("the document has no placeholder to stream into")
     depth = _line_indent(head)
     inner = "\n" + " " * (depth + INDENT)
+    between = ("," + inner).encode()
     out.write(head)
-    first = True
-    for item in items:
-        out.write("[" + inner if first else "," + inner)
-        out.write(item)
-        first = False
-    out.write("[]" if first else "\n" + " " * depth + "]")
+    written = False
+    for batch in _batches(items):
+        out.write(("," if written else "[") + inner + between.join(batch).decode())
+        written = True
+    out.write("\n" + " " * depth + "]" if written else "[]")
     out.write(tail + "\n")
+
+
+def _batches(items: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """The items in lists of about `BATCH` bytes (one item alone when it is larger)."""
+    batch: list[bytes] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item)
+        if size >= BATCH:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _line_indent(head: str) -> int:
@@ -74,5 +90,5 @@ def write_json_report(report: Report, out: TextIO) -> None:
     document["findings"] = PLACEHOLDER
     verdict = report.verdict
     chunks = Chunks()
-    items = (chunks.encode(e, verdict.acceptance_of(e)).decode() for e in report.entries())
+    items = (chunks.encode(e, verdict.acceptance_of(e)) for e in report.entries())
     write_json(document, items, out)
