@@ -14,6 +14,7 @@ set algebra. Findings are built when read (`ToxicHit`), once per role set.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
 from functools import reduce
 from itertools import repeat
 from operator import or_
@@ -114,8 +115,23 @@ def _toxic_rule(ctx: ReviewContext, rule: SodRule, projected: list[Projected]) -
 
 
 Parts = tuple[list[Permission], tuple[int, ...], str | None, list[Path]]
-PatternPart = tuple[int, Permission, Path, int]  # count, witness, path to it, level rank
 Cell = tuple[int, int, Permission]  # a role's allowed set in a pattern, its lowest bit, witness
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PatternPart:
+    """What a subject holds in one pattern of a toxic rule: how many permissions match it,
+    the witness (the first), the path from the subject's roles to the grant behind it, and
+    their highest level (an index of the rule's levels, highest first).
+
+    Equal only to itself: a rule makes one per pattern and acting roles, shared by every
+    subject with them, so a reader can remember what it derives from one by identity.
+    """
+
+    count: int
+    witness: Permission
+    tail: Path
+    rank: int
 
 
 class ToxicRule:
@@ -204,9 +220,9 @@ class ToxicRule:
         whose highest level is the highest of each role's own (computed once
         per role); elsewhere the held sets are computed.
         """
-        if self._denied(assigned):
+        if not self._deny_roles.isdisjoint(assigned):
             return self._level_of([proj.held(assigned) for proj in self.projected])
-        best, none = self._best_ranks(), len(self._levels)
+        best, none = self._best or self._best_ranks(), len(self._levels)
         rank = min(map(best.get, assigned, repeat(none)))
         return self._levels[rank][0] if rank < none else None
 
@@ -235,26 +251,35 @@ class ToxicRule:
         )
 
     def parts(self, assigned: tuple[str, ...]) -> Parts:
-        """Witnesses (first match per pattern), counts, level and paths to the witnesses.
-
-        Pattern by pattern: what a subject holds in a pattern's projection
-        depends only on its roles that allow or deny something there, and each
-        pattern's part is made once per such roles (`_pattern_part`).
-        """
+        """Witnesses (first match per pattern), counts, level and paths to the witnesses."""
+        held = self.pattern_parts(assigned)
         tails: dict[Permission, Path] = {}
-        counts = []
-        rank = len(self._levels)
-        for p, (relevant, made) in enumerate(self._made):
-            key = tuple(filter(relevant, assigned))
+        for part in held:
+            tails.setdefault(part.witness, part.tail)
+        witnesses = sorted(tails)
+        level = self.level_at(min(part.rank for part in held))
+        return (witnesses, tuple(part.count for part in held), level, [tails[w] for w in witnesses])
+
+    def level_at(self, rank: int) -> str | None:
+        """The level of a rank (`PatternPart.rank`): None past the lowest."""
+        return self._levels[rank][0] if rank < len(self._levels) else None
+
+    def pattern_parts(self, assigned: tuple[str, ...]) -> list[PatternPart]:
+        """What a subject with these assigned roles holds in each pattern (it holds each).
+
+        What a subject holds in a pattern's projection depends only on its
+        roles that allow or deny something there: each pattern's part is made
+        once per such roles (`_pattern_part`), and is the same object for
+        every subject with them.
+        """
+        held = []
+        for p, (acting, made) in enumerate(self._made):
+            key = tuple(filter(acting, assigned))
             found = made.get(key)
             if found is None:
                 found = made[key] = self._pattern_part(p, key)
-            counts.append(found[0])
-            tails.setdefault(found[1], found[2])
-            rank = min(rank, found[3])
-        witnesses = sorted(tails)
-        level = self._levels[rank][0] if rank < len(self._levels) else None
-        return (witnesses, tuple(counts), level, [tails[w] for w in witnesses])
+            held.append(found)
+        return held
 
     def deciding(self, assigned: tuple[str, ...]) -> tuple[str, ...]:
         """The assigned roles a finding's parts depend on: two role sets with the same
@@ -284,23 +309,26 @@ class ToxicRule:
         roles and witness.
         """
         proj = self.projected[p]
-        masks = [proj.allow.get(r, 0) for r in roles]
+        allow = proj.allow
+        masks = [allow.get(r, 0) for r in roles]
         mask = reduce(or_, masks)
         if not proj.deny.keys().isdisjoint(roles):
             mask = proj.held(roles)
         low = mask & -mask
         witness = proj.space.permission(low.bit_length() - 1)
-        behind = tuple(r for r, one in zip(roles, masks, strict=True) if one & low)
+        behind = tuple([r for r, one in zip(roles, masks, strict=True) if one & low])
         tail = self._tails.get((behind, witness))
         if tail is None:
             ctx = self.ctx
             index = ctx.first_allow(behind, witness)
             tail = (*ctx.roles_path(behind, index), self._node(witness))
             self._tails[(behind, witness)] = tail
-        rank = next(
-            (i for i, (_, levels) in enumerate(self._levels) if levels[p] & mask), len(self._levels)
-        )
-        return (mask.bit_count(), witness, tail, rank)
+        rank = len(self._levels)
+        for i, (_, levels) in enumerate(self._levels):
+            if levels[p] & mask:
+                rank = i
+                break
+        return PatternPart(mask.bit_count(), witness, tail, rank)
 
     def _rows(self, assigned: tuple[str, ...]) -> list[list[Cell | None]]:
         """The cells of the assigned roles that allow something in some pattern."""

@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from pdp.analysis.checks.separation import Parts, ToxicHit, ToxicRule
-from pdp.analysis.finding import Fingerprints, Path, Pending, identity_listing
+from pdp.analysis.checks.separation import PatternPart, ToxicHit, ToxicRule
+from pdp.analysis.finding import Fingerprints, Pending, identity_listing
 from pdp.analysis.register import Acceptance
 from pdp.analysis.report.wire import encode, finding_document, permission_texts
 from pdp.core.queries import Permission
@@ -88,24 +88,39 @@ class Encoded(NamedTuple):
     statistics: bytes
 
 
+class Piece(NamedTuple):
+    """One pattern's part of a toxic finding (`PatternPart`), encoded."""
+
+    witness: Permission
+    tail: bytes  # the path to the witness
+    user_tail: bytes  # the same, opening with `USER`
+    text: bytes  # the witness as an item of `permissions`
+    identity: bytes  # the witness as an item of the fingerprint's listing
+    matches: int
+    rank: int
+
+
+_TAIL, _USER_TAIL, _TEXT, _IDENTITY = (itemgetter(i) for i in range(1, 5))  # fields of `Piece`
+
 # Where a user's node opens a path of `Encoded.user_evidence` (no encoded text holds it).
 USER = b"\x02"
 
 
 class Chunks:
-    """Encodes findings, reusing the fragments they share (per rule, path and level).
+    """Encodes findings, reusing the fragments they share.
 
-    A toxic finding's parts depend on its subject's deciding roles
-    (`ToxicRule.deciding`): they are encoded once for every subject with
-    the same deciding roles.
+    A toxic finding is assembled from the encoded parts of its patterns
+    (`ToxicRule.pattern_parts`, each encoded once), and depends only on its
+    subject's deciding roles (`ToxicRule.deciding`): it is assembled once for
+    every subject with the same deciding roles, but for the subject.
     """
 
     def __init__(self) -> None:
         self._frames: dict[tuple[ToxicRule, str], tuple[Template, Fingerprints]] = {}
         self._deciding: dict[tuple[ToxicRule, tuple[str, ...]], Encoded] = {}
-        self._paths: dict[Path, bytes] = {}
-        self._levels: dict[str | None, bytes] = {}
-        self._witnesses: dict[tuple[Permission, ...], tuple[msgspec.Raw, bytes]] = {}
+        self._pieces: dict[PatternPart, Piece] = {}
+        self._witnesses: dict[Permission, tuple[bytes, bytes]] = {}
+        self._levels: dict[tuple[ToxicRule, int], bytes] = {}
         self._counts: dict[tuple[int, ...], bytes] = {}
 
     def encode(self, entry: Pending, acceptance: Acceptance | None) -> bytes:
@@ -123,10 +138,13 @@ class Chunks:
                 Fingerprints(hit.kind, hit.rule_id, kind),
             )
         template, fingerprints = frame
-        parts = self._parts(source, hit.assigned)
+        key = (source, source.deciding(hit.assigned))
+        parts = self._deciding.get(key)
+        if parts is None:
+            parts = self._deciding[key] = self._encoded(source, hit.assigned)
         subject = encode(hit.subject_id)
         if kind == "user":  # the node `user:<id>` encoded: the id's text escaped as in `subject`
-            evidence = parts.user_evidence.replace(USER, b'["user:' + subject[1:] + b",")
+            evidence = parts.user_evidence.replace(USER, b'["user:%s,' % subject[1:])
         else:
             evidence = parts.evidence
         return template.fill(
@@ -140,38 +158,41 @@ class Chunks:
             )
         )
 
-    def _parts(self, source: ToxicRule, assigned: tuple[str, ...]) -> Encoded:
-        key = (source, source.deciding(assigned))
-        found = self._deciding.get(key)
-        if found is None:
-            found = self._deciding[key] = self._encoded(source, source.parts(assigned))
-        return found
-
-    def _encoded(self, source: ToxicRule, parts: Parts) -> Encoded:
-        witnesses, counts, level, tails = parts
-        paths = self._paths
-        texts = self._witnesses.get(key := tuple(witnesses))
-        if texts is None:
-            listing = identity_listing(witnesses).encode()
-            texts = self._witnesses[key] = (permission_texts(witnesses), listing)
+    def _encoded(self, source: ToxicRule, assigned: tuple[str, ...]) -> Encoded:
+        """`ToxicRule.parts` encoded, from the encoded parts of each pattern."""
+        pieces = self._pieces
+        held = [pieces.get(p) or self._piece(p) for p in source.pattern_parts(assigned)]
+        first: dict[Permission, Piece] = {}
+        for piece in held:
+            first.setdefault(piece.witness, piece)
+        shown = [first[w] for w in sorted(first)]
+        counts = tuple(piece.matches for piece in held)
         statistics = self._counts.get(counts)
         if statistics is None:
             statistics = self._counts[counts] = encode(source.statistics(counts))
-        encoded = [paths.get(t) or paths.setdefault(t, encode(t)) for t in tails]
+        rank = min(piece.rank for piece in held)
+        level = self._levels.get((source, rank))
+        if level is None:
+            level = self._levels[(source, rank)] = encode(source.level_at(rank))
         return Encoded(
-            self._level(level),
-            b"[" + b",".join(encoded) + b"]",
-            b"[" + b",".join([USER + p[1:] for p in encoded]) + b"]",
-            texts[0],
-            texts[1],
+            level,
+            b"[%s]" % b",".join(map(_TAIL, shown)),
+            b"[%s]" % b",".join(map(_USER_TAIL, shown)),
+            msgspec.Raw(b"[%s]" % b",".join(map(_TEXT, shown))),
+            b",".join(map(_IDENTITY, shown)),
             statistics,
         )
 
-    def _level(self, level: str | None) -> bytes:
-        found = self._levels.get(level)
-        if found is None:
-            found = self._levels[level] = encode(level)
-        return found
+    def _piece(self, part: PatternPart) -> Piece:
+        witness = part.witness
+        texts = self._witnesses.get(witness)
+        if texts is None:  # the one-item forms of the writers of lists of permissions
+            text, listing = bytes(permission_texts([witness])), identity_listing([witness])
+            texts = self._witnesses[witness] = (text[1:-1], listing.encode())
+        tail = encode(part.tail)
+        piece = Piece(witness, tail, USER + tail[1:], *texts, part.count, part.rank)
+        self._pieces[part] = piece
+        return piece
 
 
 def toxic_template(hit: ToxicHit) -> Template:

@@ -90,5 +90,8 @@ def write_json_report(report: Report, out: TextIO) -> None:
     document["findings"] = PLACEHOLDER
     verdict = report.verdict
     chunks = Chunks()
-    items = (chunks.encode(e, verdict.acceptance_of(e)) for e in report.entries())
+    if verdict.waives:
+        items = (chunks.encode(e, verdict.acceptance_of(e)) for e in report.entries())
+    else:
+        items = (chunks.encode(e, None) for e in report.entries())
     write_json(document, items, out)
