@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from pdp.analysis.checks.separation import PatternPart, ToxicHit, ToxicRule
-from pdp.analysis.finding import Fingerprints, Pending, identity_listing
+from pdp.analysis.finding import Fingerprints, Pending, identity_listing, node
 from pdp.analysis.register import Acceptance
 from pdp.analysis.report.wire import encode, finding_document, permission_texts
 from pdp.core.queries import Permission
@@ -73,51 +73,38 @@ def _picker(slots: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     return lambda values: tuple(values[slot] for slot in slots)
 
 
-# The holes of a toxic finding's template, in the order `_toxic` fills them.
-TOXIC_HOLES = ("subject", "level", "evidence", "permissions", "fingerprint", "statistics")
-
-
-class Encoded(NamedTuple):
-    """A toxic finding's parts (`ToxicRule.parts`) encoded, but for the subject."""
-
-    level: bytes
-    evidence: bytes  # a role's paths to the witnesses
-    user_evidence: bytes  # a user's: each path opens with `USER`, for `["user:<id>",`
-    permissions: msgspec.Raw
-    listing: bytes  # the permissions' `identity_listing`, as the fingerprint hashes it
-    statistics: bytes
-
-
 class Piece(NamedTuple):
     """One pattern's part of a toxic finding (`PatternPart`), encoded."""
 
     witness: Permission
-    tail: bytes  # the path to the witness
-    user_tail: bytes  # the same, opening with `USER`
+    path: bytes  # the path to the witness, encoded, without its brackets
     text: bytes  # the witness as an item of `permissions`
     identity: bytes  # the witness as an item of the fingerprint's listing
     matches: int
     rank: int
 
 
-_TAIL, _USER_TAIL, _TEXT, _IDENTITY = (itemgetter(i) for i in range(1, 5))  # fields of `Piece`
+_WITNESS, _PATH, _TEXT, _IDENTITY, _MATCHES, _RANK = (itemgetter(i) for i in range(6))
 
-# Where a user's node opens a path of `Encoded.user_evidence` (no encoded text holds it).
-USER = b"\x02"
+# What the findings of one rule's subjects with the same deciding roles share (`Chunks._shared`).
+Shared = tuple[int, bytes, tuple[bytes, ...]]
 
 
 class Chunks:
     """Encodes findings, reusing the fragments they share.
 
-    A toxic finding is assembled from the encoded parts of its patterns
-    (`ToxicRule.pattern_parts`, each encoded once), and depends only on its
-    subject's deciding roles (`ToxicRule.deciding`): it is assembled once for
-    every subject with the same deciding roles, but for the subject.
+    A toxic finding is its rule's frame (a `Template` per subject kind and
+    number of witnesses) filled with the subject, its fingerprint and the
+    encoded parts of its patterns (`ToxicRule.pattern_parts`, shared by
+    every subject with the same acting roles: each is encoded once, as a
+    `Piece`). What depends on the parts is assembled once per deciding roles
+    (`ToxicRule.deciding`).
     """
 
     def __init__(self) -> None:
-        self._frames: dict[tuple[ToxicRule, str], tuple[Template, Fingerprints]] = {}
-        self._deciding: dict[tuple[ToxicRule, tuple[str, ...]], Encoded] = {}
+        self._frames: dict[tuple[ToxicRule, str, int], Template] = {}
+        self._deciding: dict[tuple[ToxicRule, tuple[str, ...]], Shared] = {}
+        self._fingerprints: dict[tuple[ToxicRule, str], Fingerprints] = {}
         self._pieces: dict[PatternPart, Piece] = {}
         self._witnesses: dict[Permission, tuple[bytes, bytes]] = {}
         self._levels: dict[tuple[ToxicRule, int], bytes] = {}
@@ -131,57 +118,39 @@ class Chunks:
 
     def _toxic(self, hit: ToxicHit) -> bytes:
         source, kind = hit.source, hit.subject_kind
-        frame = self._frames.get((source, kind))
-        if frame is None:
-            frame = self._frames[(source, kind)] = (
-                toxic_template(hit),
-                Fingerprints(hit.kind, hit.rule_id, kind),
-            )
-        template, fingerprints = frame
         key = (source, source.deciding(hit.assigned))
-        parts = self._deciding.get(key)
-        if parts is None:
-            parts = self._deciding[key] = self._encoded(source, hit.assigned)
+        shared = self._deciding.get(key)
+        if shared is None:
+            shared = self._deciding[key] = self._shared(source, hit.assigned)
+        witnesses, listing, values = shared
+        frame = self._frames.get((source, kind, witnesses))
+        if frame is None:
+            frame = self._frames[(source, kind, witnesses)] = toxic_template(hit, witnesses)
+        fingerprints = self._fingerprints.get((source, kind))
+        if fingerprints is None:
+            fingerprints = Fingerprints(hit.kind, hit.rule_id, kind)
+            self._fingerprints[(source, kind)] = fingerprints
         subject = encode(hit.subject_id)
-        if kind == "user":  # the node `user:<id>` encoded: the id's text escaped as in `subject`
-            evidence = parts.user_evidence.replace(USER, b'["user:%s,' % subject[1:])
-        else:
-            evidence = parts.evidence
-        return template.fill(
-            (
-                subject[1:-1],
-                parts.level,
-                evidence,
-                parts.permissions,
-                b'"' + fingerprints.of(subject, parts.listing).encode() + b'"',
-                parts.statistics,
-            )
-        )
+        fingerprint = b'"%s"' % fingerprints.of(subject, listing).encode()
+        return frame.fill((subject[1:-1], fingerprint, *values))
 
-    def _encoded(self, source: ToxicRule, assigned: tuple[str, ...]) -> Encoded:
-        """`ToxicRule.parts` encoded, from the encoded parts of each pattern."""
+    def _shared(self, source: ToxicRule, assigned: tuple[str, ...]) -> Shared:
+        """What the findings of subjects with these deciding roles share, encoded: the number
+        of witnesses, their fingerprint listing, and the level, statistics, paths and texts."""
         pieces = self._pieces
         held = [pieces.get(p) or self._piece(p) for p in source.pattern_parts(assigned)]
-        first: dict[Permission, Piece] = {}
-        for piece in held:
-            first.setdefault(piece.witness, piece)
-        shown = [first[w] for w in sorted(first)]
-        counts = tuple(piece.matches for piece in held)
+        # The witnesses sorted, each once (with its first pattern's path, as `parts` does).
+        shown = sorted({piece.witness: piece for piece in reversed(held)}.values(), key=_WITNESS)
+        counts = tuple(map(_MATCHES, held))
         statistics = self._counts.get(counts)
         if statistics is None:
             statistics = self._counts[counts] = encode(source.statistics(counts))
-        rank = min(piece.rank for piece in held)
+        rank = min(map(_RANK, held))
         level = self._levels.get((source, rank))
         if level is None:
             level = self._levels[(source, rank)] = encode(source.level_at(rank))
-        return Encoded(
-            level,
-            b"[%s]" % b",".join(map(_TAIL, shown)),
-            b"[%s]" % b",".join(map(_USER_TAIL, shown)),
-            msgspec.Raw(b"[%s]" % b",".join(map(_TEXT, shown))),
-            b",".join(map(_IDENTITY, shown)),
-            statistics,
-        )
+        values = (level, statistics, *map(_PATH, shown), *map(_TEXT, shown))
+        return (len(shown), b",".join(map(_IDENTITY, shown)), values)
 
     def _piece(self, part: PatternPart) -> Piece:
         witness = part.witness
@@ -189,16 +158,24 @@ class Chunks:
         if texts is None:  # the one-item forms of the writers of lists of permissions
             text, listing = bytes(permission_texts([witness])), identity_listing([witness])
             texts = self._witnesses[witness] = (text[1:-1], listing.encode())
-        tail = encode(part.tail)
-        piece = Piece(witness, tail, USER + tail[1:], *texts, part.count, part.rank)
+        piece = Piece(witness, encode(part.tail)[1:-1], *texts, part.count, part.rank)
         self._pieces[part] = piece
         return piece
 
 
-def toxic_template(hit: ToxicHit) -> Template:
-    """The frame of a toxic rule's findings about one kind of subject, from one finding."""
-    finding = hit.source.finding(hit.subject_kind, SUBJECT, hit.assigned)
+def toxic_template(hit: ToxicHit, witnesses: int) -> Template:
+    """The frame of a toxic rule's findings about one kind of subject with this many
+    witnesses, from one finding: holes for the subject, level, fingerprint and
+    statistics, and for each witness its path (but the subject's node) and its text."""
+    kind = hit.subject_kind
+    finding = hit.source.finding(kind, SUBJECT, hit.assigned)
     document = finding_document(finding, None)
-    holes = {name: hole(name) for name in TOXIC_HOLES if name != "subject"}
-    document.update(holes)
-    return Template(document, TOXIC_HOLES)
+    start = [node("user", SUBJECT)] if kind == "user" else []
+    paths = [f"path{i}" for i in range(witnesses)]
+    texts = [f"text{i}" for i in range(witnesses)]
+    document.update(
+        {name: hole(name) for name in ("level", "fingerprint", "statistics")},
+        evidence=[[*start, hole(name)] for name in paths],
+        permissions=[hole(name) for name in texts],
+    )
+    return Template(document, ("subject", "fingerprint", "level", "statistics", *paths, *texts))
