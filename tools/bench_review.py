@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/bench_review.py [--users 10000,30000,100000] [--repeat 1]
         [--roles 3000] [--grants 30000] [--sod 50] [--toxic 50] [--classes 400]
-        [--purposes 80] [--seed 7] [--usage EVENTS]
+        [--purposes 80] [--seed 7] [--usage EVENTS] [--jobs 2]
 
 For each user count (`--repeat` times), a child process generates the policy
 (`tools/generate_policy.py`'s `generate_policy`, or the small fallback below
@@ -16,6 +16,11 @@ when that tool is absent), writes it as YAML, loads and compiles it, then:
   report s` is the whole review as `pdp review --format json` does it;
   `report / review` is their ratio (the target: at most 2), measured in the
   same run;
+- `jobs report s`: the same report with its findings encoded by `--jobs`
+  processes, as `pdp review --jobs N` writes it (`pdp.cli.report_jobs`; the
+  same bytes), and its ratio to the review; `jobs peak MB` is the largest
+  worker's peak resident memory (a forked worker shares the parent's pages
+  until it writes them);
 - `SARIF results` and `SARIF gz MB`: the SARIF report's results and gzipped
   size (code scanning takes at most 25,000 results and 10 MB);
 - memory: `peak MB` is the child's peak resident memory (`ru_maxrss`: Python,
@@ -47,6 +52,7 @@ import tempfile
 import time
 import zlib
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +72,7 @@ def main() -> None:
     parser.add_argument("--purposes", type=int, default=80)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--usage", type=int, default=0, help="random usage events (0: none)")
+    parser.add_argument("--jobs", type=int, default=2, help="processes of the --jobs report")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -84,6 +91,7 @@ def main() -> None:
             "toxic_rules": args.toxic,
             "seed": args.seed,
             "usage": args.usage,
+            "jobs": args.jobs,
         }
         out = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps(params)],
@@ -107,10 +115,13 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
     gc.disable()  # the collector policy of `pdp review` (`pdp.cli.app.main`)
     from pdp.analysis.report.render import write_report
     from pdp.analysis.review import CHECKS, review
+    from pdp.cli.jobs import Steps
+    from pdp.cli.report_jobs import report_items
     from pdp.core.compile import compile_policy
     from pdp.core.load import load_policy
 
     usage_count = params.pop("usage")
+    jobs = params.pop("jobs")
     start = time.perf_counter()
     generate, write, source = generator()
     document = generate(**params)
@@ -154,6 +165,12 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
     sink = ByteCounter()
     write_report(result, "json", compiled, sink)
     built = time.perf_counter()
+    with Steps(jobs) as steps:  # as `pdp review --jobs N` writes it
+        write_report(
+            result, "json", compiled, ByteCounter(), items=partial(report_items, steps=steps)
+        )
+    built_jobs = time.perf_counter()
+    jobs_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     sarif = ByteCounter(gzipped=True)
     write_report(result, "sarif", compiled, sarif)
     sarif_done = time.perf_counter()
@@ -180,7 +197,11 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
         "findings": result.summary["findings"],
         "report_mb": round(sink.size / 2**20),
         "report_ratio": round((built - reviewed) / (reviewed - before), 2),
-        "sarif_s": round(sarif_done - built, 2),
+        "jobs": jobs,
+        "report_jobs_s": round(built_jobs - built, 2),
+        "jobs_ratio": round((built_jobs - built) / (reviewed - before), 2),
+        "jobs_peak_mb": round(jobs_peak / 2**20),
+        "sarif_s": round(sarif_done - built_jobs, 2),
         "sarif_results": sarif.results,
         "sarif_gz_mb": round(sarif.gzipped_size() / 2**20, 2),
         "by_kind": {k: v for k, v in result.summary["by_kind"].items() if v},
@@ -379,10 +400,11 @@ def table(rows: list[dict[str, Any]]) -> str:
         f"Python {platform.python_version()}; generator: {rows[0]['generator']}",
         "",
         "| users | roles | grants | rules | subject groups | load s | compile s | review s "
-        "| report s | report / review | review + report s | review peak MB | peak MB | findings "
+        "| report s | report / review | jobs | jobs report s | jobs report / review "
+        "| review + report s | review peak MB | peak MB | jobs peak MB | findings "
         "| report MB | SARIF results | SARIF gz MB |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         whole = round(r["review_s"] + r["report_s"], 2)
@@ -390,8 +412,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['users']:,} | {r['roles']:,} | {r['grants']:,} | {r['rules']} "
             f"| {r['subject_groups']:,} | {r['load_s']} | {r['compile_s']} | {r['review_s']} "
-            f"| {r['report_s']} | {r['report_ratio']} | {whole} | {review_peak} "
-            f"| {r['peak_rss_mb']:,} | {r['findings']:,} | {r['report_mb']:,} "
+            f"| {r['report_s']} | {r['report_ratio']} | {r['jobs']} | {r['report_jobs_s']} "
+            f"| {r['jobs_ratio']} | {whole} | {review_peak} | {r['peak_rss_mb']:,} "
+            f"| {r['jobs_peak_mb']:,} | {r['findings']:,} | {r['report_mb']:,} "
             f"| {r['sarif_results']:,} | {r['sarif_gz_mb']} |"
         )
     lines.append("")

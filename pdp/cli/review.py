@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from pdp.cli.jobs import Jobs, Steps
 from pdp.cli.output import (
     DOCS_URL,
     EXIT_FINDINGS,
@@ -109,6 +110,7 @@ def review(
         ),
     ] = None,
     docs_url: DocsUrlOpt = DOCS_URL,
+    jobs: Jobs = None,
 ) -> None:
     """Review a policy's privileges and report the findings.
 
@@ -122,6 +124,7 @@ def review(
     from pdp.analysis.report.render import write_report, write_summary
     from pdp.analysis.review import review as run_review
     from pdp.analysis.usage import parse_since, read_usage
+    from pdp.cli.report_jobs import report_items
     from pdp.core.compile import compile_policy
     from pdp.errors import RegisterError, StorageError, UsageError
 
@@ -145,7 +148,7 @@ def review(
     except RegisterError as exc:
         fail(str(exc), EXIT_INVALID)
     compiled = compile_policy(load_or_exit(policy, EXIT_INVALID))
-    with _progress() as progress:
+    with _progress() as progress, Steps(jobs) as steps:
         try:
             events = list(read_usage(usage)) if usage is not None else None
             result = run_review(
@@ -158,7 +161,8 @@ def review(
             typer.echo(f"warning: {line}", err=True)
 
         def write(stream: TextIO) -> None:
-            write_report(result, fmt, compiled, stream, verdict, view, progress, docs_url)
+            items = partial(report_items, steps=steps)
+            write_report(result, fmt, compiled, stream, verdict, view, progress, docs_url, items)
 
         if out is None:
             write(sys.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from pdp.analysis.register import NO_VERDICT, Verdict
@@ -20,6 +21,7 @@ def write_report(
     view: View | None = None,
     progress: Progress | None = None,
     docs_url: str = DOCS_URL,
+    items: Callable[[Report], Iterable[bytes]] | None = None,
 ) -> None:
     """Write the review as a report in `fmt` (text, json, markdown, html, sarif, csv).
 
@@ -28,20 +30,24 @@ def write_report(
 
     `verdict` is the risk register's (accepted findings are marked as such);
     `view` selects and groups the findings listed (every finding without one);
-    `docs_url` is the docs' base for SARIF's rule help links.
+    `docs_url` is the docs' base for SARIF's rule help links; `items`
+    gives the JSON report's encoded findings (`stream.finding_items`, made
+    by several processes at the command line's edge: `pdp.cli.report_jobs`).
     Every format opens with the overview of the selection. JSON, SARIF, CSV
     and text are written a finding at a time: a review with a million
     findings never holds its whole report in memory.
     """
     report = Report.of(review, compiled, verdict, view, progress or quiet, docs_url)
-    _write(report, fmt, out)
+    _write(report, fmt, out, items)
 
 
-def _write(report: Report, fmt: str, out: TextIO) -> None:
+def _write(
+    report: Report, fmt: str, out: TextIO, items: Callable[[Report], Iterable[bytes]] | None
+) -> None:
     if fmt == "json":
         from pdp.analysis.report.stream import write_json_report
 
-        write_json_report(report, out)
+        write_json_report(report, out, None if items is None else items(report))
     elif fmt == "sarif":
         from pdp.analysis.report.sarif import write_sarif
 

@@ -76,22 +76,31 @@ def _line_indent(head: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def write_json_report(report: Report, out: TextIO) -> None:
+def write_json_report(report: Report, out: TextIO, items: Iterable[bytes] | None = None) -> None:
     """The JSON report: the review's summary, the overview, the register, then every finding.
 
-    Each finding is `wire.finding_document`, encoded by `wire.encode` (through `chunks.Chunks`,
-    which assembles the many toxic findings from shared fragments), one a line.
+    The findings are `finding_items(report)`, or `items` when given (the
+    same, made by several processes: `pdp.cli.report_jobs`), one a line.
     """
-    from pdp.analysis.report.chunks import Chunks
-
     document = report.review.to_dict(findings=False)
     document["overview"] = report.overview
     document["register"] = report.verdict.to_dict()
     document["findings"] = PLACEHOLDER
+    write_json(document, finding_items(report) if items is None else items, out)
+
+
+def finding_items(report: Report, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    """The selected findings from `start` to `stop`, encoded: the JSON report's items.
+
+    Each is `wire.finding_document`, encoded by `wire.encode` (through
+    `chunks.Chunks`, which assembles the many toxic findings from shared
+    fragments), with its acceptance by the register.
+    """
+    from pdp.analysis.report.chunks import Chunks
+
     verdict = report.verdict
-    chunks = Chunks()
+    encode = Chunks().encode
+    entries = report.entries(start=start, stop=stop)
     if verdict.waives:
-        items = (chunks.encode(e, verdict.acceptance_of(e)) for e in report.entries())
-    else:
-        items = (chunks.encode(e, None) for e in report.entries())
-    write_json(document, items, out)
+        return (encode(e, verdict.acceptance_of(e)) for e in entries)
+    return (encode(e, None) for e in entries)

@@ -156,15 +156,19 @@ class Report:
         total = len(review.findings)
         return cls(review, compiled, verdict, view, findings, total, progress, docs_url)
 
-    def entries(self, stage: str = "writing") -> Iterator[Pending]:
-        """The selected findings' entries, reporting `progress(stage, done, total)` as they go."""
+    def entries(
+        self, stage: str = "writing", start: int = 0, stop: int | None = None
+    ) -> Iterator[Pending]:
+        """The selected findings' entries (from `start` to `stop`), reporting
+        `progress(stage, done, total)` as they go, `done` counted from the first."""
         entries = self.findings.entries
         total = len(entries)
-        for done, entry in enumerate(entries):
+        stop = total if stop is None else min(stop, total)
+        for done in range(start, stop):
             if not done % PROGRESS_EVERY:
                 self.progress(stage, done, total)
-            yield entry
-        self.progress(stage, total, total)
+            yield entries[done]
+        self.progress(stage, stop, total)
 
     def descriptions(self) -> dict[str, str]:
         """The description of each rule and grant id of the policy (empty when it has none)."""
