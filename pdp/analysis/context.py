@@ -69,6 +69,7 @@ class ReviewContext:
     _grant_roles: dict[int, frozenset[str]] = field(default_factory=dict)
     _start_paths: dict[tuple[str, int], Path | None] = field(default_factory=dict)
     _first_allow: dict[tuple[str, Permission], tuple[int, bool]] = field(default_factory=dict)
+    _grant_boxes: dict[tuple[PermissionSpace, int], int] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -279,8 +280,16 @@ class ReviewContext:
             result.append(
                 (*self.grant_path(kind, subject, closure, index), permission_node(permission))
             )
-            mask &= ~space.boxes(self.grant_keys(self.compiled.grants[index]))
+            mask &= ~self.grant_box(space, index)
         return result
+
+    def grant_box(self, space: PermissionSpace, index: int) -> int:
+        """Everything a grant's keys cover in a space (cached: evidence asks for it often)."""
+        key = (space, index)
+        box = self._grant_boxes.get(key)
+        if box is None:
+            box = self._grant_boxes[key] = space.boxes(self.grant_keys(self.compiled.grants[index]))
+        return box
 
     def grant_keys(self, grant: Grant) -> Iterator[tuple[str, str, str]]:
         """The concrete keys a grant names, wildcards resolved as the compiler does."""

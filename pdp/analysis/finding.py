@@ -14,13 +14,13 @@ import json
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from operator import attrgetter, itemgetter
-from typing import Any, Protocol, TypeVar, overload
+from operator import attrgetter
+from typing import Any, Protocol, overload
 from weakref import WeakKeyDictionary
 
 import msgspec
 
-from pdp.analysis.space import PermissionSpace
+from pdp.analysis.space import PermissionSpace, pick
 from pdp.core.model import SEVERITIES
 from pdp.core.queries import Permission
 from pdp.errors import Location
@@ -300,16 +300,6 @@ def _texts(space: PermissionSpace) -> _SpaceTexts:
             all(position == bit for bit, position in enumerate(rank)),
         )
     return found
-
-
-T = TypeVar("T")
-
-
-def pick(items: Sequence[T], indexes: list[int]) -> Sequence[T]:
-    """The items at these indexes, in their order (one C-level call)."""
-    if len(indexes) == 1:
-        return [items[indexes[0]]]
-    return itemgetter(*indexes)(items) if indexes else ()
 
 
 @lru_cache(maxsize=1 << 18)

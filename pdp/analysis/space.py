@@ -25,7 +25,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from operator import itemgetter
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from pdp.core.model import Policy
 from pdp.core.queries import Permission, descendants
@@ -160,8 +165,7 @@ class PermissionSpace:
 
     def bits(self, mask: int) -> Iterator[int]:
         """The indexes of the bits set in a mask, lowest first."""
-        for match in _ONE.finditer(bin(mask)[:1:-1]):
-            yield match.start()
+        return iter(set_bits(mask))
 
     @property
     def table(self) -> list[Permission]:
@@ -180,12 +184,19 @@ class PermissionSpace:
 
     def decode(self, mask: int) -> list[Permission]:
         """The permissions of a mask, in tree order of class, then purpose, then action."""
-        table = self.table
-        return [table[match.start()] for match in _ONE.finditer(bin(mask)[:1:-1])]
+        bits = set_bits(mask)
+        if not bits:
+            return []
+        return list(pick(self.table, bits))
 
     def indexes(self, mask: int) -> list[int]:
         """The bits set in a mask, lowest (first in tree order) first."""
-        return [match.start() for match in _ONE.finditer(bin(mask)[:1:-1])]
+        return set_bits(mask)
+
+    def purposes_of(self, mask: int) -> list[str]:
+        """The purposes of a mask's permissions (exactly those, not their parents), sorted."""
+        indexes = np.unique(set_bit_array(mask) // self.n_actions % self.n_purposes)
+        return sorted(self.purposes[i] for i in indexes.tolist())
 
     def first(self, mask: int) -> Permission | None:
         """The permission of the lowest bit of a mask, or None when it is empty."""
@@ -203,6 +214,35 @@ class PermissionSpace:
             if a is not None and c is not None and p is not None:
                 mask |= 1 << ((c * self.n_purposes + p) * self.n_actions + a)
         return mask
+
+
+# Past this many bits a mask's set bits are found with numpy (below, a regex is quicker).
+WIDE = 1024
+
+
+def set_bits(mask: int) -> list[int]:
+    """The indexes of the bits set in a mask, lowest first."""
+    if mask.bit_length() <= WIDE:
+        return [match.start() for match in _ONE.finditer(bin(mask)[:1:-1])]
+    return set_bit_array(mask).tolist()  # type: ignore[no-any-return]
+
+
+def set_bit_array(mask: int) -> npt.NDArray[np.intp]:
+    """`set_bits` as an array, found in C (numpy)."""
+    data = np.frombuffer(mask.to_bytes((mask.bit_length() + 7) // 8, "little"), np.uint8)
+    held = np.flatnonzero(data)  # the bytes with a bit set (a wide mask is mostly zeros)
+    rows, columns = np.nonzero(np.unpackbits(data[held, None], axis=1, bitorder="little"))
+    return held[rows] * 8 + columns
+
+
+T = TypeVar("T")
+
+
+def pick(items: Sequence[T], indexes: list[int]) -> Sequence[T]:
+    """The items at these indexes, in their order (one C-level call)."""
+    if len(indexes) == 1:
+        return [items[indexes[0]]]
+    return itemgetter(*indexes)(items) if indexes else ()
 
 
 def _ranges(order: list[str], selected: list[str]) -> dict[str, tuple[int, int]]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
+
 from pdp.analysis.finding import Permissions
-from pdp.analysis.space import PermissionSpace
+from pdp.analysis.space import PermissionSpace, set_bit_array
 from pdp.core.queries import Permission, descendants
 
 
@@ -125,21 +127,34 @@ def _cells(permissions: Iterable[Permission]) -> Cells:
 
 
 def _space_cells(permissions: Permissions) -> Cells:
-    """`_cells` of a mask, from its bits (lowest first): a run of action bits per cell."""
+    """`_cells` of a mask, read as arrays: its bits' (class, purpose) cells, each cell's action
+    bits, then the cells grouped by purpose and action set."""
     space = permissions.space
     width = space.n_actions
-    acts_of: dict[int, int] = {}
-    for bit in permissions.bits():
-        cell = bit // width
-        acts_of[cell] = acts_of.get(cell, 0) | 1 << (bit - cell * width)
+    if width > MAX_ARRAY_ACTIONS:
+        return _cells(permissions)
+    bits = set_bit_array(permissions.mask)
+    if not len(bits):
+        return {}
+    cells = bits // width
+    starts = np.flatnonzero(np.diff(cells, prepend=-1))  # each cell's first bit
+    held = np.bitwise_or.reduceat(np.left_shift(1, bits - cells * width), starts)
+    classes, purposes = np.divmod(cells[starts], space.n_purposes)
+    order = np.lexsort((classes, held, purposes))
+    purposes, held, classes = purposes[order], held[order], classes[order]
+    bounds = np.flatnonzero(np.diff(purposes, prepend=-1) | np.diff(held, prepend=-1)).tolist()
     names: dict[int, tuple[str, ...]] = {}
-    actions, purposes, classes = space.actions, space.purposes, space.classes  # actions sorted
-    n_purposes = space.n_purposes
-    classes_of: Cells = defaultdict(set)
-    for cell, acts in acts_of.items():
-        found = names.get(acts)
-        if found is None:
-            found = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
-        c, p = divmod(cell, n_purposes)
-        classes_of[(purposes[p], found)].add(classes[c])
-    return classes_of
+    actions, class_ids, purpose_ids = space.actions, space.classes, space.purposes
+    found: Cells = {}
+    for start, stop in zip(bounds, [*bounds[1:], len(order)], strict=True):
+        acts = int(held[start])
+        named = names.get(acts)
+        if named is None:
+            named = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
+        chosen = {class_ids[c] for c in classes[start:stop].tolist()}
+        found[(purpose_ids[int(purposes[start])], named)] = chosen
+    return found
+
+
+# Past this many actions a cell's action bits do not fit the arrays' 64-bit integers.
+MAX_ARRAY_ACTIONS = 62

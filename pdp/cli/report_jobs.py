@@ -1,12 +1,12 @@
 """The JSON review report's findings encoded by several processes (`pdp review --jobs N`).
 
 A bank's review has about a million findings, and encoding them is most of
-the JSON report's time. The findings are cut into `jobs` runs: workers
-forked from this process (they inherit the review, `Steps.start_inherited`)
-encode all runs but the first into files of one finding a line, while this
-process encodes the first; then the runs are read back in order. The items
-are those of `finding_items`, in the same order: the report is the same
-byte for byte whatever the number of jobs.
+the JSON report's time. The findings are dealt in blocks to `jobs`
+processes, in turn: workers forked from this process (they inherit the
+review, `Steps.start_inherited`) and this one each encode their blocks into
+a file of one finding a line; then the blocks are read back in order. The
+items are those of `finding_items`, in the same order: the report is the
+same byte for byte whatever the number of jobs.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from pdp.cli.jobs import Steps
 
 # Below this many findings one process encodes them all (a worker costs more than it saves).
 MIN_PER_JOB = 20_000
-# This process also writes the report (its own run, then the workers'): it takes a smaller run.
-OWN_SHARE = 0.8
+# The findings are dealt to the processes in blocks of this many, in turn: the costly kinds
+# (findings listing thousands of permissions) sit together in the order, and are shared out.
+BLOCK = 1024
 
 
 def report_items(report: Report, steps: Steps) -> Iterator[bytes]:
@@ -34,32 +35,31 @@ def report_items(report: Report, steps: Steps) -> Iterator[bytes]:
     if jobs < 2:
         yield from finding_items(report)
         return
-    bounds = cuts(total, jobs)
+    blocks = [(start, min(start + BLOCK, total)) for start in range(0, total, BLOCK)]
     silent = dataclasses.replace(report, progress=quiet)
     with tempfile.TemporaryDirectory(prefix="pdp-review-") as tmp:
-        runs = []
-        for i in range(1, jobs):
-            path = Path(tmp) / f"run-{i}.jsonl"
-            encode = partial(_encode_run, silent, bounds[i], bounds[i + 1], path)
-            runs.append((steps.start_inherited(encode), path, bounds[i + 1]))
-        yield from finding_items(report, 0, bounds[1])
-        for wait, path, stop in runs:
+        paths = [Path(tmp) / f"job-{job}.jsonl" for job in range(jobs)]
+        waits = [
+            steps.start_inherited(partial(_encode, silent, blocks[job::jobs], paths[job]))
+            for job in range(1, jobs)
+        ]
+        _encode(report, blocks[0::jobs], paths[0])
+        for wait in waits:
             wait()
-            with path.open("rb") as run:
-                for line in run:
-                    yield line[:-1]
-            report.progress("writing", stop, total)
+        runs = [path.open("rb") for path in paths]
+        try:
+            for number, (start, stop) in enumerate(blocks):
+                run = runs[number % jobs]
+                for _ in range(start, stop):
+                    yield run.readline()[:-1]
+        finally:
+            for run in runs:
+                run.close()
+    report.progress("writing", total, total)
 
 
-def cuts(total: int, jobs: int) -> list[int]:
-    """Where the runs of `jobs` processes start, and the end: this process's run is
-    `OWN_SHARE` of a worker's."""
-    whole = OWN_SHARE + jobs - 1
-    return [0, *(round(total * (OWN_SHARE + i) / whole) for i in range(jobs))]
-
-
-def _encode_run(report: Report, start: int, stop: int, path: Path) -> None:
-    """In a worker: the findings from `start` to `stop`, encoded, one a line, into `path`."""
+def _encode(report: Report, blocks: list[tuple[int, int]], path: Path) -> None:
+    """The findings of some blocks, encoded in order, one a line, into `path`."""
     with path.open("wb") as run:
-        for item in finding_items(report, start, stop):
+        for item in finding_items(report, blocks):
             run.write(item + b"\n")

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pdp.analysis.report.stream import finding_items, write_json_report
@@ -20,19 +18,12 @@ from pdp.cli.jobs import Steps
 from tests.analysis.conftest import generated_policy
 
 
-@given(st.integers(0, 10_000), st.integers(1, 8))
-def test_the_runs_cover_every_finding_once_in_order(total: int, jobs: int) -> None:
-    bounds = report_jobs.cuts(total, jobs)
-    assert len(bounds) == jobs + 1
-    assert bounds[0] == 0 and bounds[-1] == total
-    assert bounds == sorted(bounds)
-
-
 @pytest.mark.parametrize("jobs", [1, 2, 3])
 def test_the_report_is_the_same_whatever_the_jobs(
     jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(report_jobs, "MIN_PER_JOB", 10)
+    monkeypatch.setattr(report_jobs, "BLOCK", 97)  # blocks of every kind, dealt in turn
     compiled = generated_policy(1, tmp_path)
     result = review(compiled)
     report = Report.of(result, compiled)

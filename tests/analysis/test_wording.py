@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from random import Random
 
 import pytest
 from hypothesis import given, settings
@@ -64,17 +65,22 @@ def test_summarise_joins_classes_then_purposes() -> None:
     assert collapse(["a", "a.x"], classes) == ["a and 1 of its 2 sub-classes"]
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(min_value=0, max_value=(1 << 72) - 1))
-def test_summarise_reads_a_mask_as_its_permission_list(mask: int) -> None:
-    """The block-wise reading of a space's mask says what the permission list says."""
+ACTIONS = ["archive", "collect", "destroy", "disclose", "process", "store", "transmit", "use", "x"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from([1, 3, 8, 9]), st.randoms(use_true_random=False))
+def test_summarise_reads_a_mask_as_its_permission_list(actions: int, rng: Random) -> None:
+    """The cell-wise reading of a space's mask (a byte a cell with eight actions, bits
+    otherwise) says what the permission list says."""
     policy = load_policy_text(
-        "version: 1\nactions: [use, read, store]\n"
+        f"version: 1\nactions: [{', '.join(ACTIONS[:actions])}]\n"
         "classes: {a: {level: C1}, a.x: {level: C1}, a.y: {level: C3}, b: {level: C2}}\n"
         "purposes: {p: {}, p.q: {}, r: {}, r.s: {}, r.t: {}, u: {}}\n"
         "roles: {}\ngrants: []\n"
     )
     space = PermissionSpace(policy)
-    held = Permissions(space, mask & space.full)
+    mask = rng.getrandbits(space.size) & rng.getrandbits(space.size)  # sparse and dense cells
+    held = Permissions(space, mask)
     classes, purposes = list(policy.classes), list(policy.purposes)
     assert summarise(held, classes, purposes) == summarise(list(held), classes, purposes)

@@ -21,7 +21,6 @@ def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
     """One finding per role holding permissions for purposes outside its duties."""
     policy = ctx.policy
     inside: dict[frozenset[str], int] = {}
-    by_purpose = {p: ctx.space.purpose_mask([p]) for p in ctx.space.purposes}
     total = len(policy.roles)
     for done, (rid, closure) in enumerate(ctx.compiled.role_closure.items(), 1):
         duties = frozenset(d for r in closure for d in policy.roles[r].duties)
@@ -36,7 +35,7 @@ def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
                 level = ctx.level_of(outside)
                 severity = level_severity(policy, level, ("high", "medium", "low"))
                 where = _grant(ctx, closure, outside).location
-                make = partial(_finding, ctx, by_purpose, rid, closure, duties, outside, where)
+                make = partial(_finding, ctx, rid, closure, duties, outside, where)
                 key = mask_key(ctx.space, outside)
                 yield Deferred(
                     "outside_duties", severity, None, "role", rid, level, where, make, key
@@ -47,7 +46,6 @@ def outside_duties(ctx: ReviewContext) -> Iterator[Pending]:
 
 def _finding(
     ctx: ReviewContext,
-    by_purpose: dict[str, int],
     rid: str,
     closure: frozenset[str],
     duties: frozenset[str],
@@ -56,7 +54,7 @@ def _finding(
 ) -> Finding:
     permissions = Permissions(ctx.space, outside)
     level = ctx.level_of(outside)
-    purposes = sorted(p for p, mask in by_purpose.items() if outside & mask)
+    purposes = ctx.space.purposes_of(outside)
     shown = ", ".join(f"`{p}`" for p in purposes[:3]) + (" …" if len(purposes) > 3 else "")
     evidence = ctx.explain("role", rid, closure, outside)
     return Finding(

@@ -89,8 +89,9 @@ def write_json_report(report: Report, out: TextIO, items: Iterable[bytes] | None
     write_json(document, finding_items(report) if items is None else items, out)
 
 
-def finding_items(report: Report, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
-    """The selected findings from `start` to `stop`, encoded: the JSON report's items.
+def finding_items(report: Report, runs: Iterable[tuple[int, int]] | None = None) -> Iterator[bytes]:
+    """The selected findings, encoded: the JSON report's items (those of some runs
+    `(start, stop)` of them, in order, when given).
 
     Each is `wire.finding_document`, encoded by `wire.encode` (through
     `chunks.Chunks`, which assembles the many toxic findings from shared
@@ -100,7 +101,9 @@ def finding_items(report: Report, start: int = 0, stop: int | None = None) -> It
 
     verdict = report.verdict
     encode = Chunks().encode
-    entries = report.entries(start=start, stop=stop)
-    if verdict.waives:
-        return (encode(e, verdict.acceptance_of(e)) for e in entries)
-    return (encode(e, None) for e in entries)
+    for start, stop in [(0, None)] if runs is None else runs:
+        entries = report.entries(start=start, stop=stop)
+        if verdict.waives:
+            yield from (encode(e, verdict.acceptance_of(e)) for e in entries)
+        else:
+            yield from (encode(e, None) for e in entries)

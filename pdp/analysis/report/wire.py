@@ -20,9 +20,9 @@ from weakref import WeakKeyDictionary
 
 import msgspec
 
-from pdp.analysis.finding import Finding, Permissions, location_dict, pick
+from pdp.analysis.finding import Finding, Permissions, location_dict
 from pdp.analysis.register import Acceptance
-from pdp.analysis.space import PermissionSpace
+from pdp.analysis.space import PermissionSpace, pick
 from pdp.core.queries import Permission
 
 _ENCODER = msgspec.json.Encoder()
