@@ -21,6 +21,7 @@ OWNERS = {
     "fastapi": ("service/",),
     "starlette": ("service/",),
     "networkx": ("analysis/",),
+    "numpy": ("analysis/",),
     "uvicorn": ("cli/serve.py", "service/"),
 }
 # what only an extra installs: the base install must work without any of them
@@ -30,7 +31,6 @@ EXTRAS_ONLY = (
     "uvicorn",
     "prometheus_client",
     "matplotlib",
-    "numpy",
     "psycopg",
 )
 

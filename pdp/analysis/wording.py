@@ -10,9 +10,10 @@ policy diff's grouped lines (`collapse`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from pdp.analysis.finding import Permissions
 from pdp.analysis.space import PermissionSpace, set_bit_array
@@ -23,12 +24,13 @@ def collapse(
     ids: Iterable[str],
     tree: Iterable[str],
     nouns: tuple[str, str] = ("sub-class", "sub-classes"),
-    below: Mapping[str, Sequence[str]] | None = None,
+    below: Mapping[str, Collection[str]] | None = None,
 ) -> list[str]:
     """Phrases for a set of dotted ids: `x and its N sub-classes` for a whole subtree,
     `x and 3 of its 9 sub-classes` when part of it is in the set.
 
-    `below` is `descendants(tree)` when the caller has it (it costs more than the rest).
+    `below` is `descendants(tree)` when the caller has it (it costs more than the rest),
+    best as frozensets (a caller with many sets to phrase makes them once).
     """
     chosen = set(ids)
     if below is None:
@@ -38,7 +40,9 @@ def collapse(
     for item in sorted(chosen, key=lambda i: (i.count("."), i)):
         if item in covered:
             continue
-        subtree = set(below.get(item, (item,)))
+        subtree = below.get(item, (item,))
+        if not isinstance(subtree, frozenset):
+            subtree = frozenset(subtree)
         n = len(subtree) - 1
         inside = (subtree & chosen) - {item}
         noun = nouns[0] if n == 1 else nouns[1]
@@ -70,17 +74,18 @@ class Summariser:
     Made with `descendants` of the class and purpose trees; remembers the
     phrase of each set of classes or purposes, and the lines of each mask of a
     space (users with the same roles hold the same set). A permission set of a
-    space (`Permissions`) is read a class block at a time.
+    space (`Permissions`) is read as arrays (`_grouped`).
     """
 
     def __init__(
         self, class_below: Mapping[str, Sequence[str]], purpose_below: Mapping[str, Sequence[str]]
     ) -> None:
-        self.class_below = class_below
-        self.purpose_below = purpose_below
+        self.class_below = {k: frozenset(v) for k, v in class_below.items()}
+        self.purpose_below = {k: frozenset(v) for k, v in purpose_below.items()}
         self._classes: dict[frozenset[str], tuple[str, ...]] = {}
         self._purposes: dict[frozenset[str], str] = {}
         self._masks: dict[tuple[PermissionSpace, int], list[str]] = {}
+        self._class_sets: dict[PermissionSpace, dict[bytes, tuple[str, ...]]] = {}
 
     def __call__(self, permissions: Iterable[Permission]) -> list[str]:
         """The lines of `summarise` for these permissions."""
@@ -88,31 +93,66 @@ class Summariser:
             key = (permissions.space, permissions.mask)
             found = self._masks.get(key)
             if found is None:
-                found = self._masks[key] = self._lines(_space_cells(permissions))
+                found = self._masks[key] = self._mask_lines(permissions)
             return found
         return self._lines(_cells(permissions))
 
-    def _lines(self, classes_of: Mapping[tuple[str, tuple[str, ...]], set[str]]) -> list[str]:
-        phrases, named = self._classes, self._purposes
-        purposes_of: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
+    def _lines(self, classes_of: Cells) -> list[str]:
+        purposes_of: Joined = defaultdict(set)
         for (p, acts), found in classes_of.items():
-            key = frozenset(found)
+            purposes_of[(self._phrase(frozenset(found)), acts)].add(p)
+        return self._joined(purposes_of)
+
+    def _mask_lines(self, permissions: Permissions) -> list[str]:
+        """`_lines` of a mask, its cells grouped by purpose and action set as arrays
+        (`_grouped`); each group's classes named once per set of classes."""
+        space = permissions.space
+        grouped = _grouped(permissions)
+        if grouped is None:
+            return self._lines(_cells(permissions))
+        purposes, held, classes, bounds = grouped
+        keys = classes.astype(np.int32).tobytes()  # a group's classes: a slice of these bytes
+        phrases = self._class_sets.setdefault(space, {})
+        names: dict[int, tuple[str, ...]] = {}
+        class_ids, purpose_ids, actions = space.classes, space.purposes, space.actions
+        purposes_of: Joined = defaultdict(set)
+        ends = [*bounds[1:], len(classes)] if bounds else []
+        for start, stop, p, acts in zip(
+            bounds, ends, purposes[bounds].tolist(), held[bounds].tolist(), strict=True
+        ):
+            key = keys[4 * start : 4 * stop]
             phrase = phrases.get(key)
             if phrase is None:
-                phrase = phrases[key] = tuple(collapse(key, (), below=self.class_below))
-            purposes_of[(phrase, acts)].add(p)
+                chosen = frozenset(class_ids[c] for c in classes[start:stop].tolist())
+                phrase = phrases[key] = self._phrase(chosen)
+            named = names.get(acts)
+            if named is None:
+                named = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
+            purposes_of[(phrase, named)].add(purpose_ids[p])
+        return self._joined(purposes_of)
+
+    def _phrase(self, classes: frozenset[str]) -> tuple[str, ...]:
+        phrase = self._classes.get(classes)
+        if phrase is None:
+            phrase = self._classes[classes] = tuple(collapse(classes, (), below=self.class_below))
+        return phrase
+
+    def _joined(self, purposes_of: Joined) -> list[str]:
+        """One line per class phrase and action set, with its purposes joined."""
         lines = []
         for (phrase, acts), held in purposes_of.items():
             key = frozenset(held)
-            purposes = named.get(key)
+            purposes = self._purposes.get(key)
             if purposes is None:
                 nouns = ("sub-purpose", "sub-purposes")
-                purposes = named[key] = ", ".join(collapse(key, (), nouns, self.purpose_below))
+                purposes = ", ".join(collapse(key, (), nouns, self.purpose_below))
+                self._purposes[key] = purposes
             lines.append(f"{', '.join(phrase)} for {purposes}: {', '.join(acts)}")
         return sorted(lines)
 
 
 Cells = dict[tuple[str, tuple[str, ...]], set[str]]
+Joined = dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]]
 
 
 def _cells(permissions: Iterable[Permission]) -> Cells:
@@ -126,34 +166,28 @@ def _cells(permissions: Iterable[Permission]) -> Cells:
     return classes_of
 
 
-def _space_cells(permissions: Permissions) -> Cells:
-    """`_cells` of a mask, read as arrays: its bits' (class, purpose) cells, each cell's action
-    bits, then the cells grouped by purpose and action set."""
+def _grouped(permissions: Permissions) -> Grouped | None:
+    """A mask's (class, purpose) cells with their action bits, sorted by purpose, action set
+    and class: the arrays of purposes, action sets and classes, and where each group of one
+    purpose and action set starts. None past `MAX_ARRAY_ACTIONS` actions."""
     space = permissions.space
     width = space.n_actions
     if width > MAX_ARRAY_ACTIONS:
-        return _cells(permissions)
+        return None
     bits = set_bit_array(permissions.mask)
     if not len(bits):
-        return {}
+        return bits, bits, bits, []
     cells = bits // width
     starts = np.flatnonzero(np.diff(cells, prepend=-1))  # each cell's first bit
     held = np.bitwise_or.reduceat(np.left_shift(1, bits - cells * width), starts)
     classes, purposes = np.divmod(cells[starts], space.n_purposes)
     order = np.lexsort((classes, held, purposes))
     purposes, held, classes = purposes[order], held[order], classes[order]
-    bounds = np.flatnonzero(np.diff(purposes, prepend=-1) | np.diff(held, prepend=-1)).tolist()
-    names: dict[int, tuple[str, ...]] = {}
-    actions, class_ids, purpose_ids = space.actions, space.classes, space.purposes
-    found: Cells = {}
-    for start, stop in zip(bounds, [*bounds[1:], len(order)], strict=True):
-        acts = int(held[start])
-        named = names.get(acts)
-        if named is None:
-            named = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
-        chosen = {class_ids[c] for c in classes[start:stop].tolist()}
-        found[(purpose_ids[int(purposes[start])], named)] = chosen
-    return found
+    bounds = np.flatnonzero(np.diff(purposes, prepend=-1) | np.diff(held, prepend=-1))
+    return purposes, held, classes, bounds.tolist()
+
+
+Grouped = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], list[int]]
 
 
 # Past this many actions a cell's action bits do not fit the arrays' 64-bit integers.
