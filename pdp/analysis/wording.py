@@ -85,7 +85,10 @@ class Summariser:
         self._classes: dict[frozenset[str], tuple[str, ...]] = {}
         self._purposes: dict[frozenset[str], str] = {}
         self._masks: dict[tuple[PermissionSpace, int], list[str]] = {}
-        self._class_sets: dict[PermissionSpace, dict[bytes, tuple[str, ...]]] = {}
+        self._class_sets: dict[PermissionSpace, dict[tuple[int, int], tuple[str, ...]]] = {}
+        self._purpose_sets: dict[PermissionSpace, dict[bytes, str]] = {}
+        self._action_sets: dict[PermissionSpace, dict[int, tuple[str, ...]]] = {}
+        self._salts: dict[PermissionSpace, npt.NDArray[np.uint64]] = {}
 
     def __call__(self, permissions: Iterable[Permission]) -> list[str]:
         """The lines of `summarise` for these permissions."""
@@ -104,32 +107,76 @@ class Summariser:
         return self._joined(purposes_of)
 
     def _mask_lines(self, permissions: Permissions) -> list[str]:
-        """`_lines` of a mask, its cells grouped by purpose and action set as arrays
-        (`_grouped`); each group's classes named once per set of classes."""
+        """`_lines` of a mask, read as arrays: its cells grouped by purpose and action set
+        (`_grouped`), then the groups with the same classes and actions into lines.
+
+        Groups with the same classes are found by a 128-bit fingerprint of their
+        classes (the sums of two random numbers per class, `_salts`): two different
+        sets share it with a chance of 2**-128. Each set of classes and of purposes
+        is named once per space.
+        """
         space = permissions.space
         grouped = _grouped(permissions)
         if grouped is None:
             return self._lines(_cells(permissions))
         purposes, held, classes, bounds = grouped
-        keys = classes.astype(np.int32).tobytes()  # a group's classes: a slice of these bytes
+        if not bounds:
+            return []
+        starts = np.asarray(bounds)
+        ends = [*bounds[1:], len(classes)]
+        salts = self._salts.get(space)
+        if salts is None:
+            salts = self._salts[space] = _salts(space.n_classes)
+        first = np.add.reduceat(salts[0][classes], starts)
+        second = np.add.reduceat(salts[1][classes], starts)
+        group_purposes, group_held = purposes[starts], held[starts]
+        order = np.lexsort((group_purposes, second, first, group_held))
+        first, second, group_held = first[order], second[order], group_held[order]
+        change = np.empty(len(order), dtype=bool)
+        change[0] = True
+        change[1:] = (
+            (first[1:] != first[:-1])
+            | (second[1:] != second[:-1])
+            | (group_held[1:] != group_held[:-1])
+        )
+        line_starts = np.flatnonzero(change).tolist()
+        line_ends = [*line_starts[1:], len(order)]
+        keys = group_purposes[order].astype(np.int32).tobytes()  # a line's purposes: a slice
         phrases = self._class_sets.setdefault(space, {})
-        names: dict[int, tuple[str, ...]] = {}
-        class_ids, purpose_ids, actions = space.classes, space.purposes, space.actions
-        purposes_of: Joined = defaultdict(set)
-        ends = [*bounds[1:], len(classes)] if bounds else []
-        for start, stop, p, acts in zip(
-            bounds, ends, purposes[bounds].tolist(), held[bounds].tolist(), strict=True
+        names = self._action_sets.setdefault(space, {})
+        class_ids, actions = space.classes, space.actions
+        lines: dict[tuple[tuple[str, ...], tuple[str, ...]], bytes] = {}
+        for start, stop, one, two, acts, group in zip(
+            line_starts,
+            line_ends,
+            first[line_starts].tolist(),
+            second[line_starts].tolist(),
+            group_held[line_starts].tolist(),
+            order[line_starts].tolist(),
+            strict=True,
         ):
-            key = keys[4 * start : 4 * stop]
-            phrase = phrases.get(key)
+            phrase = phrases.get((one, two))
             if phrase is None:
-                chosen = frozenset(class_ids[c] for c in classes[start:stop].tolist())
-                phrase = phrases[key] = self._phrase(chosen)
+                chosen = classes[bounds[group] : ends[group]].tolist()
+                phrase = self._phrase(frozenset(class_ids[c] for c in chosen))
+                phrases[(one, two)] = phrase
             named = names.get(acts)
             if named is None:
                 named = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
-            purposes_of[(phrase, named)].add(purpose_ids[p])
-        return self._joined(purposes_of)
+            key = keys[4 * start : 4 * stop]
+            line = (phrase, named)
+            # Different classes may read the same (`x and 1 of its 2 sub-classes`): one line.
+            lines[line] = _union(lines[line], key) if line in lines else key
+        said = self._purpose_sets.setdefault(space, {})
+        text = []
+        for (phrase, named), key in lines.items():
+            purposes_said = said.get(key)
+            if purposes_said is None:
+                indexes = np.frombuffer(key, np.int32).tolist()
+                purposes_said = self._purposes_phrase(frozenset(space.purposes[p] for p in indexes))
+                said[key] = purposes_said
+            text.append(f"{', '.join(phrase)} for {purposes_said}: {', '.join(named)}")
+        return sorted(text)
 
     def _phrase(self, classes: frozenset[str]) -> tuple[str, ...]:
         phrase = self._classes.get(classes)
@@ -139,16 +186,19 @@ class Summariser:
 
     def _joined(self, purposes_of: Joined) -> list[str]:
         """One line per class phrase and action set, with its purposes joined."""
-        lines = []
-        for (phrase, acts), held in purposes_of.items():
-            key = frozenset(held)
-            purposes = self._purposes.get(key)
-            if purposes is None:
-                nouns = ("sub-purpose", "sub-purposes")
-                purposes = ", ".join(collapse(key, (), nouns, self.purpose_below))
-                self._purposes[key] = purposes
-            lines.append(f"{', '.join(phrase)} for {purposes}: {', '.join(acts)}")
-        return sorted(lines)
+        return sorted(
+            f"{', '.join(phrase)} for {self._purposes_phrase(frozenset(held))}: {', '.join(acts)}"
+            for (phrase, acts), held in purposes_of.items()
+        )
+
+    def _purposes_phrase(self, purposes: frozenset[str]) -> str:
+        said = self._purposes.get(purposes)
+        if said is None:
+            nouns = ("sub-purpose", "sub-purposes")
+            said = self._purposes[purposes] = ", ".join(
+                collapse(purposes, (), nouns, self.purpose_below)
+            )
+        return said
 
 
 Cells = dict[tuple[str, tuple[str, ...]], set[str]]
@@ -188,6 +238,17 @@ def _grouped(permissions: Permissions) -> Grouped | None:
 
 
 Grouped = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], list[int]]
+
+
+def _salts(count: int) -> npt.NDArray[np.uint64]:
+    """Two random 64-bit numbers per class (fixed seed): a class set's fingerprint sums them."""
+    return np.random.default_rng(count).integers(0, 2**64, size=(2, count), dtype=np.uint64)
+
+
+def _union(one: bytes, two: bytes) -> bytes:
+    """The union of two sorted arrays of int32, as bytes."""
+    both = np.union1d(np.frombuffer(one, np.int32), np.frombuffer(two, np.int32))
+    return both.astype(np.int32).tobytes()
 
 
 # Past this many actions a cell's action bits do not fit the arrays' 64-bit integers.
