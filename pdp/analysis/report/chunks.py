@@ -110,7 +110,7 @@ class Chunks:
         self._levels: dict[tuple[ToxicRule, int], bytes] = {}
         self._counts: dict[tuple[int, ...], bytes] = {}
 
-    def encode(self, entry: Pending, acceptance: Acceptance | None) -> bytes:
+    def encode(self, entry: Pending, acceptance: Acceptance | None = None) -> bytes:
         """A finding as an item of the JSON report's `findings`, encoded."""
         if acceptance is None and isinstance(entry, ToxicHit):
             return self._toxic(entry)

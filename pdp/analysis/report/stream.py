@@ -18,10 +18,11 @@ One finding a line also makes two reports easy to diff.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from pdp.analysis.finding import Pending
     from pdp.analysis.report.triage import Report
 
 PLACEHOLDER = "\x00pdp-stream\x00"
@@ -89,9 +90,13 @@ def write_json_report(report: Report, out: TextIO, items: Iterable[bytes] | None
     write_json(document, finding_items(report) if items is None else items, out)
 
 
-def finding_items(report: Report, runs: Iterable[tuple[int, int]] | None = None) -> Iterator[bytes]:
-    """The selected findings, encoded: the JSON report's items (those of some runs
-    `(start, stop)` of them, in order, when given).
+def finding_items(report: Report) -> Iterator[bytes]:
+    """The selected findings, encoded: the JSON report's items, in order."""
+    return map(finding_encoder(report), report.entries())
+
+
+def finding_encoder(report: Report) -> Callable[[Pending], bytes]:
+    """A function encoding a finding of the report as an item of its `findings`.
 
     Each is `wire.finding_document`, encoded by `wire.encode` (through
     `chunks.Chunks`, which assembles the many toxic findings from shared
@@ -101,9 +106,6 @@ def finding_items(report: Report, runs: Iterable[tuple[int, int]] | None = None)
 
     verdict = report.verdict
     encode = Chunks().encode
-    for start, stop in [(0, None)] if runs is None else runs:
-        entries = report.entries(start=start, stop=stop)
-        if verdict.waives:
-            yield from (encode(e, verdict.acceptance_of(e)) for e in entries)
-        else:
-            yield from (encode(e, None) for e in entries)
+    if not verdict.waives:
+        return encode
+    return lambda entry: encode(entry, verdict.acceptance_of(entry))
