@@ -10,7 +10,7 @@ when that tool is absent), writes it as YAML, loads and compiles it, then:
 
 - `review s`: `pdp.analysis.review.review` — every finding decided, exact,
   sorted and counted (findings are kept as small entries);
-- `report s`: the JSON report written, streamed to a byte counter
+- `report s`: the JSON report written, streamed to a byte counter (a UTF-8 text stream, as a file)
   (`pdp.analysis.report.render.write_report`: every finding built — message,
   evidence paths, permissions, fingerprint — and dumped), so `review s +
   report s` is the whole review as `pdp review --format json` does it;
@@ -163,26 +163,28 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
         progress=progress,
     )
     reviewed = time.perf_counter()
-    sink = ByteCounter()
-    write_report(result, "json", compiled, sink)
+    stream, sink = byte_counter()
+    write_report(result, "json", compiled, stream)
+    stream.flush()
     built = time.perf_counter()
     # The jobs report of a fresh review: what the first report remembered (encoded parts,
     # phrases, paths, kept on the review's objects) must not speed it up.
     report_size = sink.size
-    del result, sink
+    del result, sink, stream
     gc.collect()
     result = review(
         compiled, usage=usage, since=now - timedelta(days=90) if usage else None, now=now
     )
     jobs_start = time.perf_counter()
+    stream, _ = byte_counter()
     with Steps(jobs) as steps:  # as `pdp review --jobs N` writes it
-        write_report(
-            result, "json", compiled, ByteCounter(), items=partial(report_items, steps=steps)
-        )
+        write_report(result, "json", compiled, stream, items=partial(report_items, steps=steps))
+    stream.flush()
     built_jobs = time.perf_counter()
     jobs_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    sarif = ByteCounter(gzipped=True)
-    write_report(result, "sarif", compiled, sarif)
+    stream, sarif = byte_counter(gzipped=True)
+    write_report(result, "sarif", compiled, stream)
+    stream.flush()
     sarif_done = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {
@@ -218,8 +220,11 @@ def child(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class ByteCounter(io.StringIO):
-    """A text stream that only counts the UTF-8 bytes written to it (and, for SARIF, the
+RESULT = b'{"ruleId":'
+
+
+class ByteSink(io.RawIOBase):
+    """A binary stream that only counts the bytes written to it (and, for SARIF, the
     results and the gzipped size)."""
 
     def __init__(self, gzipped: bool = False) -> None:
@@ -228,21 +233,32 @@ class ByteCounter(io.StringIO):
         self.results = 0
         self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31) if gzipped else None
         self._gzipped = 0
+        self._tail = b""  # the end of the last write (a result's opening may span two)
 
-    def write(self, text: str) -> int:
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
         """Count, do not keep."""
-        data = text.encode()
+        data = bytes(data)
         self.size += len(data)
         if self._gzip is not None:
-            self.results += text.count('{"ruleId":')
+            self.results += (self._tail + data).count(RESULT)
+            self._tail = data[-(len(RESULT) - 1) :]
             self._gzipped += len(self._gzip.compress(data))
-        return len(text)
+        return len(data)
 
     def gzipped_size(self) -> int:
         """The bytes of the gzipped stream so far (0 unless `gzipped`)."""
         if self._gzip is None:
             return 0
         return self._gzipped + len(self._gzip.flush())
+
+
+def byte_counter(gzipped: bool = False) -> tuple[io.TextIOWrapper, ByteSink]:
+    """A UTF-8 text stream like a report file, and the sink counting what reaches it."""
+    sink = ByteSink(gzipped)
+    return io.TextIOWrapper(io.BufferedWriter(sink), encoding="utf-8"), sink
 
 
 def _status(field: str) -> int:

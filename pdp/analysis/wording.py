@@ -1,7 +1,8 @@
 """Sets of permissions in a reader's words: class subtrees × purposes → actions.
 
     summarise(permissions, classes, purposes)
-    # ["account.credential and its 3 sub-classes for authentication: collect, use"]
+    # ["account.credential and its 3 sub-classes for authentication: collect, use",
+    #  ..., "and 412 more in 37 more lines"]
 
 Used where a finding lists many permissions (high exposure) and by the
 policy diff's grouped lines (`collapse`).
@@ -32,25 +33,29 @@ def collapse(
     `below` is `descendants(tree)` when the caller has it (it costs more than the rest),
     best as frozensets (a caller with many sets to phrase makes them once).
     """
-    chosen = set(ids)
+    chosen = ids if isinstance(ids, frozenset) else frozenset(ids)
     if below is None:
         below = descendants(tree)
     phrases = []
     covered: set[str] = set()
-    for item in sorted(chosen, key=lambda i: (i.count("."), i)):
+    # Sorted, an id comes after its ancestors (each is a prefix of it).
+    for item in sorted(chosen):
         if item in covered:
             continue
-        subtree = below.get(item, (item,))
+        subtree = below.get(item)
+        if subtree is None or len(subtree) == 1:  # a leaf
+            phrases.append(item)
+            continue
         if not isinstance(subtree, frozenset):
             subtree = frozenset(subtree)
         n = len(subtree) - 1
-        inside = (subtree & chosen) - {item}
+        inside = subtree & chosen
+        covered |= inside
         noun = nouns[0] if n == 1 else nouns[1]
-        covered |= inside | {item}
-        if n and subtree <= chosen:
+        if len(inside) > n:
             phrases.append(f"{item} and its {n} {noun}")
-        elif inside:
-            phrases.append(f"{item} and {len(inside)} of its {n} {noun}")
+        elif len(inside) > 1:
+            phrases.append(f"{item} and {len(inside) - 1} of its {n} {noun}")
         else:
             phrases.append(item)
     return sorted(phrases)
@@ -59,11 +64,13 @@ def collapse(
 def summarise(
     permissions: Iterable[Permission], classes: Iterable[str], purposes: Iterable[str]
 ) -> list[str]:
-    """One line per class subtree and purposes that share their actions, sorted.
+    """One line per set of classes and purposes sharing their actions: the `LINES` largest
+    (most permissions first, then by text), and a line counting the rest.
 
     Each (class, purpose) gets its set of actions; the classes with the same
-    purpose and actions join into subtree phrases (`collapse`); then the
-    purposes with the same phrase and actions join.
+    purpose and actions form a set; the purposes with the same set of classes
+    and actions join. A line names its classes as subtree phrases (`collapse`),
+    then its purposes, then its actions.
     """
     return Summariser(descendants(classes), descendants(purposes))(permissions)
 
@@ -103,12 +110,20 @@ class Summariser:
     def _lines(self, classes_of: Cells) -> list[str]:
         purposes_of: Joined = defaultdict(set)
         for (p, acts), found in classes_of.items():
-            purposes_of[(self._phrase(frozenset(found)), acts)].add(p)
-        return self._joined(purposes_of)
+            purposes_of[(frozenset(found), acts)].add(p)
+        lines = [
+            (
+                len(found) * len(held) * len(acts),
+                _line(self._phrase(found), self._purposes_phrase(frozenset(held)), acts),
+            )
+            for (found, acts), held in purposes_of.items()
+        ]
+        return _largest(lines, len(lines), sum(n for n, _ in lines))
 
     def _mask_lines(self, permissions: Permissions) -> list[str]:
         """`_lines` of a mask, read as arrays: its cells grouped by purpose and action set
-        (`_grouped`), then the groups with the same classes and actions into lines.
+        (`_grouped`), then the groups with the same classes and actions into lines, of
+        which only the largest are worded.
 
         Groups with the same classes are found by a 128-bit fingerprint of their
         classes (the sums of two random numbers per class, `_salts`): two different
@@ -139,57 +154,49 @@ class Summariser:
             | (second[1:] != second[:-1])
             | (group_held[1:] != group_held[:-1])
         )
-        line_starts = np.flatnonzero(change).tolist()
-        line_ends = [*line_starts[1:], len(order)]
-        keys = group_purposes[order].astype(np.int32).tobytes()  # a line's purposes: a slice
+        line_starts = np.flatnonzero(change)
+        line_ends = np.append(line_starts[1:], len(order))
+        # A line's permissions: its classes × its purposes × its actions.
+        sizes = np.diff(np.append(starts, len(classes)))[order[line_starts]]
+        counts = (
+            sizes
+            * (line_ends - line_starts)
+            * np.bitwise_count(group_held[line_starts].astype(np.uint64))
+        )
+        chosen = np.arange(len(counts))
+        if len(counts) > LINES:  # the largest, and every line as large as the last of them
+            chosen = np.flatnonzero(counts >= np.partition(counts, -LINES)[-LINES])
+        keys = group_purposes[order].astype(np.int32)  # a line's purposes: a slice
         phrases = self._class_sets.setdefault(space, {})
         names = self._action_sets.setdefault(space, {})
+        said = self._purpose_sets.setdefault(space, {})
         class_ids, actions = space.classes, space.actions
-        lines: dict[tuple[tuple[str, ...], tuple[str, ...]], bytes] = {}
-        for start, stop, one, two, acts, group in zip(
-            line_starts,
-            line_ends,
-            first[line_starts].tolist(),
-            second[line_starts].tolist(),
-            group_held[line_starts].tolist(),
-            order[line_starts].tolist(),
-            strict=True,
-        ):
+        lines = []
+        for line in chosen.tolist():
+            start, stop = int(line_starts[line]), int(line_ends[line])
+            one, two, acts = int(first[start]), int(second[start]), int(group_held[start])
             phrase = phrases.get((one, two))
             if phrase is None:
-                chosen = classes[bounds[group] : ends[group]].tolist()
-                phrase = self._phrase(frozenset(class_ids[c] for c in chosen))
+                group = int(order[start])
+                chosen_classes = classes[bounds[group] : ends[group]].tolist()
+                phrase = self._phrase(frozenset(class_ids[c] for c in chosen_classes))
                 phrases[(one, two)] = phrase
             named = names.get(acts)
             if named is None:
                 named = names[acts] = tuple(a for i, a in enumerate(actions) if acts >> i & 1)
-            key = keys[4 * start : 4 * stop]
-            line = (phrase, named)
-            # Different classes may read the same (`x and 1 of its 2 sub-classes`): one line.
-            lines[line] = _union(lines[line], key) if line in lines else key
-        said = self._purpose_sets.setdefault(space, {})
-        text = []
-        for (phrase, named), key in lines.items():
+            key = keys[start:stop].tobytes()
             purposes_said = said.get(key)
             if purposes_said is None:
-                indexes = np.frombuffer(key, np.int32).tolist()
-                purposes_said = self._purposes_phrase(frozenset(space.purposes[p] for p in indexes))
-                said[key] = purposes_said
-            text.append(f"{', '.join(phrase)} for {purposes_said}: {', '.join(named)}")
-        return sorted(text)
+                ids = frozenset(space.purposes[p] for p in keys[start:stop].tolist())
+                purposes_said = said[key] = self._purposes_phrase(ids)
+            lines.append((int(counts[line]), _line(phrase, purposes_said, named)))
+        return _largest(lines, len(counts), permissions.mask.bit_count())
 
     def _phrase(self, classes: frozenset[str]) -> tuple[str, ...]:
         phrase = self._classes.get(classes)
         if phrase is None:
             phrase = self._classes[classes] = tuple(collapse(classes, (), below=self.class_below))
         return phrase
-
-    def _joined(self, purposes_of: Joined) -> list[str]:
-        """One line per class phrase and action set, with its purposes joined."""
-        return sorted(
-            f"{', '.join(phrase)} for {self._purposes_phrase(frozenset(held))}: {', '.join(acts)}"
-            for (phrase, acts), held in purposes_of.items()
-        )
 
     def _purposes_phrase(self, purposes: frozenset[str]) -> str:
         said = self._purposes.get(purposes)
@@ -202,7 +209,26 @@ class Summariser:
 
 
 Cells = dict[tuple[str, tuple[str, ...]], set[str]]
-Joined = dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]]
+Joined = dict[tuple[frozenset[str], tuple[str, ...]], set[str]]
+
+
+def _line(phrase: Sequence[str], purposes: str, actions: Sequence[str]) -> str:
+    """One line of a summary: classes for purposes: actions."""
+    return f"{', '.join(phrase)} for {purposes}: {', '.join(actions)}"
+
+
+def _largest(lines: list[tuple[int, str]], count: int, held: int) -> list[str]:
+    """The `LINES` largest of a summary's `count` lines (most permissions first, then by
+    text), from `lines` (each with its number of permissions; the largest at least), and
+    a last line counting the rest of the `held` permissions."""
+    lines.sort(key=lambda line: (-line[0], line[1]))
+    shown = lines[:LINES]
+    text = [line for _, line in shown]
+    if count > len(shown):
+        rest = held - sum(n for n, _ in shown)
+        more = count - len(shown)
+        text.append(f"and {rest} more in {more} more {'line' if more == 1 else 'lines'}")
+    return text
 
 
 def _cells(permissions: Iterable[Permission]) -> Cells:
@@ -245,11 +271,7 @@ def _salts(count: int) -> npt.NDArray[np.uint64]:
     return np.random.default_rng(count).integers(0, 2**64, size=(2, count), dtype=np.uint64)
 
 
-def _union(one: bytes, two: bytes) -> bytes:
-    """The union of two sorted arrays of int32, as bytes."""
-    both = np.union1d(np.frombuffer(one, np.int32), np.frombuffer(two, np.int32))
-    return both.astype(np.int32).tobytes()
-
-
+# The lines of a summary: the largest, then one counting the rest.
+LINES = 8
 # Past this many actions a cell's action bits do not fit the arrays' 64-bit integers.
 MAX_ARRAY_ACTIONS = 62

@@ -71,21 +71,34 @@ def test_streamed_json_and_sarif_hold_the_whole_documents_one_finding_a_line(
     assert render(empty, "json", compiled) == indented(report_document(empty, compiled)) + "\n"
 
 
+@pytest.mark.parametrize("stream", ["text", "utf-8", "utf-16"])
 @pytest.mark.parametrize("batch", [1, 12, 1 << 20])
 def test_streamed_items_are_written_in_place_whatever_the_batch(
-    batch: int, monkeypatch: pytest.MonkeyPatch
+    batch: int, stream: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """In order and in place, to a text buffer, to a UTF-8 file (its bytes written below
+    the text layer) and to a file of another encoding (as text)."""
     monkeypatch.setattr("pdp.analysis.report.stream.BATCH", batch)
-    nested = {"a": [1, {"b": PLACEHOLDER}], "c": "d"}
-    out = io.StringIO()
-    write_json(nested, iter([b'{"x":[1,2]}', b'"y"', '"\u00e9"'.encode()]), out)
-    assert out.getvalue() == (
+    nested = {"a": [1, {"b": PLACEHOLDER}], "c": "d\u00e9"}
+    expected = (
         '{\n  "a": [\n    1,\n    {\n      "b": [\n        {"x":[1,2]},\n        "y",\n'
-        '        "\u00e9"\n      ]\n    }\n  ],\n  "c": "d"\n}\n'
+        '        "\u00e9"\n      ]\n    }\n  ],\n  "c": "d\u00e9"\n}\n'
     )
-    out = io.StringIO()
-    write_json(nested, iter([]), out)
-    assert json.loads(out.getvalue()) == {"a": [1, {"b": []}], "c": "d"}
+    items = [b'{"x":[1,2]}', b'"y"', '"\u00e9"'.encode()]
+    for written, want in ((items, expected), ([], None)):
+        if stream == "text":
+            out = io.StringIO()
+            write_json(nested, iter(written), out)
+            text = out.getvalue()
+        else:
+            path = tmp_path / f"report-{stream}.json"
+            with path.open("w", encoding=stream) as file:
+                write_json(nested, iter(written), file)
+            text = path.read_text(encoding=stream)
+        if want is not None:
+            assert text == want
+        else:
+            assert json.loads(text) == {"a": [1, {"b": []}], "c": "d\u00e9"}
 
 
 def test_the_cached_permission_texts_are_the_encoders_own(result: Review) -> None:

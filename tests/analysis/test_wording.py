@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pdp.analysis.finding import Finding, Permissions
 from pdp.analysis.review import review
 from pdp.analysis.space import PermissionSpace
-from pdp.analysis.wording import Summariser, collapse, summarise
+from pdp.analysis.wording import LINES, Summariser, collapse, summarise
 from pdp.core.compile import compile_policy
 from pdp.core.load import load_policy, load_policy_text
 from pdp.core.queries import descendants
@@ -91,3 +91,43 @@ def test_summarise_reads_a_mask_as_its_permission_list(actions: int, rng: Random
         plain = summarise(list(held), classes, purposes)
         assert summarise(held, classes, purposes) == plain
         assert shared(held) == plain
+
+
+def _brute_lines(held: list[tuple[str, str, str]]) -> list[int]:
+    """The permissions of each line of a summary, read straight from the definition: per
+    purpose and action set the classes holding exactly those actions there; the purposes
+    with the same classes and actions on one line."""
+    actions: dict[tuple[str, str], set[str]] = {}
+    for c, p, a in held:
+        actions.setdefault((c, p), set()).add(a)
+    classes: dict[tuple[str, frozenset[str]], set[str]] = {}
+    for (c, p), acts in actions.items():
+        classes.setdefault((p, frozenset(acts)), set()).add(c)
+    purposes: dict[tuple[frozenset[str], frozenset[str]], int] = {}
+    for (_purpose, acts), found in classes.items():
+        key = (frozenset(found), acts)
+        purposes[key] = purposes.get(key, 0) + 1
+    return [len(c) * n * len(a) for (c, a), n in purposes.items()]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_long_summary_shows_its_largest_lines_and_counts_the_rest(seed: int) -> None:
+    rng = Random(seed)
+    classes = ["a", *(f"a.{i}" for i in range(12)), *(f"b{i}" for i in range(18))]
+    purposes = ["p", *(f"p.{i}" for i in range(4)), "q", "r"]
+    policy = load_policy_text(
+        "version: 1\nactions: [use, store, disclose]\n"
+        f"classes: {{{', '.join(f'{c}: {{level: C1}}' for c in classes)}}}\n"
+        f"purposes: {{{', '.join(f'{p}: {{}}' for p in purposes)}}}\n"
+        "roles: {}\ngrants: []\n"
+    )
+    space = PermissionSpace(policy)
+    mask = rng.getrandbits(space.size) & rng.getrandbits(space.size)
+    held = Permissions(space, mask)
+    counts = sorted(_brute_lines(list(held)), reverse=True)
+    lines = summarise(held, classes, purposes)
+    assert lines == summarise(list(held), classes, purposes)
+    assert len(counts) > LINES  # long enough to be cut
+    assert len(lines) == LINES + 1
+    rest, more = len(held) - sum(counts[:LINES]), len(counts) - LINES
+    assert lines[-1] == f"and {rest} more in {more} more lines"

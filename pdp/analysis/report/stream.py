@@ -18,6 +18,7 @@ One finding a line also makes two reports easy to diff.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -36,7 +37,9 @@ def write_json(document: Any, items: Iterable[bytes], out: TextIO) -> None:
     Everything but the items is the document indented by two spaces
     (`wire.indented`); each item, already encoded JSON (compact, one line,
     UTF-8), is written on its own line; a final newline. Items are written
-    a batch of about `BATCH` bytes at a time.
+    a batch of about `BATCH` bytes at a time: to the binary stream below
+    `out` when it has one and encodes as UTF-8 (a file, standard output),
+    as they are, and as text otherwise.
     """
     from pdp.analysis.report.wire import encode_text, indented
 
@@ -46,15 +49,31 @@ def write_json(document: Any, items: Iterable[bytes], out: TextIO) -> None:
     if not found:
         raise ValueError("the document has no placeholder to stream into")
     depth = _line_indent(head)
-    inner = "\n" + " " * (depth + INDENT)
-    between = ("," + inner).encode()
+    inner = ("\n" + " " * (depth + INDENT)).encode()
+    between = b"," + inner
     out.write(head)
-    written = False
+    write = _bytes_writer(out)
+    opening = b"[" + inner
     for batch in _batches(items):
-        out.write(("," if written else "[") + inner + between.join(batch).decode())
-        written = True
-    out.write("\n" + " " * depth + "]" if written else "[]")
+        write(opening + between.join(batch))
+        opening = between
+    out.write("[]" if opening.startswith(b"[") else "\n" + " " * depth + "]")
     out.write(tail + "\n")
+
+
+def _bytes_writer(out: TextIO) -> Callable[[bytes], object]:
+    """A function writing UTF-8 bytes to a text stream: to its binary buffer when it has
+    one and encodes as UTF-8 (after what the text layer holds), else decoded."""
+    binary = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None)
+    if binary is None or encoding is None or codecs.lookup(encoding).name != "utf-8":
+        return lambda data: out.write(data.decode())
+
+    def write(data: bytes) -> object:
+        out.flush()
+        return binary.write(data)
+
+    return write
 
 
 def _batches(items: Iterable[bytes]) -> Iterator[list[bytes]]:

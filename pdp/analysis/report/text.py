@@ -13,7 +13,7 @@ from pdp.analysis.finding import Finding
 from pdp.analysis.report.triage import Group, Report
 
 FIRST = 5
-DETAILS = 6  # lines of a finding's details (class subtree for purpose: actions)
+DETAILS = 9  # lines of a finding's details (a summary's largest lines and the rest counted)
 MAX_GROUPS = 40
 
 
