@@ -20,9 +20,10 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from functools import cache
 from itertools import count
 from types import TracebackType
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import typer
 
@@ -86,29 +87,48 @@ class Steps:
         future: Future[T] = self._executor().submit(func, *args)
         return future.result
 
-    def start_inherited(self, func: Callable[[], T]) -> Callable[[], T]:
-        """Start `func()` in a worker that inherits it by forking (see the module docstring)."""
-        if self.jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
-            return func
+    @property
+    def forks(self) -> bool:
+        """True when `start_inherited` starts its steps in forked workers (not here)."""
+        return self.jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+    def start_inherited(self, func: Callable[[], T]) -> Started[T]:
+        """Start `func()` in a worker that inherits it by forking (see the module docstring).
+
+        Where it cannot (one job, no fork), the step runs here when its result is asked.
+        """
+        if not self.forks:
+            return Started.here(func)
         key = next(_ids)
         _inherited[key] = func
         # A fresh pool, whose worker forks after `func` is in place.
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
         self._inheriting.append(pool)
         future: Future[T] = pool.submit(_run_inherited, key)
-
-        def result() -> T:
-            try:
-                return future.result()
-            finally:
-                _inherited.pop(key, None)
-
-        return result
+        future.add_done_callback(lambda _: _inherited.pop(key, None))
+        return Started(future.result, future.done)
 
     def _executor(self) -> Executor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.jobs - 1)
         return self._pool
+
+
+class Started(Generic[T]):
+    """A step started by `Steps.start_inherited`: `result()` (or a call) waits for its value
+    and raises its error; `done()` is True when it would not wait."""
+
+    def __init__(self, result: Callable[[], T], done: Callable[[], bool]) -> None:
+        self.result = result
+        self.done = done
+
+    def __call__(self) -> T:
+        return self.result()
+
+    @classmethod
+    def here(cls, func: Callable[[], T]) -> Started[T]:
+        """A step run in this process when its result is first asked (once)."""
+        return cls(cache(func), lambda: True)
 
 
 def _run_inherited(key: int) -> Any:

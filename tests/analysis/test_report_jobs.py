@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,12 +20,22 @@ from pdp.cli.jobs import Steps
 from tests.analysis.conftest import generated_policy
 
 
-@pytest.mark.parametrize("jobs", [1, 2, 3])
+@pytest.mark.parametrize(("jobs", "late"), [(1, False), (2, False), (3, False), (2, True)])
 def test_the_report_is_the_same_whatever_the_jobs(
-    jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    jobs: int, late: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The same bytes with workers, also when this process is ahead of a late worker and
+    reads its file as it grows."""
     monkeypatch.setattr(report_jobs, "MIN_PER_JOB", 10)
     monkeypatch.setattr(report_jobs, "BLOCK", 97)  # blocks of every kind, dealt in turn
+    if late:
+        encode = report_jobs._encode
+
+        def slow(*args: Any) -> int:
+            time.sleep(0.3)
+            return encode(*args)
+
+        monkeypatch.setattr(report_jobs, "_encode", slow)
     compiled = generated_policy(1, tmp_path)
     result = review(compiled)
     report = Report.of(result, compiled)
@@ -37,6 +49,29 @@ def test_the_report_is_the_same_whatever_the_jobs(
     assert len(json.loads(together.getvalue())["findings"]) > 1000
     total = len(report.findings.entries)
     assert seen[-1] == ("writing", total, total)  # the workers' runs counted too
+
+
+def test_a_failing_worker_fails_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's error reaches this process, which does not wait for lines never written."""
+    monkeypatch.setattr(report_jobs, "MIN_PER_JOB", 10)
+
+    def broken(*args: Any) -> int:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(report_jobs, "_encode", broken)
+    compiled = generated_policy(1, tmp_path)
+    report = Report.of(review(compiled), compiled)
+    with Steps(2) as steps, pytest.raises(OSError, match="no space left"):
+        write_json_report(report, io.StringIO(), report_jobs.report_items(report, steps))
+
+
+def test_each_process_owns_its_weight_of_the_slots() -> None:
+    for jobs in (2, 3, 4):
+        table = report_jobs._table(jobs)
+        share = report_jobs.OWN_WEIGHT / (report_jobs.OWN_WEIGHT + jobs - 1)
+        assert abs(table.count(0) - share * report_jobs.SLOTS) <= 1
+        weight = report_jobs.OWN_WEIGHT
+        assert all(abs(table.count(0) - weight * table.count(j)) <= 2 for j in range(1, jobs))
 
 
 def test_pdp_review_with_jobs_writes_the_same_report(
