@@ -19,8 +19,10 @@ from typing import Any, Protocol, overload
 from weakref import WeakKeyDictionary
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
-from pdp.analysis.space import PermissionSpace, pick
+from pdp.analysis.space import WIDE, PermissionSpace, pick, set_bit_array
 from pdp.core.model import SEVERITIES
 from pdp.core.queries import Permission
 from pdp.errors import Location
@@ -177,19 +179,29 @@ class Permissions(Sequence[Permission]):
     permissions in order.
     """
 
-    __slots__ = ("_bits", "_decoded", "mask", "space")
+    __slots__ = ("_array", "_bits", "_decoded", "mask", "space")
 
     def __init__(self, space: PermissionSpace, mask: int) -> None:
         self.space = space
         self.mask = mask
         self._decoded: list[Permission] | None = None
         self._bits: list[int] | None = None
+        self._array: npt.NDArray[np.intp] | None = None
 
     def bits(self) -> list[int]:
         """The mask's bits, lowest first (the permissions' order)."""
         if self._bits is None:
-            self._bits = self.space.indexes(self.mask)
+            if self._array is None and self.mask.bit_length() <= WIDE:
+                self._bits = self.space.indexes(self.mask)
+            else:
+                self._bits = self.array().tolist()
         return self._bits
+
+    def array(self) -> npt.NDArray[np.intp]:
+        """`bits` as an array (`set_bit_array`), made once."""
+        if self._array is None:
+            self._array = set_bit_array(self.mask)
+        return self._array
 
     def _list(self) -> list[Permission]:
         if self._decoded is None:

@@ -193,9 +193,10 @@ class PermissionSpace:
         """The bits set in a mask, lowest (first in tree order) first."""
         return set_bits(mask)
 
-    def purposes_of(self, mask: int) -> list[str]:
-        """The purposes of a mask's permissions (exactly those, not their parents), sorted."""
-        indexes = np.unique(set_bit_array(mask) // self.n_actions % self.n_purposes)
+    def purposes_of(self, bits: npt.NDArray[np.intp]) -> list[str]:
+        """The purposes of a mask's permissions (exactly those, not their parents), sorted,
+        from its bits (`set_bit_array`)."""
+        indexes = np.unique(bits // self.n_actions % self.n_purposes)
         return sorted(self.purposes[i] for i in indexes.tolist())
 
     def first(self, mask: int) -> Permission | None:

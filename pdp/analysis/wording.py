@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pdp.analysis.finding import Permissions
-from pdp.analysis.space import PermissionSpace, set_bit_array
+from pdp.analysis.space import PermissionSpace
 from pdp.core.queries import Permission, descendants
 
 
@@ -250,7 +250,7 @@ def _grouped(permissions: Permissions) -> Grouped | None:
     width = space.n_actions
     if width > MAX_ARRAY_ACTIONS:
         return None
-    bits = set_bit_array(permissions.mask)
+    bits = permissions.array()
     if not len(bits):
         return bits, bits, bits, []
     cells = bits // width

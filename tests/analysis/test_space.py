@@ -28,4 +28,23 @@ def test_a_masks_purposes_are_those_of_its_permissions() -> None:
     whole = space.PermissionSpace(policy)
     for mask in (0, 1, whole.full, *(1 << bit for bit in range(whole.size)), 0b1001 << 9):
         want = sorted({p for _, p, _ in whole.decode(mask)})
-        assert whole.purposes_of(mask) == want
+        assert whole.purposes_of(space.set_bit_array(mask)) == want
+
+
+@given(st.integers(min_value=0, max_value=(1 << 3000) - 1))
+def test_a_permission_sets_bits_are_its_masks_whichever_is_read_first(mask: int) -> None:
+    from pdp.analysis.finding import Permissions
+    from pdp.core.load import load_policy_text
+
+    classes = ", ".join(f"c{i}: {{level: C1}}" for i in range(125))
+    policy = load_policy_text(
+        f"version: 1\nactions: [use, read, store]\nclasses: {{{classes}}}\n"
+        "purposes: {p: {}, p.q: {}, r: {}, s: {}, t: {}, u: {}, v: {}, w: {}}\n"
+        "roles: {}\ngrants: []\n"
+    )
+    whole = space.PermissionSpace(policy)
+    mask &= whole.full
+    plain = [i for i in range(mask.bit_length()) if mask >> i & 1]
+    listed, arrayed = Permissions(whole, mask), Permissions(whole, mask)
+    assert listed.bits() == plain == listed.array().tolist()
+    assert arrayed.array().tolist() == plain == arrayed.bits()

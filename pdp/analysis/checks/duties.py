@@ -54,7 +54,7 @@ def _finding(
 ) -> Finding:
     permissions = Permissions(ctx.space, outside)
     level = ctx.level_of(outside)
-    purposes = ctx.space.purposes_of(outside)
+    purposes = ctx.space.purposes_of(permissions.array())
     shown = ", ".join(f"`{p}`" for p in purposes[:3]) + (" …" if len(purposes) > 3 else "")
     evidence = ctx.explain("role", rid, closure, outside)
     return Finding(
