@@ -2,7 +2,7 @@
 
     summarise(permissions, classes, purposes)
     # ["account.credential and its 3 sub-classes for authentication: collect, use",
-    #  ..., "and 412 more in 37 more lines"]
+    #  ..., "and 412 more permissions in 37 more lines"]
 
 Used where a finding lists many permissions (high exposure) and by the
 policy diff's grouped lines (`collapse`).
@@ -227,7 +227,8 @@ def _largest(lines: list[tuple[int, str]], count: int, held: int) -> list[str]:
     if count > len(shown):
         rest = held - sum(n for n, _ in shown)
         more = count - len(shown)
-        text.append(f"and {rest} more in {more} more {'line' if more == 1 else 'lines'}")
+        noun = "permission" if rest == 1 else "permissions"
+        text.append(f"and {rest} more {noun} in {more} more {'line' if more == 1 else 'lines'}")
     return text
 
 

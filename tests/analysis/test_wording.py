@@ -130,4 +130,4 @@ def test_a_long_summary_shows_its_largest_lines_and_counts_the_rest(seed: int) -
     assert len(counts) > LINES  # long enough to be cut
     assert len(lines) == LINES + 1
     rest, more = len(held) - sum(counts[:LINES]), len(counts) - LINES
-    assert lines[-1] == f"and {rest} more in {more} more lines"
+    assert lines[-1] == f"and {rest} more permissions in {more} more lines"
