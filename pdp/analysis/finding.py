@@ -22,7 +22,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from pdp.analysis.space import WIDE, PermissionSpace, pick, set_bit_array
+from pdp.analysis.space import PermissionSpace, pick, set_bit_array
 from pdp.core.model import SEVERITIES
 from pdp.core.queries import Permission
 from pdp.errors import Location
@@ -191,10 +191,8 @@ class Permissions(Sequence[Permission]):
     def bits(self) -> list[int]:
         """The mask's bits, lowest first (the permissions' order)."""
         if self._bits is None:
-            if self._array is None and self.mask.bit_length() <= WIDE:
-                self._bits = self.space.indexes(self.mask)
-            else:
-                self._bits = self.array().tolist()
+            made = self._array
+            self._bits = self.space.indexes(self.mask) if made is None else made.tolist()
         return self._bits
 
     def array(self) -> npt.NDArray[np.intp]:

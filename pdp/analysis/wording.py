@@ -157,7 +157,7 @@ class Summariser:
         line_starts = np.flatnonzero(change)
         line_ends = np.append(line_starts[1:], len(order))
         # A line's permissions: its classes × its purposes × its actions.
-        sizes = np.diff(np.append(starts, len(classes)))[order[line_starts]]
+        sizes = (np.asarray(ends) - starts)[order[line_starts]]
         counts = (
             sizes
             * (line_ends - line_starts)

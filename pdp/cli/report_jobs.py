@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 from pdp.analysis.checks.separation import ToxicHit
 from pdp.analysis.report.stream import finding_encoder, finding_items
-from pdp.analysis.report.triage import PROGRESS_EVERY, Progress, Report, quiet
+from pdp.analysis.report.triage import Report, quiet
 from pdp.cli.jobs import Started, Steps
 
 # Below this many findings one process encodes them all (a worker costs more than it saves).
@@ -58,15 +58,15 @@ def report_items(report: Report, steps: Steps) -> Iterator[bytes]:
     if jobs < 2 or not steps.forks:
         return finding_items(report)
     tmp = tempfile.TemporaryDirectory(prefix="pdp-review-")
-    paths = [Path(tmp.name) / f"job-{job}.jsonl" for job in range(jobs)]
-    for path in paths[1:]:
+    paths = [Path(tmp.name) / f"job-{job}.jsonl" for job in range(1, jobs)]
+    for path in paths:
         path.touch()  # there to be read before the worker writes
     silent = dataclasses.replace(report, progress=quiet)
     started = [
-        steps.start_inherited(partial(_encode, silent, jobs, job, paths[job]))
-        for job in range(1, jobs)
+        steps.start_inherited(partial(_encode, silent, jobs, job, path))
+        for job, path in enumerate(paths, start=1)
     ]
-    return _merged(silent, report.progress, jobs, paths, started, tmp)
+    return _merged(report, jobs, paths, started, tmp)
 
 
 def owners(report: Report, jobs: int) -> bytes:
@@ -98,33 +98,28 @@ def _table(jobs: int) -> bytes:
 
 def _merged(
     report: Report,
-    progress: Progress,
     jobs: int,
     paths: list[Path],
     started: list[Started[int]],
     tmp: tempfile.TemporaryDirectory[str],
 ) -> Iterator[bytes]:
-    """Every finding in order: this process's encoded here, the workers' read from their files."""
+    """Every finding in order (its progress reported): this process's encoded here, the
+    workers' read from their files."""
     with tmp:
         order = owners(report, jobs)
-        entries = report.findings.entries
         encode = finding_encoder(report)
-        files = [path.open("rb") for path in paths[1:]]
+        files = [path.open("rb") for path in paths]
         try:
             lines: list[Callable[[], bytes]] = [
                 partial(_line, file, job) for file, job in zip(files, started, strict=True)
             ]
-            total = len(order)
-            for i, owner in enumerate(order):
-                if not i % PROGRESS_EVERY:
-                    progress("writing", i, total)
-                yield encode(entries[i]) if owner == 0 else lines[owner - 1]()
+            for owner, entry in zip(order, report.entries(), strict=True):
+                yield encode(entry) if owner == 0 else lines[owner - 1]()
             for job in started:
                 job.result()
         finally:
             for file in files:
                 file.close()
-    progress("writing", total, total)
 
 
 def _line(file: BinaryIO, job: Started[int]) -> bytes:

@@ -11,9 +11,10 @@ from typing import TextIO
 
 from pdp.analysis.finding import Finding
 from pdp.analysis.report.triage import Group, Report
+from pdp.analysis.wording import LINES
 
 FIRST = 5
-DETAILS = 9  # lines of a finding's details (a summary's largest lines and the rest counted)
+DETAILS = LINES + 1  # lines of a finding's details: a summary's, with the rest counted
 MAX_GROUPS = 40
 
 
