@@ -132,10 +132,10 @@ class Finding:
         }
 
 
-def fingerprint_of(key: tuple[str, str | None, str, str], listing: str) -> str:
+def fingerprint_of(key: tuple[str, str | None, str, str], listing: bytes) -> str:
     """The fingerprint of a finding's `head` and its permissions' `identity_listing`."""
     kind, rule_id, subject_kind, subject_id = key
-    return Fingerprints(kind, rule_id, subject_kind).of(COMPACT(subject_id), listing.encode())
+    return Fingerprints(kind, rule_id, subject_kind).of(COMPACT(subject_id), listing)
 
 
 class Fingerprints:
@@ -153,15 +153,25 @@ class Fingerprints:
     def of(self, subject_id: bytes, listing: bytes) -> str:
         """The fingerprint of a subject (its id as JSON text) and an `identity_listing`."""
         digest = self._front.copy()
-        digest.update(b"%s,[%s]]" % (subject_id, listing))
+        if len(listing) < LONG_LISTING:
+            digest.update(b"%s,[%s]]" % (subject_id, listing))
+        else:  # hashed where it is, not copied
+            digest.update(b"%s,[" % subject_id)
+            digest.update(listing)
+            digest.update(b"]]")
         return digest.hexdigest()[:32]
 
 
-def identity_listing(permissions: Sequence[Permission]) -> str:
-    """The permissions sorted, each as a compact JSON list, joined by commas (fingerprinted)."""
+# Past this many bytes a listing is hashed in place (below, one joined text hashes faster).
+LONG_LISTING = 4096
+
+
+def identity_listing(permissions: Sequence[Permission]) -> bytes:
+    """The permissions sorted, each as a compact JSON list, joined by commas, UTF-8 (what
+    the fingerprint hashes)."""
     if isinstance(permissions, Permissions):
         return permissions.identity_text()
-    return ",".join(map(_identity_text, sorted(permissions)))
+    return b",".join(map(_identity_text, sorted(permissions)))
 
 
 # The fingerprint's encoder: the bytes of `json.dumps(..., separators=(",", ":"),
@@ -231,13 +241,13 @@ class Permissions(Sequence[Permission]):
     def __repr__(self) -> str:
         return repr(self._list())
 
-    def identity_text(self) -> str:
+    def identity_text(self) -> bytes:
         """The permissions sorted as the fingerprint sorts them, as compact JSON lists."""
         table = _texts(self.space)
         bits = self.bits()
         if not table.in_order:
             bits = sorted(bits, key=table.rank.__getitem__)
-        return ",".join(pick(table.identity, bits))
+        return b",".join(pick(table.identity, bits))
 
 
 class Layout:
@@ -284,7 +294,7 @@ def mask_key(space: PermissionSpace, mask: int) -> Hashable:
 class _SpaceTexts:
     """Per bit of a space: the permission's fingerprint text and its sort rank."""
 
-    identity: list[str]
+    identity: list[bytes]
     rank: list[int]
     in_order: bool  # bit order is the sorted order: nothing to sort
 
@@ -305,7 +315,7 @@ def _texts(space: PermissionSpace) -> _SpaceTexts:
             for i in (*space.classes, *space.purposes, *space.actions)
         }
         found = _SPACE_TEXTS[space] = _SpaceTexts(
-            [f"[{ids[c]},{ids[p]},{ids[a]}]" for c, p, a in table],
+            [f"[{ids[c]},{ids[p]},{ids[a]}]".encode() for c, p, a in table],
             rank,
             all(position == bit for bit, position in enumerate(rank)),
         )
@@ -313,9 +323,9 @@ def _texts(space: PermissionSpace) -> _SpaceTexts:
 
 
 @lru_cache(maxsize=1 << 18)
-def _identity_text(permission: Permission) -> str:
-    """A permission as the compact JSON list the fingerprint hashes."""
-    return json.dumps(list(permission), separators=(",", ":"), ensure_ascii=False)
+def _identity_text(permission: Permission) -> bytes:
+    """A permission as the compact JSON list the fingerprint hashes, UTF-8."""
+    return json.dumps(list(permission), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Pending(Protocol):

@@ -19,7 +19,7 @@ import typer
 
 from pdp.errors import PdpError, outcome_of
 
-SKIP = {"app", "output", "jobs", "report_jobs"}
+SKIP = {"app", "output", "jobs", "report_jobs", "ring"}
 SETTINGS = {"help_option_names": ["-h", "--help"]}
 LONG_LIVED = {"serve"}  # commands that keep the cyclic garbage collector on
 

@@ -4,10 +4,10 @@ A bank's review has about a million findings, and encoding them is most of
 the JSON report's time. `report_items` starts `jobs - 1` workers forked
 from this process (they inherit the review, `Steps.start_inherited`) at
 once, while this process still counts the report's overview. Each finding
-has an owner (`owners`). A worker encodes the findings it owns into a file
-of its own, one a line, in order. This process yields the findings in
-order: its own encoded as they come, a worker's read from its file as the
-worker writes it (waiting when it is ahead). The items are those of
+has an owner (`owners`). A worker encodes the findings it owns, one a line,
+in order, into a ring of shared memory (`pdp.cli.ring`). This process
+yields the findings in order: its own encoded as they come, a worker's read
+from its ring as the worker writes it (waiting when it is ahead). The items are those of
 `finding_items`: the report is the same byte for byte whatever the number
 of jobs.
 
@@ -23,17 +23,14 @@ counts the overview and writes the report, owns a smaller share
 from __future__ import annotations
 
 import dataclasses
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
-from pathlib import Path
-from typing import BinaryIO
 
 from pdp.analysis.checks.separation import ToxicHit
 from pdp.analysis.report.stream import finding_encoder, finding_items
 from pdp.analysis.report.triage import Report, quiet
 from pdp.cli.jobs import Started, Steps
+from pdp.cli.ring import Ring
 
 # Below this many findings one process encodes them all (a worker costs more than it saves).
 MIN_PER_JOB = 20_000
@@ -44,7 +41,6 @@ BLOCK = 128
 # tools/bench_review.py at 100,000 users on 2 cores).
 OWN_WEIGHT = 0.9
 SLOTS = 64  # the owners' table (`_table`): each process's share in 64ths
-WAIT = 0.0005  # seconds between two looks at a worker's file when this process is ahead
 
 
 def report_items(report: Report, steps: Steps) -> Iterator[bytes]:
@@ -57,16 +53,18 @@ def report_items(report: Report, steps: Steps) -> Iterator[bytes]:
     jobs = min(steps.jobs, total // MIN_PER_JOB)
     if jobs < 2 or not steps.forks:
         return finding_items(report)
-    tmp = tempfile.TemporaryDirectory(prefix="pdp-review-")
-    paths = [Path(tmp.name) / f"job-{job}.jsonl" for job in range(1, jobs)]
-    for path in paths:
-        path.touch()  # there to be read before the worker writes
+    rings = [Ring() for _ in range(1, jobs)]
     silent = dataclasses.replace(report, progress=quiet)
-    started = [
-        steps.start_inherited(partial(_encode, silent, jobs, job, path))
-        for job, path in enumerate(paths, start=1)
-    ]
-    return _merged(report, jobs, paths, started, tmp)
+    try:
+        started = [
+            steps.start_inherited(partial(_encode, silent, jobs, job, rings))
+            for job in range(1, jobs)
+        ]
+    except BaseException:
+        for ring in rings:
+            ring.close()
+        raise
+    return _merged(report, jobs, rings, started)
 
 
 def owners(report: Report, jobs: int) -> bytes:
@@ -97,55 +95,36 @@ def _table(jobs: int) -> bytes:
 
 
 def _merged(
-    report: Report,
-    jobs: int,
-    paths: list[Path],
-    started: list[Started[int]],
-    tmp: tempfile.TemporaryDirectory[str],
+    report: Report, jobs: int, rings: list[Ring], started: list[Started[int]]
 ) -> Iterator[bytes]:
     """Every finding in order (its progress reported): this process's encoded here, the
-    workers' read from their files."""
-    with tmp:
+    workers' read from their rings."""
+    try:
         order = owners(report, jobs)
         encode = finding_encoder(report)
-        files = [path.open("rb") for path in paths]
-        try:
-            lines: list[Callable[[], bytes]] = [
-                partial(_line, file, job) for file, job in zip(files, started, strict=True)
-            ]
-            for owner, entry in zip(order, report.entries(), strict=True):
-                yield encode(entry) if owner == 0 else lines[owner - 1]()
-            for job in started:
-                job.result()
-        finally:
-            for file in files:
-                file.close()
+        lines: list[Callable[[], bytes]] = [
+            partial(ring.reader().line, job) for ring, job in zip(rings, started, strict=True)
+        ]
+        for owner, entry in zip(order, report.entries(), strict=True):
+            yield encode(entry) if owner == 0 else lines[owner - 1]()
+        for job in started:
+            job.result()
+    finally:
+        for ring in rings:
+            ring.close()
 
 
-def _line(file: BinaryIO, job: Started[int]) -> bytes:
-    """The next finding of a worker's file, without its newline, once the worker wrote it
-    (an error of the worker is raised here)."""
-    line = file.readline()
-    while not line.endswith(b"\n"):
-        if job.done():
-            job.result()  # raises the worker's error
-            more = file.readline()
-            if not more:
-                raise RuntimeError("a report worker ended before writing its findings")
-        else:
-            time.sleep(WAIT)
-            more = file.readline()
-        line += more
-    return line[:-1]
-
-
-def _encode(report: Report, jobs: int, job: int, path: Path) -> int:
-    """Encode the findings `job` owns into `path`, one a line, in order; how many."""
+def _encode(report: Report, jobs: int, job: int, rings: list[Ring]) -> int:
+    """In worker `job`: encode the findings it owns into its ring, one a line, in order;
+    how many."""
+    for other, ring in enumerate(rings, start=1):
+        if other != job:
+            ring.close()  # another worker's: only that worker and the reader hold its ends
     order = owners(report, jobs)
     entries = report.findings.entries
     encode = finding_encoder(report)
     done = 0
-    with path.open("ab") as run:
+    with rings[job - 1].writer() as run:
         write = run.write
         for i, owner in enumerate(order):
             if owner == job:

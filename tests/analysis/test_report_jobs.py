@@ -14,20 +14,26 @@ from typer.testing import CliRunner
 from pdp.analysis.report.stream import finding_items, write_json_report
 from pdp.analysis.report.triage import Report
 from pdp.analysis.review import review
-from pdp.cli import report_jobs
+from pdp.cli import report_jobs, ring
 from pdp.cli.app import app
 from pdp.cli.jobs import Steps
 from tests.analysis.conftest import generated_policy
 
 
-@pytest.mark.parametrize(("jobs", "late"), [(1, False), (2, False), (3, False), (2, True)])
+@pytest.mark.parametrize(
+    ("jobs", "late", "small"),
+    [(1, False, False), (2, False, False), (3, False, False), (2, True, False), (3, False, True)],
+)
 def test_the_report_is_the_same_whatever_the_jobs(
-    jobs: int, late: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    jobs: int, late: bool, small: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same bytes with workers, also when this process is ahead of a late worker and
-    reads its file as it grows."""
+    reads its ring as it fills, and when the rings are smaller than a finding."""
     monkeypatch.setattr(report_jobs, "MIN_PER_JOB", 10)
     monkeypatch.setattr(report_jobs, "BLOCK", 97)  # blocks of every kind, dealt in turn
+    if small:
+        monkeypatch.setattr(ring, "SIZE", 512)
+        monkeypatch.setattr(ring, "TAKE", 100)
     if late:
         encode = report_jobs._encode
 

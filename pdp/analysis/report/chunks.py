@@ -157,7 +157,7 @@ class Chunks:
         texts = self._witnesses.get(witness)
         if texts is None:  # the one-item forms of the writers of lists of permissions
             text, listing = bytes(permission_texts([witness])), identity_listing([witness])
-            texts = self._witnesses[witness] = (text[1:-1], listing.encode())
+            texts = self._witnesses[witness] = (text[1:-1], listing)
         piece = Piece(witness, encode(part.tail)[1:-1], *texts, part.count, part.rank)
         self._pieces[part] = piece
         return piece

@@ -70,7 +70,13 @@ class PermissionTexts:
 
     def raw(self, permissions: Permissions) -> msgspec.Raw:
         """The JSON list of a mask's permissions, in bit order."""
-        return msgspec.Raw(b"[" + b",".join(pick(self.by_bit, permissions.bits())) + b"]")
+        texts = list(pick(self.by_bit, permissions.bits()))
+        if not texts:
+            return msgspec.Raw(b"[]")
+        # The brackets on the first and last texts: the list is copied once, when joined.
+        texts[0] = b"[" + texts[0]
+        texts[-1] += b"]"
+        return msgspec.Raw(b",".join(texts))
 
 
 _BY_SPACE: WeakKeyDictionary[PermissionSpace, PermissionTexts] = WeakKeyDictionary()
