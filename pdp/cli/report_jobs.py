@@ -23,7 +23,7 @@ counts the overview and writes the report, owns a smaller share
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from functools import partial
 
 from pdp.analysis.checks.separation import ToxicHit
@@ -64,7 +64,25 @@ def report_items(report: Report, steps: Steps) -> Iterator[bytes]:
         for ring in rings:
             ring.close()
         raise
-    return _merged(report, jobs, rings, started)
+    return Merged(_merged(report, jobs, rings, started), rings)
+
+
+class Merged(Iterator[bytes]):
+    """The findings in order (`_merged`). `close` frees the rings also when they were never
+    read, so that a worker waiting for room ends (the report failed before its findings)."""
+
+    def __init__(self, items: Generator[bytes, None, None], rings: list[Ring]) -> None:
+        self._items = items
+        self._rings = rings
+
+    def __next__(self) -> bytes:
+        return next(self._items)
+
+    def close(self) -> None:
+        """Stop: the rings are closed and the workers' lines no longer read."""
+        self._items.close()
+        for ring in self._rings:
+            ring.close()
 
 
 def owners(report: Report, jobs: int) -> bytes:
@@ -96,7 +114,7 @@ def _table(jobs: int) -> bytes:
 
 def _merged(
     report: Report, jobs: int, rings: list[Ring], started: list[Started[int]]
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """Every finding in order (its progress reported): this process's encoded here, the
     workers' read from their rings."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,24 @@ def test_pdp_review_with_jobs_writes_the_same_report(
         del document["generated_at"]
         outputs.append(document)
     assert outputs[0] == outputs[1]
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError("no space left on device")
+
+
+def test_a_report_failing_before_its_findings_ends_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers waiting for room in rings never read end when the report fails (no hang)."""
+    monkeypatch.setattr(report_jobs, "MIN_PER_JOB", 10)
+    monkeypatch.setattr(ring, "SIZE", 512)
+    compiled = generated_policy(1, tmp_path)
+    report = Report.of(review(compiled), compiled)
+    signal.alarm(60)  # a hang ends the run (SIGALRM) instead of blocking it
+    try:
+        with Steps(2) as steps, pytest.raises(OSError, match="no space left"):
+            write_json_report(report, _FullDisk(), report_jobs.report_items(report, steps))
+    finally:
+        signal.alarm(0)

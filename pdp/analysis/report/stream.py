@@ -100,13 +100,19 @@ def write_json_report(report: Report, out: TextIO, items: Iterable[bytes] | None
     """The JSON report: the review's summary, the overview, the register, then every finding.
 
     The findings are `finding_items(report)`, or `items` when given (the
-    same, made by several processes: `pdp.cli.report_jobs`), one a line.
+    same, made by several processes: `pdp.cli.report_jobs`), one a line;
+    `items` is closed (when it can be) once written, or when writing fails.
     """
-    document = report.review.to_dict(findings=False)
-    document["overview"] = report.overview
-    document["register"] = report.verdict.to_dict()
-    document["findings"] = PLACEHOLDER
-    write_json(document, finding_items(report) if items is None else items, out)
+    try:
+        document = report.review.to_dict(findings=False)
+        document["overview"] = report.overview
+        document["register"] = report.verdict.to_dict()
+        document["findings"] = PLACEHOLDER
+        write_json(document, finding_items(report) if items is None else items, out)
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 def finding_items(report: Report) -> Iterator[bytes]:
