@@ -7,9 +7,9 @@ once, while this process still counts the report's overview. Each finding
 has an owner (`owners`). A worker encodes the findings it owns, one a line,
 in order, into a ring of shared memory (`pdp.cli.ring`). This process
 yields the findings in order: its own encoded as they come, a worker's read
-from its ring as the worker writes it (waiting when it is ahead). The items are those of
-`finding_items`: the report is the same byte for byte whatever the number
-of jobs.
+from its ring as the worker writes it (waiting when it is ahead). The items
+are those of `finding_items`: the report is the same byte for byte whatever
+the number of jobs.
 
 Owners keep together what encodes faster together: the toxic findings of
 subjects with the same roles share their encoded parts (`chunks.Chunks`),
@@ -37,7 +37,7 @@ MIN_PER_JOB = 20_000
 # Findings other than toxic ones are dealt to the processes in blocks of this many, in turn.
 BLOCK = 128
 # This process's share of the findings, as a part of a worker's: it also counts the
-# overview, reads the workers' files and writes the report (measured with
+# overview, reads the workers' rings and writes the report (measured with
 # tools/bench_review.py at 100,000 users on 2 cores).
 OWN_WEIGHT = 0.9
 SLOTS = 64  # the owners' table (`_table`): each process's share in 64ths

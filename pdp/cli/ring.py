@@ -70,6 +70,21 @@ class Ring:
         """Close what this process still holds of the ring."""
         self._close(*self._open)
 
+    def put(self, position: int, data: memoryview) -> None:
+        """Copy bytes in at a stream position (wrapping around the end)."""
+        start = position % self.size
+        first = min(len(data), self.size - start)
+        self.memory[start : start + first] = data[:first]
+        if len(data) > first:
+            self.memory[: len(data) - first] = data[first:]
+
+    def get(self, position: int, count: int) -> bytes:
+        """Copy `count` bytes out from a stream position (wrapping around the end)."""
+        start = position % self.size
+        first = min(count, self.size - start)
+        data = self.memory[start : start + first]
+        return data + self.memory[: count - first] if count > first else data
+
     def _close(self, *fds: int) -> None:
         for fd in fds:
             if fd in self._open:
@@ -90,20 +105,18 @@ class _Sink(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         ring = self._ring
-        size, memory = ring.size, ring.memory
         view = memoryview(data).cast("B")
         total = len(view)
         while view:
-            room = size - (self._position - self._freed)
+            room = ring.size - (self._position - self._freed)
             if not room:
-                self._freed = _last(_read_positions(self._read, "the report's reader is gone"))
+                positions = _positions(self._read)  # blocks until this process reads
+                if not positions:
+                    raise BrokenPipeError("the report's reader is gone")
+                self._freed = _last(positions)
                 continue
             count = min(room, len(view))
-            start = self._position % size
-            first = min(count, size - start)
-            memory[start : start + first] = view[:first]
-            if count > first:
-                memory[: count - first] = view[first:count]
+            ring.put(self._position, view[:count])
             self._position += count
             view = view[count:]
             os.write(self._written, _POSITION.pack(self._position))
@@ -141,14 +154,8 @@ class RingReader:
         """The next bytes written (at most `TAKE`), their room then given back."""
         while self._written == self._read:
             self._written = self._wait(worker)
-        ring = self._ring
-        size, memory = ring.size, ring.memory
         count = min(self._written - self._read, TAKE)
-        start = self._read % size
-        first = min(count, size - start)
-        data = memory[start : start + first]
-        if count > first:
-            data += memory[: count - first]
+        data = self._ring.get(self._read, count)
         self._read += count
         # Not sent when the pipe is full (the next is) or the worker has ended.
         with suppress(BlockingIOError, BrokenPipeError):
@@ -160,7 +167,7 @@ class RingReader:
         while True:
             ready, _, _ = select.select([self._written_fd], [], [], WAIT)
             if ready:
-                positions = os.read(self._written_fd, 4096 * _POSITION.size)
+                positions = _positions(self._written_fd)
                 if positions:
                     return _last(positions)
                 worker.result()  # it has closed the ring: its error, if it failed
@@ -169,12 +176,10 @@ class RingReader:
                 worker.result()
 
 
-def _read_positions(fd: int, gone: str) -> bytes:
-    """The positions waiting in a pipe (at least one: blocks until there is one)."""
-    positions = os.read(fd, 4096 * _POSITION.size)
-    if not positions:
-        raise BrokenPipeError(gone)
-    return positions
+def _positions(fd: int) -> bytes:
+    """The positions waiting in a pipe (blocks until there is one); empty once the other
+    side has closed it."""
+    return os.read(fd, 4096 * _POSITION.size)
 
 
 def _last(positions: bytes) -> int:
