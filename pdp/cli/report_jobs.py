@@ -27,6 +27,7 @@ from collections.abc import Callable, Generator, Iterator
 from functools import partial
 
 from pdp.analysis.checks.separation import ToxicHit
+from pdp.analysis.finding import Pending
 from pdp.analysis.report.stream import finding_encoder, finding_items
 from pdp.analysis.report.triage import Report, quiet
 from pdp.cli.jobs import Started, Steps
@@ -119,7 +120,7 @@ def _merged(
     workers' read from their rings."""
     try:
         order = owners(report, jobs)
-        encode = finding_encoder(report)
+        encode = finding_encoder(report, _owned(report, order, 0))
         lines: list[Callable[[], bytes]] = [
             partial(ring.reader().line, job) for ring, job in zip(rings, started, strict=True)
         ]
@@ -140,7 +141,7 @@ def _encode(report: Report, jobs: int, job: int, rings: list[Ring]) -> int:
             ring.close()  # another worker's: only that worker and the reader hold its ends
     order = owners(report, jobs)
     entries = report.findings.entries
-    encode = finding_encoder(report)
+    encode = finding_encoder(report, _owned(report, order, job))
     done = 0
     with rings[job - 1].writer() as run:
         write = run.write
@@ -150,3 +151,8 @@ def _encode(report: Report, jobs: int, job: int, rings: list[Ring]) -> int:
                 write(b"\n")
                 done += 1
     return done
+
+
+def _owned(report: Report, order: bytes, job: int) -> Iterator[Pending]:
+    """The findings process `job` encodes."""
+    return (e for o, e in zip(order, report.findings.entries, strict=True) if o == job)

@@ -117,11 +117,12 @@ def write_json_report(report: Report, out: TextIO, items: Iterable[bytes] | None
 
 def finding_items(report: Report) -> Iterator[bytes]:
     """The selected findings, encoded: the JSON report's items, in order."""
-    return map(finding_encoder(report), report.entries())
+    return map(finding_encoder(report, report.findings.entries), report.entries())
 
 
-def finding_encoder(report: Report) -> Callable[[Pending], bytes]:
-    """A function encoding a finding of the report as an item of its `findings`.
+def finding_encoder(report: Report, entries: Iterable[Pending]) -> Callable[[Pending], bytes]:
+    """A function encoding a finding of the report as an item of its `findings`, for these
+    of its entries (what they share is assembled first: `chunks.Chunks.prepare`).
 
     Each is `wire.finding_document`, encoded by `wire.encode` (through
     `chunks.Chunks`, which assembles the many toxic findings from shared
@@ -130,7 +131,9 @@ def finding_encoder(report: Report) -> Callable[[Pending], bytes]:
     from pdp.analysis.report.chunks import Chunks
 
     verdict = report.verdict
-    encode = Chunks().encode
+    chunks = Chunks()
+    chunks.prepare(entries)
+    encode = chunks.encode
     if not verdict.waives:
         return encode
     return lambda entry: encode(entry, verdict.acceptance_of(entry))
