@@ -118,7 +118,7 @@ Parts = tuple[list[Permission], tuple[int, ...], str | None, list[Path]]
 Cell = tuple[int, int, Permission]  # a role's allowed set in a pattern, its lowest bit, witness
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)  # not frozen: a frozen one is slower to make, and many are
 class PatternPart:
     """What a subject holds in one pattern of a toxic rule: how many permissions match it,
     the witness (the first), the path from the subject's roles to the grant behind it, and

@@ -163,7 +163,14 @@ class Chunks:
         pieces = self._pieces
         held = [pieces.get(p) or self._piece(p) for p in source.pattern_parts(assigned)]
         # The witnesses sorted, each once (with its first pattern's path, as `parts` does).
-        shown = sorted({piece.witness: piece for piece in reversed(held)}.values(), key=_WITNESS)
+        if len(held) == 2:  # most rules: two patterns
+            first, second = held
+            if first.witness == second.witness:
+                shown: Sequence[Piece] = (first,)
+            else:
+                shown = (first, second) if first.witness < second.witness else (second, first)
+        else:
+            shown = sorted({p.witness: p for p in reversed(held)}.values(), key=_WITNESS)
         counts = tuple(map(_MATCHES, held))
         statistics = self._counts.get(counts)
         if statistics is None:
