@@ -480,7 +480,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def ratios(runs: list[dict[str, Any]], key: str) -> str:
     """The median of a ratio over runs of one size, and its range."""
     values = [r[key] for r in runs]
-    return f"median {median(values):.2f} ({min(values)}-{max(values)})"
+    return f"median {median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 if __name__ == "__main__":
